@@ -1,0 +1,147 @@
+# kubesafe.k8s development tasks (GNU make).
+#
+#   make test          pip check, then unit, integration and sanity (what CI runs: .ci/run)
+#   make unit          pytest tests/unit
+#   make integration   pytest tests/integration (ansible-playbook against the emulator)
+#   make sanity        ansible-test sanity on a copy of the collection
+#   make emulator      run the Kubernetes API emulator in the foreground
+#   make demo          start the emulator, run the demo steps against it, stop it
+#   make bench         run the benchmarks
+#   make collection    build the collection tarball into build/
+#   make clean         remove generated files (keeps .venv and backups/)
+#   make distclean     clean, and remove .venv
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# Marks a venv whose packages match requirements*.txt; re-install when they change.
+VENV_STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements.txt tests/requirements.txt
+
+# The emulator is test support code, importable as `kubesim` from tests/.
+TESTS_PYTHONPATH := tests$(if $(PYTHONPATH),:$(PYTHONPATH))
+PYTEST_ARGS ?=
+
+# Where the emulator writes its kubeconfig (make emulator / make demo).
+KUBESIM_KUBECONFIG ?= .kubesim/kubeconfig
+KUBESIM_ARGS ?= --sample
+
+# ansible-test needs the collection at .../ansible_collections/<namespace>/<name>.
+COLLECTION_ROOT := build
+COLLECTION_TREE := $(COLLECTION_ROOT)/ansible_collections/kubesafe/k8s
+# Left out of the sanity tree, see the collection-tree target.
+SANITY_EXCLUDE := tests/kubesim tests/unit/kubesim
+# Python for ansible-test; default: the venv's version (3.11 on the build machines).
+SANITY_PYTHON ?= $$($(abspath $(VPY)) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+SANITY_ARGS ?=
+
+.PHONY: help venv .venv test unit integration sanity collection-tree get-pip-standin \
+        demo demo-run emulator bench collection clean distclean
+
+help:
+	@sed -n '3,/^$$/{s/^# \{0,1\}//;p}' $(firstword $(MAKEFILE_LIST))
+
+venv .venv: $(VENV_STAMP)
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+
+# pip first: the pip that comes with the venv backtracks for ages on boto3.
+$(VENV_STAMP): $(VPY) $(REQUIREMENTS)
+	$(VENV)/bin/pip install --upgrade pip
+	$(VENV)/bin/pip install $(addprefix -r ,$(REQUIREMENTS))
+	touch $@
+
+# Sub-makes rather than prerequisites, so the order holds under `make -j` too.
+test: $(VENV_STAMP)
+	$(VENV)/bin/pip check
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory sanity
+
+# No `|| true` anywhere: pytest exits 5 when it collects no tests, and that
+# must fail the target like any other non-zero exit.
+unit: $(VENV_STAMP)
+	PYTHONPATH=$(TESTS_PYTHONPATH) $(VPY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV_STAMP)
+	PYTHONPATH=$(TESTS_PYTHONPATH) $(VPY) -m pytest tests/integration $(PYTEST_ARGS)
+
+# A fresh copy of the collection, for ansible-test.
+# - A copy, not a symlink: ansible-test works from the real path of the
+#   current directory, so through a symlink .../ansible_collections/kubesafe/k8s
+#   -> repo it sees the repo path and stops with 'No "ansible_collections"
+#   parent directory was found'.  Copying a few hundred small files takes
+#   well under a second, and a fresh copy drops files deleted since.
+# - The file list is git's: tracked plus untracked-but-not-ignored files
+#   (so uncommitted work is checked, .venv/build/outputs are not), minus files
+#   deleted in the work tree.
+# - `git init` in the copy: ansible-test lists the files to check with git
+#   when it finds a .git above the content root; without one of its own it
+#   would find this repository's, where build/ is ignored, and see no files.
+# - $(SANITY_EXCLUDE) are left out: the API server emulator and its
+#   own tests.  They are a test server, not collection content (no plugin,
+#   module or role imports them), written to their own conventions (an HTTP
+#   server, Python 3.11 only, `_` as a throwaway name, ...) which the rules
+#   ansible-test applies to shipped plugins do not fit.  pytest runs them on
+#   every `make test`.  Tests of the collection itself (the rest of
+#   tests/unit, tests/integration) stay in and must pass sanity.
+collection-tree:
+	rm -rf $(COLLECTION_ROOT)/ansible_collections
+	mkdir -p $(COLLECTION_TREE)
+	git ls-files -z --cached --others --exclude-standard -- . \
+	    $(foreach p,$(SANITY_EXCLUDE),':(exclude)$(p)') \
+	  | while IFS= read -r -d '' f; do \
+	      if [[ -e $$f || -L $$f ]]; then printf '%s\0' "$$f"; fi; \
+	    done \
+	  | tar --null --no-recursion --files-from=- -cf - \
+	  | tar -xf - -C $(COLLECTION_TREE)
+	git -C $(COLLECTION_TREE) init --quiet
+	@echo "collection tree: $(COLLECTION_TREE) ($$(find $(COLLECTION_TREE) -path '*/.git' -prune -o -type f -print | wc -l) files)"
+
+# ansible-test --venv bootstraps pip in its venvs with a get-pip.py it
+# downloads from a host we cannot reach, unless a cached copy exists; put our
+# offline stand-in there (see hacking/get_pip_standin.py).
+get-pip-standin: $(VENV_STAMP)
+	$(VPY) hacking/get_pip_standin.py --install
+
+sanity: $(VENV_STAMP) get-pip-standin collection-tree
+	cd $(COLLECTION_TREE) && \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" \
+	  $(abspath $(VENV))/bin/ansible-test sanity --venv --python $(SANITY_PYTHON) --color no $(SANITY_ARGS)
+
+# Start the emulator, run demo-run against it, stop it.
+demo: $(VENV_STAMP)
+	KUBESIM_PYTHON=$(VPY) KUBESIM_PYTHONPATH=$(TESTS_PYTHONPATH) \
+	KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG) KUBESIM_ARGS='$(KUBESIM_ARGS)' \
+	  hacking/with-kubesim $(MAKE) --no-print-directory demo-run KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG)
+
+# The demo steps, against a running emulator or cluster (KUBESIM_KUBECONFIG).
+# Hook: the backup / restore playbooks go here when they exist.
+demo-run:
+	kubectl --kubeconfig $(KUBESIM_KUBECONFIG) get namespaces
+	kubectl --kubeconfig $(KUBESIM_KUBECONFIG) get all -A
+
+emulator: $(VENV_STAMP)
+	mkdir -p $(dir $(KUBESIM_KUBECONFIG))
+	PYTHONPATH=$(TESTS_PYTHONPATH) $(VPY) -m kubesim serve $(KUBESIM_ARGS) --kubeconfig $(KUBESIM_KUBECONFIG)
+
+BENCH_ARGS ?=
+bench: $(VENV_STAMP)
+	PYTHONPATH=$(TESTS_PYTHONPATH) $(VPY) tests/bench/run.py $(BENCH_ARGS)
+
+collection: $(VENV_STAMP)
+	mkdir -p $(COLLECTION_ROOT)
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(COLLECTION_ROOT)
+
+clean:
+	rm -rf $(COLLECTION_ROOT) ansible_collections tests/output .kubesim .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,120 @@
+"""pytest fixtures shared by unit and integration tests: the emulated cluster and the loopback S3 server.
+
+S3 tests run against a real bucket endpoint when KUBESAFE_TEST_S3_ENDPOINT (and
+AWS_*) are set. KUBESAFE_TEST_REAL_CLUSTER=1 makes the emulator-only tests skip.
+"""
+
+import os
+import uuid
+
+import pytest
+
+from kubesim.client import ControlClient
+from kubesim.cluster import SAMPLE_FIXTURE, KubeSim
+
+REAL_CLUSTER = os.environ.get("KUBESAFE_TEST_REAL_CLUSTER") == "1"
+
+
+class EmulatedCluster:
+    """A started emulator with its kubeconfig, as tests see it."""
+
+    def __init__(self, sim, kubeconfig):
+        self.sim = sim
+        self.url = sim.url
+        self.kubeconfig = kubeconfig
+        self.control = ControlClient(sim.url, sim.certificates.ca_cert if sim.certificates else None)
+
+    def api_client(self):
+        from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+        return client.ApiClient(configuration=_load_configuration(config, self.kubeconfig))
+
+    def env(self):
+        """Environment for a subprocess (kubectl, ansible-playbook) that should talk to this cluster."""
+        env = dict(os.environ)
+        env["KUBECONFIG"] = self.kubeconfig
+        env["K8S_AUTH_KUBECONFIG"] = self.kubeconfig
+        return env
+
+
+def _load_configuration(config, kubeconfig):
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    return configuration
+
+
+@pytest.fixture
+def kubesim_factory(tmp_path):
+    """Start emulators on demand: ``kubesim_factory(sample=True, token=..., use_tls=...)``."""
+    started = []
+
+    def start(sample=False, name=None, **options):
+        if REAL_CLUSTER:
+            pytest.skip("this test needs an emulated cluster")
+        sim = KubeSim(**options)
+        directory = tmp_path / (name or "cluster-%d" % len(started))
+        directory.mkdir()
+        sim.start(state_dir=str(directory / "pki"))
+        started.append(sim)
+        if sample:
+            sim.seed_file(SAMPLE_FIXTURE)
+            sim.settle(30)
+        kubeconfig = sim.write_kubeconfig(str(directory / "kubeconfig"))
+        return EmulatedCluster(sim, kubeconfig)
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def cluster(kubesim_factory):
+    """A fresh, empty emulated cluster (system namespaces only)."""
+    return kubesim_factory()
+
+
+@pytest.fixture
+def sample_cluster(kubesim_factory):
+    """A fresh emulated cluster holding the sample workloads, settled."""
+    return kubesim_factory(sample=True)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """URL of a real S3 endpoint: moto's server on 127.0.0.1, or KUBESAFE_TEST_S3_ENDPOINT."""
+    if os.environ.get("KUBESAFE_TEST_S3_ENDPOINT"):
+        yield os.environ["KUBESAFE_TEST_S3_ENDPOINT"]
+        return
+    from moto.server import ThreadedMotoServer  # pylint: disable=import-outside-toplevel
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield "http://%s:%d" % (host, port)
+    server.stop()
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch):
+    """Static credentials moto accepts; a real run keeps the caller's AWS_* variables."""
+    if not os.environ.get("KUBESAFE_TEST_S3_ENDPOINT"):
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return {key: os.environ[key] for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION") if key in os.environ}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, s3_credentials):
+    """A new, empty bucket on the S3 endpoint: (boto3 client, bucket name)."""
+    import boto3  # pylint: disable=import-outside-toplevel
+    del s3_credentials
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    bucket = "kubesafe-test-%s" % uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=bucket)
+    yield s3, bucket
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    s3.delete_bucket(Bucket=bucket)

@@ -1,0 +1,206 @@
+"""The PersistentVolume controller with a CSI external-provisioner: bind, provision, reclaim."""
+
+import copy
+import time
+
+from kubesim.controllers.common import (
+    PVCS, PVS, SELECTED_NODE_ANNOTATION, STORAGE_CLASSES, Controller, is_deleting, labels_of, meta, namespace_and_name, quantity_bytes, random_suffix)
+from kubesim.selectors import SelectorError, label_selector_from_dict
+
+
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
+
+
+class VolumeBinderController(Controller):
+    """The PersistentVolume controller with a CSI external-provisioner: bind, provision, reclaim."""
+
+    name = "pv-binder"
+    watches = (PVCS, PVS, STORAGE_CLASSES)
+
+    def keys_for(self, group_resource, event_type, obj, old):
+        if group_resource == PVCS:
+            keys = [("pvc",) + namespace_and_name(obj)]
+            volume_name = (obj.get("spec") or {}).get("volumeName")
+            if event_type == "DELETED" and volume_name:
+                keys.append(("pv", "", volume_name))
+            return keys
+        if group_resource == PVS:
+            keys = [("pv", "", meta(obj)["name"])]
+            claim_ref = (obj.get("spec") or {}).get("claimRef")
+            if claim_ref:
+                keys.append(("pvc", claim_ref.get("namespace", ""), claim_ref.get("name")))
+            elif event_type != "DELETED":
+                keys.extend(self._pending_claim_keys())
+            return keys
+        return self._pending_claim_keys()
+
+    def _pending_claim_keys(self):
+        return [("pvc",) + namespace_and_name(claim) for claim in self.objects(PVCS)
+                if (claim.get("status") or {}).get("phase") == "Pending"]
+
+    def resync_keys(self):
+        return ([("pvc",) + namespace_and_name(claim) for claim in self.objects(PVCS)]
+                + [("pv", "", meta(volume)["name"]) for volume in self.objects(PVS)])
+
+    def reconcile(self, key):
+        kind, namespace, name = key
+        if kind == "pvc":
+            self._sync_claim(namespace, name)
+        else:
+            self._sync_volume(name)
+
+    # ---- claims
+
+    def _sync_claim(self, namespace, name):
+        claim = self.find(PVCS, namespace, name)
+        if claim is None or is_deleting(claim):
+            return
+        spec = claim.get("spec") or {}
+        if spec.get("volumeName"):
+            self._sync_claim_with_volume_name(claim)
+            return
+        if "storageClassName" not in spec:
+            default_class = self._default_class()
+            if default_class is not None:
+                claim["spec"]["storageClassName"] = meta(default_class)["name"]  # retroactive default class assignment
+                self.update(PVCS, claim)
+                return
+        storage_class = self.find(STORAGE_CLASSES, None, spec.get("storageClassName"))
+        if (storage_class or {}).get("volumeBindingMode") == "WaitForFirstConsumer" and \
+                SELECTED_NODE_ANNOTATION not in (meta(claim).get("annotations") or {}):
+            return  # the scheduler picks a node for the first pod using it, then binding proceeds
+        volume = self._matching_volume(claim)
+        if volume is not None:
+            self._bind(claim, volume)
+        elif storage_class is not None and storage_class.get("provisioner") not in (None, "", NO_PROVISIONER):
+            self._provision(claim, storage_class)
+
+    def _sync_claim_with_volume_name(self, claim):
+        volume = self.find(PVS, None, claim["spec"]["volumeName"])
+        claim_ref = ((volume or {}).get("spec") or {}).get("claimRef") or {}
+        phase = (claim.get("status") or {}).get("phase")
+        bound_here = claim_ref.get("uid") == meta(claim)["uid"]
+        bind_completed = (meta(claim).get("annotations") or {}).get("pv.kubernetes.io/bind-completed") == "yes"
+        if volume is None or (claim_ref.get("uid") and not bound_here):
+            if bind_completed and phase != "Lost":
+                self.write_status(PVCS, claim, {"phase": "Lost"})  # bound to a volume that is gone or is someone else's
+            return
+        if claim_ref and (claim_ref.get("namespace"), claim_ref.get("name")) != namespace_and_name(claim):
+            return
+        if not bound_here or phase != "Bound":
+            self._bind(claim, volume)
+
+    def _default_class(self):
+        defaults = [storage_class for storage_class in self.objects(STORAGE_CLASSES)
+                    if (meta(storage_class).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
+        # Several defaults: upstream picks the newest.
+        return copy.deepcopy(max(defaults, key=lambda sc: meta(sc).get("creationTimestamp", ""))) if defaults else None
+
+    def _matching_volume(self, claim):
+        spec = claim["spec"]
+        namespace, name = namespace_and_name(claim)
+        wanted_size = quantity_bytes(((spec.get("resources") or {}).get("requests") or {}).get("storage")) or 0
+        wanted_class = spec.get("storageClassName") or ""
+        wanted_modes = set(spec.get("accessModes") or [])
+        wanted_mode = spec.get("volumeMode", "Filesystem")
+        try:
+            selector = label_selector_from_dict(spec["selector"]) if spec.get("selector") else None
+        except SelectorError:
+            return None
+        candidates = []
+        for volume in self.objects(PVS):
+            volume_spec = volume.get("spec") or {}
+            claim_ref = volume_spec.get("claimRef")
+            if is_deleting(volume) or (volume.get("status") or {}).get("phase") != "Available":
+                continue
+            if claim_ref and ((claim_ref.get("namespace"), claim_ref.get("name")) != (namespace, name)
+                              or claim_ref.get("uid") not in (None, "", meta(claim)["uid"])):
+                continue
+            size = quantity_bytes((volume_spec.get("capacity") or {}).get("storage")) or 0
+            if (volume_spec.get("storageClassName") or "") != wanted_class or size < wanted_size:
+                continue
+            if not wanted_modes <= set(volume_spec.get("accessModes") or []) or volume_spec.get("volumeMode", "Filesystem") != wanted_mode:
+                continue
+            if selector is not None and not selector.matches(labels_of(volume)):
+                continue
+            candidates.append((not claim_ref, size, meta(volume)["name"], volume))  # pre-bound first, then the smallest
+        return copy.deepcopy(min(candidates, key=lambda c: c[:3])[3]) if candidates else None
+
+    def _bind(self, claim, volume):
+        """Volume first, then claim, in the PV controller's order; each step is a separate write."""
+        claim, volume = copy.deepcopy(claim), copy.deepcopy(volume)
+        volume_spec = volume["spec"]
+        if not (volume_spec.get("claimRef") or {}).get("uid"):
+            if not volume_spec.get("claimRef"):
+                volume["metadata"].setdefault("annotations", {})["pv.kubernetes.io/bound-by-controller"] = "yes"
+            volume_spec["claimRef"] = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": meta(claim)["namespace"],
+                                       "name": meta(claim)["name"], "uid": meta(claim)["uid"],
+                                       "resourceVersion": meta(claim)["resourceVersion"]}
+            volume = self.update(PVS, volume)
+        self.write_status(PVS, volume, dict(volume.get("status") or {}, phase="Bound"))
+        annotations = claim["metadata"].setdefault("annotations", {})
+        if not claim["spec"].get("volumeName"):
+            claim["spec"]["volumeName"] = meta(volume)["name"]
+            annotations["pv.kubernetes.io/bound-by-controller"] = "yes"
+        annotations["pv.kubernetes.io/bind-completed"] = "yes"
+        claim = self.update(PVCS, claim)
+        self.write_status(PVCS, claim, {"phase": "Bound", "accessModes": list(volume_spec.get("accessModes") or []),
+                                        "capacity": dict(volume_spec.get("capacity") or {})})
+
+    def _provision(self, claim, storage_class):
+        provisioner = storage_class["provisioner"]
+        annotations = claim["metadata"].setdefault("annotations", {})
+        if annotations.get("volume.kubernetes.io/storage-provisioner") != provisioner:
+            annotations["volume.beta.kubernetes.io/storage-provisioner"] = provisioner
+            annotations["volume.kubernetes.io/storage-provisioner"] = provisioner
+            claim = self.update(PVCS, claim)
+        spec = claim["spec"]
+        parameters = storage_class.get("parameters") or {}
+        csi = {"driver": provisioner, "volumeHandle": "vol-" + random_suffix(17),
+               "volumeAttributes": {"storage.kubernetes.io/csiProvisionerIdentity": "%d-%s-%s" % (
+                   int(time.time() * 1000), random_suffix(4), provisioner)}}
+        if parameters.get("csi.storage.k8s.io/fstype"):
+            csi["fsType"] = parameters["csi.storage.k8s.io/fstype"]
+        volume_spec = {
+            "accessModes": list(spec.get("accessModes") or []),
+            "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": meta(claim)["namespace"],
+                         "name": meta(claim)["name"], "uid": meta(claim)["uid"], "resourceVersion": meta(claim)["resourceVersion"]},
+            "csi": csi,
+            "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy", "Delete"),
+            "storageClassName": meta(storage_class)["name"],
+            "volumeMode": spec.get("volumeMode", "Filesystem"),
+        }
+        if storage_class.get("mountOptions"):
+            volume_spec["mountOptions"] = list(storage_class["mountOptions"])
+        volume = self.create(PVS, None, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
+            "name": "pvc-" + meta(claim)["uid"], "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}}, "spec": volume_spec})
+        self._bind(claim, volume)
+
+    # ---- volumes
+
+    def _sync_volume(self, name):
+        volume = self.find(PVS, None, name)
+        if volume is None or is_deleting(volume):
+            return
+        spec = volume.get("spec") or {}
+        phase = (volume.get("status") or {}).get("phase")
+        claim_ref = spec.get("claimRef")
+        if not claim_ref or not claim_ref.get("uid"):
+            if phase != "Available":
+                self.write_status(PVS, volume, {"phase": "Available"})
+            return
+        claim = self.find(PVCS, claim_ref.get("namespace"), claim_ref.get("name"))
+        if claim is not None and meta(claim)["uid"] == claim_ref["uid"]:
+            return
+        if phase in ("Released", "Failed"):
+            return
+        policy = spec.get("persistentVolumeReclaimPolicy", "Retain")
+        if policy != "Delete":
+            self.write_status(PVS, volume, {"phase": "Released"})
+        elif (meta(volume).get("annotations") or {}).get("pv.kubernetes.io/provisioned-by"):
+            self.delete(PVS, volume)
+        else:
+            self.write_status(PVS, volume, {"phase": "Failed", "message": 'error getting deleter volume plugin for volume "%s": '
+                                            "no deletable volume plugin matched" % name})

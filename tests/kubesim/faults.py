@@ -1,0 +1,90 @@
+"""Faults a test injects (latency, error statuses, dropped connections) and the audit log of requests."""
+
+import threading
+import time
+
+
+class FaultRule:
+    """Matches requests by verb, resource and namespace; fires ``count`` times after skipping ``after``.
+
+    ``action`` is one of: ``latency`` (sleep ``seconds`` then serve), ``status`` (answer
+    ``status`` — 429 carries Retry-After ``retry_after`` — without serving) or ``drop``
+    (close the connection without an answer).
+    """
+
+    def __init__(self, action, verbs=None, resources=None, namespaces=None, count=None, after=0, status=500, retry_after=1, seconds=0.0):
+        if action not in ("latency", "status", "drop"):
+            raise ValueError("fault action must be latency, status or drop, not %r" % action)
+        self.action = action
+        self.verbs = set(verbs or ())
+        self.resources = set(resources or ())
+        self.namespaces = set(namespaces or ())
+        self.remaining = count
+        self.skip = after
+        self.status = int(status)
+        self.retry_after = int(retry_after)
+        self.seconds = float(seconds)
+        self.fired = 0
+
+    def matches(self, verb, resource, namespace):
+        return ((not self.verbs or verb in self.verbs)
+                and (not self.resources or resource in self.resources)
+                and (not self.namespaces or namespace in self.namespaces))
+
+    def describe(self):
+        return {"action": self.action, "verbs": sorted(self.verbs), "resources": sorted(self.resources),
+                "namespaces": sorted(self.namespaces), "remaining": self.remaining, "fired": self.fired}
+
+
+class FaultInjector:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._rules = []
+
+    def add(self, **rule):
+        with self._lock:
+            self._rules.append(FaultRule(**rule))
+
+    def clear(self):
+        with self._lock:
+            self._rules = []
+
+    def rules(self):
+        with self._lock:
+            return [rule.describe() for rule in self._rules]
+
+    def pick(self, verb, resource, namespace):
+        """The rule to apply to this request, consuming one of its shots, or None."""
+        with self._lock:
+            for rule in self._rules:
+                if not rule.matches(verb, resource, namespace) or rule.remaining == 0:
+                    continue
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    continue
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                rule.fired += 1
+                return rule
+            return None
+
+
+class AuditLog:
+    """Every API request with its Kubernetes verb, path, user and answer code."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._records = []
+
+    def record(self, verb, method, path, user, code, resource="", namespace="", seconds=0.0):
+        with self._lock:
+            self._records.append({"time": time.time(), "verb": verb, "method": method, "path": path, "user": user,
+                                  "code": code, "resource": resource, "namespace": namespace, "seconds": round(seconds, 6)})
+
+    def records(self, since=0):
+        with self._lock:
+            return self._records[since:]
+
+    def clear(self):
+        with self._lock:
+            self._records = []

@@ -1,0 +1,486 @@
+"""The emulated controllers produce what a real cluster's controllers would, where a backup tool can see it."""
+# Test names say what each test checks.
+# pylint: disable=missing-function-docstring
+
+import time
+
+import pytest
+
+from kubesim import catalog, controllers
+from kubesim.garbage_collector import GarbageCollector
+from kubesim.registry import Registry
+from kubesim.store import Store
+
+NAMESPACE = "apps"
+NODE = "kubesim-node-1"
+SNAPSHOT_RESOURCES = (("volumesnapshots", "VolumeSnapshot", "Namespaced"),
+                      ("volumesnapshotcontents", "VolumeSnapshotContent", "Cluster"),
+                      ("volumesnapshotclasses", "VolumeSnapshotClass", "Cluster"))
+
+
+class Cluster:
+    """Store, garbage collector and controller manager wired as KubeSim wires them, without HTTP."""
+
+    def __init__(self):
+        self.registry = Registry(catalog.builtin_resource_types())
+        self.store = Store(self.registry)
+        self.gc = GarbageCollector(self.store)
+        self.controllers = controllers.ControllerManager(self.store)
+        self.gc.start()
+        self.controllers.start()
+        self.create("", "namespaces", {"metadata": {"name": NAMESPACE}})
+        self.create("", "nodes", {"metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}})
+
+    def rtype(self, group, plural):
+        return self.registry.preferred(group, plural)
+
+    def create(self, group, plural, body, namespace=None):
+        rtype = self.rtype(group, plural)
+        return self.store.create(rtype, namespace if rtype.namespaced else None, body)
+
+    def get(self, group, plural, name, namespace=NAMESPACE):
+        rtype = self.rtype(group, plural)
+        return self.store.find(rtype, namespace if rtype.namespaced else None, name)
+
+    def list(self, group, plural, namespace=NAMESPACE):
+        rtype = self.rtype(group, plural)
+        return self.store.objects(rtype, namespace if rtype.namespaced else None)
+
+    def update(self, group, plural, obj):
+        rtype = self.rtype(group, plural)
+        return self.store.replace(rtype, obj["metadata"].get("namespace"), obj["metadata"]["name"], obj)
+
+    def delete(self, group, plural, name, namespace=NAMESPACE, propagation=None):
+        rtype = self.rtype(group, plural)
+        return self.store.delete(rtype, namespace if rtype.namespaced else None, name, propagation=propagation)
+
+    def settle(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        quiet_since = None
+        while time.monotonic() < deadline:
+            if self.gc.idle() and self.controllers.idle():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= 0.1:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(0.01)
+        raise AssertionError("controllers did not settle")
+
+    def stop(self):
+        self.controllers.stop()
+        self.gc.stop()
+
+
+@pytest.fixture(name="cluster")
+def cluster_fixture():
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in %ss" % timeout)
+
+
+def pod_template(app, image="nginx:1.27"):
+    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": app, "image": image}]}}
+
+
+def deployment(name, replicas=2, image="nginx:1.27"):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": pod_template(name, image)}}
+
+
+def owner_uids(obj):
+    return [ref["uid"] for ref in obj["metadata"].get("ownerReferences") or []]
+
+
+def condition_status(obj, condition_type):
+    return {c["type"]: c["status"] for c in (obj.get("status") or {}).get("conditions") or []}.get(condition_type)
+
+
+def pods_of(cluster, owner):
+    return [pod for pod in cluster.list("", "pods") if owner["metadata"]["uid"] in owner_uids(pod)]
+
+
+# ----------------------------------------------------------------- workloads
+
+def test_deployment_owns_replicaset_which_owns_ready_pods(cluster):
+    created = cluster.create("apps", "deployments", deployment("web"))
+    cluster.settle()
+    replica_sets = cluster.list("apps", "replicasets")
+    assert len(replica_sets) == 1
+    replica_set = replica_sets[0]
+    pod_hash = replica_set["metadata"]["labels"]["pod-template-hash"]
+    assert replica_set["metadata"]["name"] == "web-" + pod_hash
+    assert set(pod_hash) <= set("456789bcdf")
+    assert replica_set["metadata"]["ownerReferences"] == [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                                           "uid": created["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+    assert replica_set["spec"]["selector"]["matchLabels"] == {"app": "web", "pod-template-hash": pod_hash}
+    assert replica_set["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    pods = pods_of(cluster, replica_set)
+    assert len(pods) == 2
+    for pod in pods:
+        assert pod["metadata"]["name"].startswith("web-%s-" % pod_hash) and len(pod["metadata"]["name"]) == len("web-%s-" % pod_hash) + 5
+        assert pod["metadata"]["labels"]["pod-template-hash"] == pod_hash
+        assert pod["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"
+        assert pod["spec"]["nodeName"] == NODE
+        assert pod["status"]["phase"] == "Running"
+        assert pod["status"]["podIP"].startswith("10.244.")
+        assert condition_status(pod, "Ready") == "True"
+        assert pod["status"]["containerStatuses"][0]["image"] == "docker.io/library/nginx:1.27"
+        assert pod["status"]["containerStatuses"][0]["state"]["running"]
+    assert len({pod["status"]["podIP"] for pod in pods}) == 2
+    stored = cluster.get("apps", "deployments", "web")
+    status = stored["status"]
+    assert (status["replicas"], status["updatedReplicas"], status["readyReplicas"], status["availableReplicas"]) == (2, 2, 2, 2)
+    assert status["observedGeneration"] == stored["metadata"]["generation"]
+    assert condition_status(stored, "Available") == "True" and condition_status(stored, "Progressing") == "True"
+    assert stored["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    rs_status = cluster.get("apps", "replicasets", replica_set["metadata"]["name"])["status"]
+    assert rs_status == {"replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 2, "availableReplicas": 2, "observedGeneration": 1}
+
+
+def test_settled_cluster_stops_writing(cluster):
+    cluster.create("apps", "deployments", deployment("web"))
+    cluster.settle()
+    before = cluster.store.resource_version
+    time.sleep(0.3)
+    assert cluster.store.resource_version == before
+
+
+def test_template_change_rolls_a_new_replicaset_and_keeps_the_old_one_at_zero(cluster):
+    cluster.create("apps", "deployments", deployment("web"))
+    cluster.settle()
+    changed = cluster.get("apps", "deployments", "web")
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    cluster.update("apps", "deployments", changed)
+    cluster.settle()
+    replica_sets = {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: rs for rs in cluster.list("apps", "replicasets")}
+    assert set(replica_sets) == {"1", "2"}
+    assert replica_sets["1"]["spec"]["replicas"] == 0 and replica_sets["2"]["spec"]["replicas"] == 2
+    pods = cluster.list("", "pods")
+    assert len(pods) == 2 and all(pod["spec"]["containers"][0]["image"] == "nginx:1.28" for pod in pods)
+    stored = cluster.get("apps", "deployments", "web")
+    assert stored["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    assert stored["status"]["observedGeneration"] == 2 and stored["status"]["updatedReplicas"] == 2
+
+
+def test_deleting_a_deployment_removes_replicasets_and_pods_through_the_garbage_collector(cluster):
+    cluster.create("apps", "deployments", deployment("web"))
+    cluster.settle()
+    cluster.delete("apps", "deployments", "web")
+    cluster.settle()
+    assert cluster.list("apps", "replicasets") == [] and cluster.list("", "pods") == []
+
+
+def test_replicaset_scales_down_and_replaces_deleted_pods(cluster):
+    cluster.create("apps", "deployments", deployment("web", replicas=3))
+    cluster.settle()
+    victim = cluster.list("", "pods")[0]["metadata"]["name"]
+    cluster.delete("", "pods", victim)
+    cluster.settle()
+    names = {pod["metadata"]["name"] for pod in cluster.list("", "pods")}
+    assert len(names) == 3 and victim not in names
+    scaled = cluster.get("apps", "deployments", "web")
+    scaled["spec"]["replicas"] = 1
+    cluster.update("apps", "deployments", scaled)
+    cluster.settle()
+    assert len(cluster.list("", "pods")) == 1
+
+
+def test_replicaset_adopts_matching_orphan_pods_instead_of_creating_more(cluster):
+    cluster.create("", "pods", {"metadata": {"name": "restored", "namespace": NAMESPACE, "labels": {"app": "solo"}},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    replica_set = cluster.create("apps", "replicasets", {
+        "metadata": {"name": "solo", "namespace": NAMESPACE},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "solo"}}, "template": pod_template("solo")}})
+    cluster.settle()
+    pods = cluster.list("", "pods")
+    assert [pod["metadata"]["name"] for pod in pods] == ["restored"]
+    assert owner_uids(pods[0]) == [replica_set["metadata"]["uid"]]
+
+
+def test_statefulset_pods_and_claims_follow_upstream_naming(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "fast"}, "provisioner": "ebs.csi.aws.com"})
+    stateful_set = cluster.create("apps", "statefulsets", {
+        "metadata": {"name": "db", "namespace": NAMESPACE},
+        "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}}, "template": pod_template("db", "postgres:16"),
+                 "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": {"tier": "storage"}},
+                                           "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "fast",
+                                                    "resources": {"requests": {"storage": "1Gi"}}}}]}})
+    cluster.settle()
+    pods = {pod["metadata"]["name"]: pod for pod in cluster.list("", "pods")}
+    assert sorted(pods) == ["db-0", "db-1"]
+    revision = cluster.get("apps", "statefulsets", "db")["status"]["updateRevision"]
+    for ordinal in (0, 1):
+        pod = pods["db-%d" % ordinal]
+        assert pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] == "db-%d" % ordinal
+        assert pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == str(ordinal)
+        assert pod["metadata"]["labels"]["controller-revision-hash"] == revision
+        assert owner_uids(pod) == [stateful_set["metadata"]["uid"]]
+        assert pod["spec"]["hostname"] == "db-%d" % ordinal and pod["spec"]["subdomain"] == "db"
+        assert {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-%d" % ordinal}} in pod["spec"]["volumes"]
+        assert pod["status"]["phase"] == "Running"
+        stored_claim = cluster.get("", "persistentvolumeclaims", "data-db-%d" % ordinal)
+        assert stored_claim["metadata"]["labels"] == {"tier": "storage", "app": "db"}
+        assert "ownerReferences" not in stored_claim["metadata"]
+        assert stored_claim["status"]["phase"] == "Bound"
+    status = cluster.get("apps", "statefulsets", "db")["status"]
+    assert (status["replicas"], status["readyReplicas"], status["currentReplicas"], status["updatedReplicas"], status["availableReplicas"]) == (2, 2, 2, 2, 2)
+    assert status["currentRevision"] == revision and status["observedGeneration"] == 1
+    assert [rev["metadata"]["name"] for rev in cluster.list("apps", "controllerrevisions")] == [revision]
+
+    cluster.delete("apps", "statefulsets", "db")
+    cluster.settle()
+    assert cluster.list("", "pods") == []
+    assert sorted(claim["metadata"]["name"] for claim in cluster.list("", "persistentvolumeclaims")) == ["data-db-0", "data-db-1"]
+
+
+def test_statefulset_waits_for_each_pod_and_unbound_claims_keep_pods_pending(cluster):
+    cluster.create("apps", "statefulsets", {
+        "metadata": {"name": "db", "namespace": NAMESPACE},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}}, "template": pod_template("db"),
+                 "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                     "accessModes": ["ReadWriteOnce"], "storageClassName": "manual", "resources": {"requests": {"storage": "5Gi"}}}}]}})
+    cluster.settle()
+    pods = cluster.list("", "pods")
+    assert [pod["metadata"]["name"] for pod in pods] == ["db-0"]
+    assert pods[0]["status"]["phase"] == "Pending" and "nodeName" not in pods[0]["spec"]
+    assert condition_status(pods[0], "PodScheduled") == "False"
+    cluster.create("", "persistentvolumes", {"metadata": {"name": "manual-0"}, "spec": {
+        "capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "manual", "hostPath": {"path": "/data/0"}}})
+    cluster.settle()
+    assert cluster.get("", "pods", "db-0")["status"]["phase"] == "Running"
+    assert cluster.get("", "pods", "db-1")["status"]["phase"] == "Pending"
+
+
+def test_daemonset_runs_one_pod_per_node(cluster):
+    daemon_set = cluster.create("apps", "daemonsets", {
+        "metadata": {"name": "agent", "namespace": NAMESPACE},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": pod_template("agent")}})
+    cluster.settle()
+    pods = cluster.list("", "pods")
+    assert len(pods) == 1
+    assert owner_uids(pods[0]) == [daemon_set["metadata"]["uid"]] and pods[0]["spec"]["nodeName"] == NODE
+    assert pods[0]["metadata"]["labels"]["controller-revision-hash"]
+    status = cluster.get("apps", "daemonsets", "agent")["status"]
+    assert status == {"currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberMisscheduled": 0, "numberReady": 1,
+                      "numberAvailable": 1, "updatedNumberScheduled": 1, "observedGeneration": 1}
+
+
+def test_job_pods_succeed_and_the_job_completes(cluster):
+    job = cluster.create("batch", "jobs", {"metadata": {"name": "migrate", "namespace": NAMESPACE}, "spec": {
+        "completions": 2, "parallelism": 1, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}})
+    uid = job["metadata"]["uid"]
+    cluster.settle()
+    stored = cluster.get("batch", "jobs", "migrate")
+    assert stored["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert condition_status(stored, "Complete") == "True" and condition_status(stored, "SuccessCriteriaMet") == "True"
+    assert stored["status"]["succeeded"] == 2 and "active" not in stored["status"]
+    assert stored["status"]["startTime"] and stored["status"]["completionTime"]
+    pods = cluster.list("", "pods")
+    assert len(pods) == 2
+    for pod in pods:
+        assert pod["metadata"]["labels"] == {"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
+                                             "batch.kubernetes.io/job-name": "migrate", "job-name": "migrate"}
+        assert pod["status"]["phase"] == "Succeeded"
+        assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+
+
+# -------------------------------------------------------------------- volumes
+
+def claim(name, size="1Gi", storage_class=None, **spec):
+    body = {"metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": dict({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}, **spec)}
+    if storage_class is not None:
+        body["spec"]["storageClassName"] = storage_class
+    return body
+
+
+def volume(name, size, storage_class="manual", policy="Retain"):
+    return {"metadata": {"name": name}, "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+                                                 "storageClassName": storage_class, "persistentVolumeReclaimPolicy": policy,
+                                                 "hostPath": {"path": "/data/" + name}}}
+
+
+def test_claim_binds_the_smallest_matching_static_volume(cluster):
+    cluster.create("", "persistentvolumes", volume("too-small", "500Mi"))
+    cluster.create("", "persistentvolumes", volume("other-class", "2Gi", storage_class="slow"))
+    cluster.create("", "persistentvolumes", volume("big", "10Gi"))
+    cluster.create("", "persistentvolumes", volume("right", "2Gi"))
+    created = cluster.create("", "persistentvolumeclaims", claim("data", "1Gi", "manual"))
+    cluster.settle()
+    bound = cluster.get("", "persistentvolumeclaims", "data")
+    assert bound["spec"]["volumeName"] == "right"
+    assert bound["status"] == {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "2Gi"}}
+    assert bound["metadata"]["annotations"] == {"pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes"}
+    pv = cluster.get("", "persistentvolumes", "right")
+    assert pv["status"]["phase"] == "Bound"
+    assert pv["spec"]["claimRef"]["uid"] == created["metadata"]["uid"] and pv["spec"]["claimRef"]["name"] == "data"
+    assert cluster.get("", "persistentvolumes", "big")["status"]["phase"] == "Available"
+
+
+def test_claim_naming_a_volume_binds_to_it(cluster):
+    cluster.create("", "persistentvolumes", volume("chosen", "1Gi"))
+    cluster.create("", "persistentvolumeclaims", claim("data", "1Gi", "manual", volumeName="chosen"))
+    cluster.settle()
+    bound = cluster.get("", "persistentvolumeclaims", "data")
+    assert bound["status"]["phase"] == "Bound"
+    assert "pv.kubernetes.io/bound-by-controller" not in bound["metadata"]["annotations"]
+
+
+def test_default_storage_class_provisions_a_csi_volume(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "gp3", "annotations": {
+        "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "ebs.csi.aws.com", "reclaimPolicy": "Delete"})
+    created = cluster.create("", "persistentvolumeclaims", claim("data", "3Gi"))
+    cluster.settle()
+    bound = cluster.get("", "persistentvolumeclaims", "data")
+    uid = created["metadata"]["uid"]
+    assert bound["spec"]["storageClassName"] == "gp3" and bound["spec"]["volumeName"] == "pvc-" + uid
+    assert bound["status"]["phase"] == "Bound" and bound["status"]["capacity"] == {"storage": "3Gi"}
+    assert bound["metadata"]["annotations"]["volume.kubernetes.io/storage-provisioner"] == "ebs.csi.aws.com"
+    assert bound["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] == "yes"
+    pv = cluster.get("", "persistentvolumes", "pvc-" + uid)
+    assert pv["spec"]["csi"]["driver"] == "ebs.csi.aws.com" and pv["spec"]["csi"]["volumeHandle"].startswith("vol-")
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
+    assert pv["metadata"]["annotations"] == {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}
+    assert pv["spec"]["claimRef"]["uid"] == uid and pv["status"]["phase"] == "Bound"
+
+    cluster.delete("", "persistentvolumeclaims", "data")
+    cluster.settle()
+    assert cluster.get("", "persistentvolumes", "pvc-" + uid) is None
+
+
+def test_retained_volume_is_released_with_its_claim_ref(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "keep"}, "provisioner": "ebs.csi.aws.com", "reclaimPolicy": "Retain"})
+    created = cluster.create("", "persistentvolumeclaims", claim("data", "1Gi", "keep"))
+    cluster.settle()
+    cluster.delete("", "persistentvolumeclaims", "data")
+    cluster.settle()
+    pv = cluster.get("", "persistentvolumes", "pvc-" + created["metadata"]["uid"])
+    assert pv["status"]["phase"] == "Released" and pv["spec"]["claimRef"]["uid"] == created["metadata"]["uid"]
+    # A new claim of the same name does not get the released volume back.
+    cluster.create("", "persistentvolumeclaims", claim("data", "1Gi", "keep", volumeName=pv["metadata"]["name"]))
+    cluster.settle()
+    assert cluster.get("", "persistentvolumeclaims", "data")["status"]["phase"] == "Pending"
+
+
+def test_wait_for_first_consumer_provisions_once_a_pod_uses_the_claim(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "local"}, "provisioner": "rancher.io/local-path",
+                                                        "volumeBindingMode": "WaitForFirstConsumer"})
+    cluster.create("", "persistentvolumeclaims", claim("data", "1Gi", "local"))
+    cluster.settle()
+    assert cluster.get("", "persistentvolumeclaims", "data")["status"]["phase"] == "Pending"
+    cluster.create("", "pods", {"metadata": {"name": "user", "namespace": NAMESPACE}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}], "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}})
+    cluster.settle()
+    bound = cluster.get("", "persistentvolumeclaims", "data")
+    assert bound["status"]["phase"] == "Bound" and bound["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == NODE
+    assert cluster.get("", "pods", "user")["status"]["phase"] == "Running"
+
+
+# ------------------------------------------------------------------ snapshots
+
+def install_snapshot_crds(cluster):
+    for plural, kind, scope in SNAPSHOT_RESOURCES:
+        cluster.create("apiextensions.k8s.io", "customresourcedefinitions", {
+            "metadata": {"name": plural + ".snapshot.storage.k8s.io"},
+            "spec": {"group": "snapshot.storage.k8s.io", "scope": scope, "names": {"plural": plural, "kind": kind},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}} if plural != "volumesnapshotclasses" else {},
+                                   "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
+
+
+def snapshot(name, **source):
+    return {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot", "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"source": source}}
+
+
+def bound_csi_claim(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "csi"}, "provisioner": "hostpath.csi.k8s.io"})
+    cluster.create("", "persistentvolumeclaims", claim("data", "2Gi", "csi"))
+    cluster.settle()
+
+
+@pytest.mark.parametrize("policy", ["Delete", "Retain"])
+def test_snapshot_of_a_claim_becomes_ready_and_its_content_follows_the_deletion_policy(cluster, policy):
+    install_snapshot_crds(cluster)
+    bound_csi_claim(cluster)
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshotclasses", {
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass", "metadata": {"name": "snap"},
+        "driver": "hostpath.csi.k8s.io", "deletionPolicy": policy})
+    created = cluster.create("snapshot.storage.k8s.io", "volumesnapshots", dict(
+        snapshot("backup", persistentVolumeClaimName="data"), spec={"volumeSnapshotClassName": "snap", "source": {"persistentVolumeClaimName": "data"}}))
+    cluster.settle()
+    stored = cluster.get("snapshot.storage.k8s.io", "volumesnapshots", "backup")
+    content_name = "snapcontent-" + created["metadata"]["uid"]
+    assert stored["status"]["readyToUse"] is True and stored["status"]["boundVolumeSnapshotContentName"] == content_name
+    assert stored["status"]["restoreSize"] == "2Gi" and stored["status"]["creationTime"]
+    content = cluster.get("snapshot.storage.k8s.io", "volumesnapshotcontents", content_name)
+    volume_handle = cluster.list("", "persistentvolumes")[0]["spec"]["csi"]["volumeHandle"]
+    assert content["spec"]["source"] == {"volumeHandle": volume_handle} and content["spec"]["deletionPolicy"] == policy
+    assert content["spec"]["driver"] == "hostpath.csi.k8s.io" and content["spec"]["volumeSnapshotClassName"] == "snap"
+    assert content["spec"]["volumeSnapshotRef"]["uid"] == created["metadata"]["uid"]
+    assert content["status"]["readyToUse"] is True and content["status"]["restoreSize"] == 2 * 1024 ** 3
+    assert content["status"]["snapshotHandle"].startswith("snap-") and isinstance(content["status"]["creationTime"], int)
+
+    cluster.delete("snapshot.storage.k8s.io", "volumesnapshots", "backup")
+    cluster.settle()
+    remaining = cluster.get("snapshot.storage.k8s.io", "volumesnapshotcontents", content_name)
+    assert (remaining is not None) == (policy == "Retain")
+
+
+def test_snapshot_binds_a_pre_provisioned_content(cluster):
+    install_snapshot_crds(cluster)
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshotcontents", {
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent", "metadata": {"name": "restored-content"},
+        "spec": {"deletionPolicy": "Retain", "driver": "hostpath.csi.k8s.io", "source": {"snapshotHandle": "snap-123"},
+                 "volumeSnapshotRef": {"name": "restored", "namespace": NAMESPACE}}})
+    created = cluster.create("snapshot.storage.k8s.io", "volumesnapshots", snapshot("restored", volumeSnapshotContentName="restored-content"))
+    cluster.settle()
+    stored = cluster.get("snapshot.storage.k8s.io", "volumesnapshots", "restored")
+    assert stored["status"]["readyToUse"] is True and stored["status"]["boundVolumeSnapshotContentName"] == "restored-content"
+    content = cluster.get("snapshot.storage.k8s.io", "volumesnapshotcontents", "restored-content")
+    assert content["spec"]["volumeSnapshotRef"]["uid"] == created["metadata"]["uid"]
+    assert content["status"]["snapshotHandle"] == "snap-123"
+
+
+# -------------------------------------------------------------------- switches
+
+def test_switched_off_controller_leaves_objects_untouched_until_switched_on(cluster):
+    cluster.controllers.configure({"deployment": False})
+    assert cluster.controllers.describe()["deployment"] is False and cluster.controllers.describe()["replicaset"] is True
+    cluster.create("apps", "deployments", deployment("web"))
+    cluster.settle()
+    assert cluster.list("apps", "replicasets") == []
+    assert "status" not in cluster.get("apps", "deployments", "web")
+    cluster.controllers.configure({"deployment": True})
+    cluster.settle()
+    assert len(cluster.list("apps", "replicasets")) == 1 and len(cluster.list("", "pods")) == 2
+
+
+def test_switched_off_kubelet_leaves_pods_pending(cluster):
+    cluster.controllers.configure({"kubelet": False})
+    cluster.create("", "pods", {"metadata": {"name": "p", "namespace": NAMESPACE}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    cluster.settle()
+    pod = cluster.get("", "pods", "p")
+    assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"} and "nodeName" not in pod["spec"]
+
+
+def test_unknown_controller_name_is_refused(cluster):
+    with pytest.raises(Exception, match="unknown controller"):
+        cluster.controllers.configure({"scheduler": False})
+
+
+def test_all_controllers_off_at_construction():
+    registry = Registry(catalog.builtin_resource_types())
+    manager = controllers.ControllerManager(Store(registry), enabled=False)
+    assert set(manager.describe().values()) == {False}
+    assert manager.idle()
