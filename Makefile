@@ -40,7 +40,7 @@ SANITY_EXCLUDE := tests/kubesim tests/unit/kubesim
 SANITY_PYTHON ?= $$($(abspath $(VPY)) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 SANITY_ARGS ?=
 
-.PHONY: help venv .venv test unit integration sanity collection-tree get-pip-standin \
+.PHONY: help venv .venv collection-link test unit integration sanity collection-tree get-pip-standin \
         demo demo-run emulator bench collection clean distclean
 
 help:
@@ -57,8 +57,17 @@ $(VENV_STAMP): $(VPY) $(REQUIREMENTS)
 	$(VENV)/bin/pip install $(addprefix -r ,$(REQUIREMENTS))
 	touch $@
 
+# The collection, importable from the work tree as kubesafe.k8s (ansible.cfg's
+# collections_path points at it, and so do the tests).
+COLLECTION_LINK := build/collections/ansible_collections/kubesafe/k8s
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(abspath .) $@
+
+collection-link: $(COLLECTION_LINK)
+
 # Sub-makes rather than prerequisites, so the order holds under `make -j` too.
-test: $(VENV_STAMP)
+test: $(VENV_STAMP) $(COLLECTION_LINK)
 	$(VENV)/bin/pip check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
@@ -116,7 +125,7 @@ sanity: $(VENV_STAMP) get-pip-standin collection-tree
 	  $(abspath $(VENV))/bin/ansible-test sanity --venv --python $(SANITY_PYTHON) --color no $(SANITY_ARGS)
 
 # Start the emulator, run demo-run against it, stop it.
-demo: $(VENV_STAMP)
+demo: $(VENV_STAMP) $(COLLECTION_LINK)
 	KUBESIM_PYTHON=$(VPY) KUBESIM_PYTHONPATH=$(TESTS_PYTHONPATH) \
 	KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG) KUBESIM_ARGS='$(KUBESIM_ARGS)' \
 	  hacking/with-kubesim $(MAKE) --no-print-directory demo-run KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG)

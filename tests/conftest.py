@@ -9,6 +9,9 @@ import uuid
 
 import pytest
 
+# Importing it makes ansible_collections.kubesafe.k8s importable.
+from collection_path import COLLECTIONS_PATH
+
 from kubesim.client import ControlClient
 from kubesim.cluster import SAMPLE_FIXTURE, KubeSim
 
@@ -33,6 +36,7 @@ class EmulatedCluster:
         env = dict(os.environ)
         env["KUBECONFIG"] = self.kubeconfig
         env["K8S_AUTH_KUBECONFIG"] = self.kubeconfig
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join([COLLECTIONS_PATH, env.get("ANSIBLE_COLLECTIONS_PATH", "")]).rstrip(os.pathsep)
         return env
 
 

@@ -38,6 +38,20 @@ def ansible_playbook(tmp_path):
 
 
 @pytest.fixture
+def run_playbook():
+    """``run_playbook("playbooks/backup.yml", env, "-e", "x=y", ...)``: one of the collection's playbooks, as a user runs it."""
+    def play(playbook, env, *args, check=True, cwd=REPO):
+        run_env = dict(env)
+        run_env.update({"ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False"})
+        command = [os.path.join(BIN, "ansible-playbook"), os.path.join(REPO, playbook)] + list(args)
+        result = subprocess.run(command, env=run_env, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s" % (playbook, result.returncode, result.stdout[-8000:], result.stderr[-4000:]))
+        return result
+    return play
+
+
+@pytest.fixture
 def kubectl():
     """``kubectl(cluster, *args)`` with the cluster's kubeconfig."""
     def call(cluster, *args, check=True, stdin=None):

@@ -1,0 +1,377 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A backup run: discover, select, stream every object into a Velero-layout archive, commit.
+
+Order of the files written (DESIGN.md): the tarball, the sidecars, our
+manifest, and ``velero-backup.json`` last, as the commit marker. A run that
+fails before the marker removes what it wrote, so nothing half-written ever
+looks like a backup.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import contextlib
+import datetime
+import gzip
+import hashlib
+import json
+import time
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveWriter, HashingWriter
+from ansible_collections.kubesafe.k8s.plugins.module_utils.collector import ListTask, PageCollector
+from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover, listable
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
+from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
+    LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
+
+CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+MAX_LOG_LINES = 20000
+
+
+class BackupOptions:
+    """What to back up; the defaults are Velero's."""
+
+    def __init__(self, name=None, name_prefix="backup", included_namespaces=None, excluded_namespaces=None,
+                 included_resources=None, excluded_resources=None, include_cluster_resources=None,
+                 label_selector=None, or_label_selectors=None, ttl="720h0m0s", labels=None,
+                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500):
+        self.name = name
+        self.name_prefix = name_prefix
+        self.included_namespaces = included_namespaces
+        self.excluded_namespaces = excluded_namespaces
+        self.included_resources = included_resources
+        self.excluded_resources = excluded_resources
+        self.include_cluster_resources = include_cluster_resources
+        self.label_selector = label_selector
+        self.or_label_selectors = or_label_selectors
+        self.ttl = ttl or "720h0m0s"
+        self.labels = dict(labels or {})
+        self.storage_location = storage_location or "default"
+        self.snapshot_volumes = bool(snapshot_volumes)
+        if int(parallelism) < 1:
+            raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
+        self.parallelism = int(parallelism)
+        self.page_size = int(page_size)
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+class BackupRun:
+    def __init__(self, client, location, options, check_mode=False):
+        self.client = client
+        self.location = location
+        self.options = options
+        self.check_mode = check_mode
+        self.namespace_filter = NamespaceFilter(options.included_namespaces, options.excluded_namespaces)
+        self.resource_filter = ResourceFilter(options.included_resources, options.excluded_resources)
+        self.label_filter = LabelFilter(options.label_selector, options.or_label_selectors)
+        self.ttl = velero_format.parse_go_duration(options.ttl)
+        self.started = _utcnow()
+        self.name = options.name or velero_format.default_backup_name(options.name_prefix, self.started)
+        velero_format.validate_backup_name(self.name)
+        self.files = velero_format.file_names(self.name)
+        self.prefix = velero_format.backup_dir(self.name).rstrip("/")
+        self.counts = collections.Counter()
+        self.namespace_counts = collections.Counter()
+        self.resource_list = velero_format.ResourceListBuilder()
+        self.related = RelatedItems()
+        self.warnings = []
+        self.errors = []
+        self._log_lines = []
+        self._archive = None
+        self._selected_namespaces = set()
+        self._crd_names = set()
+        self._seen_uids = collections.defaultdict(set)
+
+    # ---------------------------------------------------------------- reporting
+
+    def log(self, level, message):
+        if len(self._log_lines) < MAX_LOG_LINES:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self._log_lines.append('time="%s" level=%s msg="%s" backup=%s' % (stamp, level, message.replace('"', "'"), self.name))
+
+    def warn(self, message):
+        self.warnings.append(message)
+        self.log("warning", message)
+
+    def fail_item(self, message):
+        self.errors.append(message)
+        self.log("error", message)
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self):
+        started_clock = time.monotonic()
+        if not self.check_mode and next(iter(self.location.list(self.prefix)), None) is not None:
+            raise ConfigurationError("backup '%s' already exists in %s: choose another name (backups are never overwritten)"
+                                     % (self.name, self.location.url))
+        resources, discovery_warnings = discover(self.client)
+        for warning in discovery_warnings:
+            self.warn(warning)
+        for unknown in self.resource_filter.unknown_names(resources):
+            self.warn("resource '%s' in included/excluded resources is not served by the cluster" % unknown)
+        selected = [r for r in resources if r.preferred and listable(r) and self.resource_filter.matches(r)]
+        self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages(CRD_LIST_PATH) for crd in page.get("items") or []}
+        namespaces = self._namespaces()
+        self.log("info", "backing up %d resource types in %d namespaces" % (len(selected), len(self._selected_namespaces)))
+
+        if self.check_mode:
+            self._collect(selected, namespaces)
+            return self._result(started_clock, "Completed" if not self.errors else "PartiallyFailed", archive=None, files={})
+        return self._write(selected, namespaces, started_clock)
+
+    def _namespaces(self):
+        namespaces = {}
+        for page in self.client.list_pages("/api/v1/namespaces"):
+            for namespace in page.get("items") or []:
+                namespaces[namespace["metadata"]["name"]] = namespace
+        for pattern in self.namespace_filter.unmatched_patterns(namespaces):
+            self.warn("included namespace pattern '%s' matches no namespace" % pattern)
+        for name, namespace in sorted(namespaces.items()):
+            if not self.namespace_filter.matches(name):
+                continue
+            if is_excluded_by_label(namespace):
+                self.log("info", "namespace %s is labelled %s=true: skipped" % (name, "velero.io/exclude-from-backup"))
+                continue
+            self._selected_namespaces.add(name)
+        return namespaces
+
+    def _write(self, selected, namespaces, started_clock):
+        try:
+            with self.location.open_write(self.files["contents"]) as stream:
+                hashing = HashingWriter(stream)
+                with ArchiveWriter(hashing) as self._archive:
+                    self._collect(selected, namespaces)
+            archive = {"size": hashing.size, "sha256": hashing.sha256}
+            phase = "PartiallyFailed" if self.errors else "Completed"
+            files = self._write_sidecars(archive, phase)
+        except Exception as exc:
+            self._remove_partial_backup()
+            if isinstance(exc, KubesafeError):
+                raise
+            raise KubesafeError("backup '%s' failed and was not committed: %s" % (self.name, exc)) from exc
+        return self._result(started_clock, phase, archive, files)
+
+    def _remove_partial_backup(self):
+        with contextlib.suppress(Exception):
+            self.location.delete_prefix(self.prefix)
+
+    # ---------------------------------------------------------------- collection
+
+    def _collect(self, selected, namespaces):
+        namespaced = [r for r in selected if r.namespaced]
+        scopes = [None] if self.namespace_filter.selects_all else sorted(self._selected_namespaces)
+        tasks = [ListTask(resource, scope, selector) for resource in namespaced for scope in scopes
+                 for selector in self.label_filter.api_selectors()]
+        self._consume(tasks)
+        self._take_namespaces(selected, namespaces)
+        self._take_cluster_scoped(selected)
+
+    def _consume(self, tasks):
+        for task, payload in PageCollector(self.client, tasks, self.options.parallelism, self.options.page_size):
+            if isinstance(payload, Exception):
+                self._list_failed(task, payload)
+                continue
+            for obj in payload:
+                self._take(task.resource, obj)
+
+    def _list_failed(self, task, exc):
+        if isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
+            self.warn("could not list %s: the namespace is gone (%s)" % (task.describe(), exc))
+        elif isinstance(exc, (ApiError, KubesafeError)):
+            self.fail_item("could not list %s: %s" % (task.describe(), exc))
+        else:
+            raise exc
+
+    def _take(self, resource, obj, related=False):
+        """Write one object to the archive (or count it in check mode) if the rules keep it."""
+        metadata = obj.get("metadata") or {}
+        namespace = metadata.get("namespace") if resource.namespaced else None
+        if resource.namespaced and namespace not in self._selected_namespaces:
+            return
+        if is_excluded_by_label(obj):
+            self.log("info", "%s %s/%s is labelled velero.io/exclude-from-backup=true: skipped" % (resource.group_resource, namespace, metadata.get("name")))
+            return
+        if metadata.get("deletionTimestamp"):
+            self.log("info", "%s %s/%s is being deleted: skipped" % (resource.group_resource, namespace, metadata.get("name")))
+            return
+        if len(self.label_filter.selectors) > 1 or related:
+            # OR selectors list a resource once per selector; keep each object once.
+            seen = self._seen_uids[resource.group_resource]
+            if metadata.get("uid") in seen:
+                return
+            seen.add(metadata.get("uid"))
+        # LIST items carry no apiVersion/kind; stored items must, as Velero writes them.
+        obj["apiVersion"] = resource.api_version
+        obj["kind"] = resource.kind
+        if self._archive is not None:
+            self._archive.add_item(resource.group_resource, resource.version, namespace, metadata["name"], obj, preferred=True)
+        self.counts[resource.group_resource] += 1
+        if namespace:
+            self.namespace_counts[namespace] += 1
+            self.related.observe(resource, obj, self._crd_names)
+        self.resource_list.add(resource.api_version, resource.kind, namespace, metadata["name"])
+
+    def _take_namespaces(self, selected, namespaces):
+        namespace_resource = next((r for r in selected if r.group_resource == "namespaces"), None)
+        if namespace_resource is None:
+            return
+        for name in sorted(self._selected_namespaces):
+            namespace = namespaces[name]
+            labels = (namespace.get("metadata") or {}).get("labels") or {}
+            # Velero keeps a namespace that matches the selector or holds selected items.
+            if not self.label_filter.active or self.label_filter.matches(labels) or name in self.related.namespaces_with_items:
+                self._take(namespace_resource, namespace)
+
+    def _cluster_scope(self):
+        """all, related or none: Velero's include_cluster_resources rule."""
+        wanted = self.options.include_cluster_resources
+        if wanted is True or (wanted is None and not self.namespace_filter.is_narrowed):
+            return "all"
+        return "related" if wanted is None else "none"
+
+    def _take_cluster_scoped(self, selected):
+        scope = self._cluster_scope()
+        cluster_types = [r for r in selected if not r.namespaced and r.group_resource != "namespaces"]
+        if scope == "all":
+            self._consume([ListTask(r, None, selector) for r in cluster_types for selector in self.label_filter.api_selectors()])
+        elif scope == "related":
+            by_name = {r.group_resource: r for r in cluster_types}
+            self._take_related_by_name(by_name.get("persistentvolumes"), self.related.persistent_volumes)
+            self._take_related_by_name(by_name.get("customresourcedefinitions.apiextensions.k8s.io"), self.related.crds)
+            self._take_related_bindings(by_name.get("clusterrolebindings.rbac.authorization.k8s.io"), by_name.get("clusterroles.rbac.authorization.k8s.io"))
+
+    def _take_related_by_name(self, resource, names):
+        if resource is None:
+            return
+        for name in sorted(names):
+            try:
+                obj = self.client.request("GET", "%s/%s" % (resource.list_path(), name))
+            except ApiError as exc:
+                if exc.status == 404:
+                    self.warn("%s %s is referenced by a backed-up item but does not exist" % (resource.group_resource, name))
+                    continue
+                self.fail_item("could not read %s %s: %s" % (resource.group_resource, name, exc))
+                continue
+            self._take(resource, obj, related=True)
+
+    def _take_related_bindings(self, bindings, roles):
+        if bindings is None or not self.related.service_accounts:
+            return
+        role_names = set()
+        for page in self.client.list_pages(bindings.list_path()):
+            for binding in page.get("items") or []:
+                if self.related.binding_names_service_account(binding):
+                    self._take(bindings, binding, related=True)
+                    if (binding.get("roleRef") or {}).get("kind") == "ClusterRole":
+                        role_names.add(binding["roleRef"]["name"])
+        self._take_related_by_name(roles, role_names)
+
+    # ---------------------------------------------------------------- commit
+
+    def _spec_options(self):
+        options = self.options
+        return {
+            "ttl": velero_format.format_go_duration(self.ttl),
+            "included_namespaces": self.namespace_filter.included,
+            "excluded_namespaces": self.namespace_filter.excluded,
+            "included_resources": self.resource_filter.included,
+            "excluded_resources": self.resource_filter.excluded,
+            "include_cluster_resources": options.include_cluster_resources,
+            "label_selector": options.label_selector,
+            "or_label_selectors": [selector.text for selector in self.label_filter.selectors] if options.or_label_selectors else [],
+            "snapshot_volumes": options.snapshot_volumes,
+        }
+
+    def _status(self, phase, completed):
+        total = sum(self.counts.values())
+        return {
+            "phase": phase,
+            "start_timestamp": self.started,
+            "completion_timestamp": completed,
+            "expiration": self.started + self.ttl,
+            "total_items": total,
+            "items_backed_up": total,
+            "warnings": len(self.warnings),
+            "errors": len(self.errors),
+        }
+
+    def _write_sidecars(self, archive, phase):
+        files = {self.files["contents"]: archive}
+
+        def put(key, data):
+            self.location.put_bytes(key, data)
+            files[key] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+        put(self.files["resource_list"], self.resource_list.to_gzip_bytes())
+        results = velero_format.results_sidecar(velero_format.Result(velero=self.errors), velero_format.Result(velero=self.warnings))
+        put(self.files["results"], velero_format.gzip_json(results))
+        for sidecar, empty in sorted(velero_format.EMPTY_SIDECARS.items()):
+            put(self.files[sidecar], velero_format.gzip_json(empty))
+        completed = _utcnow()
+        self.log("info", "backed up %d items, phase %s" % (sum(self.counts.values()), phase))
+        put(self.files["logs"], gzip.compress("\n".join(self._log_lines).encode() + b"\n"))
+        manifest = self._manifest(files, phase, completed)
+        put(self.files["manifest"], json.dumps(manifest, indent=2, sort_keys=True).encode())
+        marker = velero_format.backup_object(self.name, self.options.storage_location, self._spec_options(),
+                                             self._status(phase, completed), self.options.labels)
+        self.location.put_bytes(self.files["metadata"], json.dumps(marker, indent=2).encode())
+        self._completed = completed
+        return files
+
+    def _manifest(self, files, phase, completed):
+        try:
+            version = self.client.version()
+        except KubesafeError:
+            version = {}
+        return {
+            "apiVersion": "kubesafe.k8s/v1",
+            "kind": "BackupManifest",
+            "backup": self.name,
+            "phase": phase,
+            "tool": {"name": "kubesafe.k8s", "version": COLLECTION_VERSION},
+            "cluster": {"server": self.client.server_url, "version": version.get("gitVersion")},
+            "options": self._spec_options(),
+            "startTimestamp": velero_format.format_timestamp(self.started),
+            "completionTimestamp": velero_format.format_timestamp(completed),
+            "counts": dict(sorted(self.counts.items())),
+            "totalItems": sum(self.counts.values()),
+            "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
+            "encryption": None,
+        }
+
+    def _result(self, started_clock, phase, archive, files):
+        completed = getattr(self, "_completed", None) or _utcnow()
+        return {
+            "name": self.name,
+            "location": self.location.url,
+            "phase": phase,
+            "start_timestamp": velero_format.format_timestamp(self.started),
+            "completion_timestamp": velero_format.format_timestamp(completed),
+            "expiration": velero_format.format_timestamp(self.started + self.ttl),
+            "duration_seconds": round(time.monotonic() - started_clock, 3),
+            "items_backed_up": sum(self.counts.values()),
+            "resource_counts": dict(sorted(self.counts.items())),
+            "namespace_counts": dict(sorted(self.namespace_counts.items())),
+            "namespaces": sorted(self._selected_namespaces),
+            "warnings": self.warnings,
+            "errors": self.errors,
+            "archive": archive,
+            "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
+            "check_mode": self.check_mode,
+        }
+
+
+def run_backup(client, location, options, check_mode=False):
+    """Back up the cluster behind ``client`` into ``location``; returns the result document."""
+    return BackupRun(client, location, options, check_mode).run()

@@ -1,0 +1,435 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where backups live: ``open_location(location, config)`` gives a Location (local directory or S3).
+
+Keys are ``/``-separated paths relative to the location (``backups/B/B.tar.gz``);
+prefixes name directories (``backups`` and ``backups/`` are the same, ``""``
+is the whole location), so ``backups/B`` never matches ``backups/B2``.
+Writes are all-or-nothing: a reader never sees a partial object under a key.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
+
+DEFAULT_LOCATION = "./backups"
+DEFAULT_PART_SIZE_MB = 16
+MIN_PART_SIZE_MB = 5  # the S3 minimum for every part but the last
+MAX_PART_SIZE_MB = 5120
+SSE_CHOICES = ("AES256", "aws:kms")
+
+# Suboptions of location_config; must agree exactly with plugins/doc_fragments/location.py.
+# No env fallbacks here: the engine applies them (see resolve_location_config), so they
+# also work when location_config is omitted and for callers that are not modules.
+LOCATION_CONFIG_OPTIONS = dict(
+    region=dict(type="str"),
+    endpoint_url=dict(type="str"),
+    force_path_style=dict(type="bool", default=False),
+    profile=dict(type="str"),
+    access_key=dict(type="str", no_log=True, aliases=["aws_access_key_id"]),
+    secret_key=dict(type="str", no_log=True, aliases=["aws_secret_access_key"]),
+    session_token=dict(type="str", no_log=True, aliases=["aws_session_token"]),
+    ca_bundle=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
+    sse=dict(type="str", choices=list(SSE_CHOICES)),
+    kms_key_id=dict(type="str"),
+    storage_class=dict(type="str"),
+    part_size_mb=dict(type="int", default=DEFAULT_PART_SIZE_MB),
+)
+
+LOCATION_ARGUMENT_SPEC = dict(
+    location=dict(type="str", default=DEFAULT_LOCATION),
+    location_config=dict(type="dict", options=LOCATION_CONFIG_OPTIONS),
+)
+
+# Environment variables read when a setting is not in location_config, in order
+# of preference: the same names amazon.aws modules read.
+ENV_FALLBACKS = dict(
+    region=("AWS_REGION", "AWS_DEFAULT_REGION"),
+    endpoint_url=("AWS_URL",),
+    profile=("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
+    access_key=("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"),
+    secret_key=("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"),
+    session_token=("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
+    ca_bundle=("AWS_CA_BUNDLE",),
+)
+
+_CREDENTIAL_KEYS = ("access_key", "secret_key", "session_token")
+# Temporary files of unfinished local writes start with this; listings skip them.
+_TEMP_PREFIX = ".kubesafe-tmp-"
+
+
+class ObjectNotFound(LocationError):
+    """The key does not exist in the location."""
+
+
+def open_location(location, config=None):
+    """A Location for ``location`` (a directory, or ``s3://bucket[/prefix]``) and its ``location_config``."""
+    location = (location or DEFAULT_LOCATION).strip()
+    if location.startswith("s3://"):
+        from ansible_collections.kubesafe.k8s.plugins.module_utils import location_s3  # pylint: disable=import-outside-toplevel
+        return location_s3.S3Location(location, resolve_location_config(config))
+    if "://" in location:
+        raise ConfigurationError(
+            "location %r is not supported: use a local directory path or s3://bucket/prefix" % location)
+    resolve_location_config(config, use_environment=False)  # still catches misspelt options
+    return LocalLocation(location)
+
+
+def resolve_location_config(config, use_environment=True):
+    """Checked location_config, with the AWS_* environment fallbacks applied; raises ConfigurationError."""
+    config = dict(config or {})
+    settings = {}
+    for name, spec in LOCATION_CONFIG_OPTIONS.items():
+        for alias in spec.get("aliases", ()):
+            if config.get(alias) is not None:
+                if config.get(name) is not None and config[name] != config[alias]:
+                    raise ConfigurationError("location_config: set %s or its alias %s, not both" % (name, alias))
+                config[name] = config[alias]
+            config.pop(alias, None)
+        settings[name] = config.pop(name, None)
+    if config:
+        raise ConfigurationError("location_config: unknown option(s) %s; allowed: %s" % (
+            ", ".join(sorted(config)), ", ".join(sorted(LOCATION_CONFIG_OPTIONS))))
+
+    for name in ("force_path_style", "validate_certs"):
+        if settings[name] is None:
+            settings[name] = LOCATION_CONFIG_OPTIONS[name]["default"]
+        elif not isinstance(settings[name], bool):
+            raise ConfigurationError("location_config.%s must be true or false, got %r" % (name, settings[name]))
+    _check_part_size(settings)
+    _check_encryption(settings)
+    if use_environment:
+        _apply_environment(settings)
+    return settings
+
+
+def _check_part_size(settings):
+    part_size = settings["part_size_mb"]
+    if part_size is None:
+        part_size = DEFAULT_PART_SIZE_MB
+    try:
+        part_size = int(part_size)
+    except (TypeError, ValueError):
+        raise ConfigurationError("location_config.part_size_mb must be a whole number of MiB, got %r" % (part_size,))
+    if not MIN_PART_SIZE_MB <= part_size <= MAX_PART_SIZE_MB:
+        raise ConfigurationError("location_config.part_size_mb must be between %d and %d (S3 part size limits), got %d"
+                                 % (MIN_PART_SIZE_MB, MAX_PART_SIZE_MB, part_size))
+    settings["part_size_mb"] = part_size
+
+
+def _check_encryption(settings):
+    if settings["sse"] is not None and settings["sse"] not in SSE_CHOICES:
+        raise ConfigurationError("location_config.sse must be one of %s, got %r" % (", ".join(SSE_CHOICES), settings["sse"]))
+    if settings["kms_key_id"] and settings["sse"] != "aws:kms":
+        raise ConfigurationError("location_config.kms_key_id needs sse: aws:kms (it is %r)" % (settings["sse"],))
+
+
+def _apply_environment(settings):
+    """Fill unset settings from AWS_* variables; explicit options beat the environment."""
+    explicit_profile = settings["profile"] is not None
+    explicit_keys = any(settings[name] for name in _CREDENTIAL_KEYS)
+    if explicit_profile and explicit_keys:
+        raise ConfigurationError("location_config: set either profile or access_key/secret_key/session_token, not both")
+    for name, variables in ENV_FALLBACKS.items():
+        if settings[name] is not None:
+            continue
+        if (explicit_profile and name in _CREDENTIAL_KEYS) or (explicit_keys and name == "profile"):
+            continue  # an explicit choice of credentials is not mixed with the environment's
+        settings[name] = next((os.environ[var] for var in variables if os.environ.get(var)), None)
+    # As boto3 does: keys in the environment win over a profile in the environment.
+    if not explicit_profile and settings["access_key"]:
+        settings["profile"] = None
+    if bool(settings["access_key"]) != bool(settings["secret_key"]):
+        missing = "secret_key (AWS_SECRET_ACCESS_KEY)" if settings["access_key"] else "access_key (AWS_ACCESS_KEY_ID)"
+        raise ConfigurationError("location_config: access_key and secret_key go together; %s is missing" % missing)
+
+
+def _clean_path(text, what):
+    """Relative path segments; refuses absolute paths and '..' so nothing escapes the location."""
+    text = "" if text is None else str(text)
+    parts = [part for part in text.replace("\\", "/").split("/") if part not in ("", ".")]
+    if text.startswith("/") or ".." in parts:
+        raise LocationError("invalid %s %r: use a relative path inside the location, without '..'" % (what, text))
+    return parts
+
+
+def check_key(key):
+    """The key of an object as a clean relative path."""
+    parts = _clean_path(key, "key")
+    if not parts or str(key).endswith("/"):
+        raise LocationError("invalid key %r: name an object, such as backups/NAME/NAME.tar.gz" % (key,))
+    return "/".join(parts)
+
+
+def check_prefix(prefix):
+    """A directory prefix ending in '/', or '' for the whole location."""
+    parts = _clean_path(prefix, "prefix")
+    return "/".join(parts) + "/" if parts else ""
+
+
+class Location:
+    """Interface of a backup location; keys and prefixes as described in this module's docstring."""
+
+    url = None
+
+    def open_write(self, key):
+        """Context manager yielding a binary writable stream; commits on normal exit, aborts on exception."""
+        raise NotImplementedError
+
+    def open_read(self, key):
+        """A binary readable stream of the object (streamed, not loaded whole); ObjectNotFound if missing."""
+        raise NotImplementedError
+
+    def put_bytes(self, key, data):
+        with self.open_write(key) as stream:
+            stream.write(data)
+
+    def get_bytes(self, key):
+        with contextlib.closing(self.open_read(key)) as stream:
+            return stream.read()
+
+    def exists(self, key):
+        raise NotImplementedError
+
+    def size(self, key):
+        """Size in bytes; ObjectNotFound if missing."""
+        raise NotImplementedError
+
+    def list(self, prefix=""):
+        """Iterator of (key, size) of every object under the directory ``prefix``, recursively."""
+        raise NotImplementedError
+
+    def list_dirs(self, prefix=""):
+        """Iterator of the names of the directories directly under ``prefix`` (backup names under 'backups')."""
+        raise NotImplementedError
+
+    def delete(self, key):
+        """Delete one object; a missing one is fine."""
+        raise NotImplementedError
+
+    def delete_prefix(self, prefix):
+        """Delete everything under the directory ``prefix`` (not the whole location: '' is refused)."""
+        raise NotImplementedError
+
+    def check(self, write=False):
+        """Raise LocationError unless the location can be read (and written when ``write``)."""
+        raise NotImplementedError
+
+
+class LocalLocation(Location):
+    """A directory on the machine running the module; keys with '/' are subdirectories."""
+
+    def __init__(self, path):
+        self.root = os.path.abspath(os.path.expanduser(path))
+        self.url = self.root
+        if not os.path.isdir(self.root):
+            if os.path.exists(self.root):
+                raise LocationError("location %s exists but is not a directory: choose a directory path" % self.root)
+            try:
+                os.makedirs(self.root)
+            except OSError as exc:
+                raise LocationError("cannot create the backup directory %s: %s; create it or choose another location"
+                                    % (self.root, exc.strerror or exc))
+
+    def _path(self, key):
+        return os.path.join(self.root, *check_key(key).split("/"))
+
+    def _dir(self, prefix):
+        prefix = check_prefix(prefix)
+        return os.path.join(self.root, *prefix.rstrip("/").split("/")) if prefix else self.root
+
+    def _error(self, action, path, exc):
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = "the directory is not writable by this user: fix its permissions or choose another location"
+        elif exc.errno == errno.ENOSPC:
+            fix = "the disk is full: free space or choose another location"
+        else:
+            fix = "check the location"
+        return LocationError("cannot %s %s: %s; %s" % (action, path, exc.strerror or exc, fix))
+
+    @contextlib.contextmanager
+    def open_write(self, key):
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            # Same directory as the target, so the final rename is atomic.
+            handle, temp_path = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
+        except OSError as exc:
+            raise self._error("write", path, exc)
+        stream = _LocalWriter(os.fdopen(handle, "wb"), path, self._error)
+        try:
+            yield stream
+            stream.commit()
+            try:
+                os.replace(temp_path, path)
+            except OSError as exc:
+                raise self._error("write", path, exc)
+            _fsync_directory(directory)
+        except BaseException:
+            stream.discard()
+            _remove_quietly(temp_path)
+            raise
+
+    def open_read(self, key):
+        path = self._path(key)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            raise ObjectNotFound("%s does not exist in %s" % (check_key(key), self.url))
+        except OSError as exc:
+            raise self._error("read", path, exc)
+
+    def exists(self, key):
+        return os.path.isfile(self._path(key))
+
+    def size(self, key):
+        path = self._path(key)
+        try:
+            return os.stat(path).st_size
+        except FileNotFoundError:
+            raise ObjectNotFound("%s does not exist in %s" % (check_key(key), self.url))
+        except OSError as exc:
+            raise self._error("read", path, exc)
+
+    def list(self, prefix=""):
+        top = self._dir(prefix)
+        for directory, dirnames, filenames in os.walk(top, onerror=self._raise_walk_error(top)):
+            dirnames.sort()
+            relative = os.path.relpath(directory, self.root)
+            for name in sorted(filenames):
+                if name.startswith(_TEMP_PREFIX):
+                    continue
+                path = os.path.join(directory, name)
+                try:
+                    size = os.stat(path).st_size
+                except FileNotFoundError:
+                    continue  # deleted while listing
+                key = name if relative == "." else "/".join(relative.split(os.sep) + [name])
+                yield key, size
+
+    def _raise_walk_error(self, top):
+        def on_error(exc):
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)) and exc.filename == top:
+                return  # nothing under this prefix: an empty listing
+            raise self._error("list", exc.filename or top, exc)
+        return on_error
+
+    def list_dirs(self, prefix=""):
+        top = self._dir(prefix)
+        try:
+            names = sorted(os.listdir(top))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise self._error("list", top, exc)
+        for name in names:
+            if os.path.isdir(os.path.join(top, name)):
+                yield name
+
+    def delete(self, key):
+        path = self._path(key)
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._error("delete", path, exc)
+        self._prune_empty_dirs(os.path.dirname(path))
+
+    def delete_prefix(self, prefix):
+        if not check_prefix(prefix):
+            raise LocationError("refusing to delete the whole location %s: give a prefix such as backups/NAME" % self.url)
+        top = self._dir(prefix)
+        try:
+            shutil.rmtree(top)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._error("delete", top, exc)
+        self._prune_empty_dirs(os.path.dirname(top))
+
+    def _prune_empty_dirs(self, directory):
+        """Remove directories left empty, up to the root: an S3 'directory' without objects does not exist either."""
+        while directory != self.root and directory.startswith(self.root + os.sep):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                return
+            directory = os.path.dirname(directory)
+
+    def check(self, write=False):
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise LocationError("the backup directory %s is not readable by this user: fix its permissions" % self.root)
+        if write and not os.access(self.root, os.W_OK):
+            raise LocationError("the backup directory %s is not writable by this user: fix its permissions or choose another location"
+                                % self.root)
+
+
+class _LocalWriter:
+    """The temporary file being written; OS errors become LocationError naming the target."""
+
+    def __init__(self, file, path, error):
+        self._file = file
+        self._path = path
+        self._error = error
+
+    def write(self, data):
+        try:
+            return self._file.write(data)
+        except OSError as exc:
+            raise self._error("write", self._path, exc)
+
+    def writable(self):
+        return True
+
+    def flush(self):
+        self._file.flush()
+
+    def tell(self):
+        return self._file.tell()
+
+    def commit(self):
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as exc:
+            raise self._error("write", self._path, exc)
+
+    def discard(self):
+        try:
+            self._file.close()
+        except OSError:
+            pass  # the write is abandoned anyway
+
+
+def _fsync_directory(directory):
+    """Make the rename durable; not every platform can open a directory."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
