@@ -130,11 +130,25 @@ demo: $(VENV_STAMP) $(COLLECTION_LINK)
 	KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG) KUBESIM_ARGS='$(KUBESIM_ARGS)' \
 	  hacking/with-kubesim $(MAKE) --no-print-directory demo-run KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG)
 
-# The demo steps, against a running emulator or cluster (KUBESIM_KUBECONFIG).
-# Hook: the backup / restore playbooks go here when they exist.
-demo-run:
-	kubectl --kubeconfig $(KUBESIM_KUBECONFIG) get namespaces
-	kubectl --kubeconfig $(KUBESIM_KUBECONFIG) get all -A
+# The demo steps, against a running emulator or cluster (KUBESIM_KUBECONFIG):
+# back up with playbooks/backup.yml, lose a namespace, restore it with
+# playbooks/restore.yml, and show it is back.
+DEMO_BACKUP ?= demo-$(shell date -u +%Y%m%d%H%M%S)
+DEMO_NAMESPACE ?= shop
+DEMO_KUBECTL = kubectl --kubeconfig $(KUBESIM_KUBECONFIG)
+demo-run: $(COLLECTION_LINK)
+	@echo "== the cluster before"
+	$(DEMO_KUBECTL) get deployments,statefulsets,services,pvc,configmaps,secrets -n $(DEMO_NAMESPACE)
+	@echo "== back it up to ./backups"
+	KUBECONFIG=$(KUBESIM_KUBECONFIG) $(VENV)/bin/ansible-playbook playbooks/backup.yml -e backup_name=$(DEMO_BACKUP)
+	ls backups/backups/$(DEMO_BACKUP)
+	@echo "== disaster: namespace $(DEMO_NAMESPACE) is deleted"
+	$(DEMO_KUBECTL) delete namespace $(DEMO_NAMESPACE)
+	$(DEMO_KUBECTL) get namespaces
+	@echo "== restore it"
+	KUBECONFIG=$(KUBESIM_KUBECONFIG) $(VENV)/bin/ansible-playbook playbooks/restore.yml -e backup=$(DEMO_BACKUP) -e restore_wait=true
+	@echo "== the cluster after"
+	$(DEMO_KUBECTL) get deployments,statefulsets,services,pvc,configmaps,secrets -n $(DEMO_NAMESPACE)
 
 emulator: $(VENV_STAMP)
 	mkdir -p $(dir $(KUBESIM_KUBECONFIG))

@@ -27,6 +27,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import (
     ConfigurationError,
     KubesafeError,
 )
+from ansible_collections.kubesafe.k8s.plugins.module_utils.paths import user_path
 
 try:
     import urllib3
@@ -99,7 +100,7 @@ def _convert(value, kind):
     if kind == "list":
         return _to_list(value)
     if kind == "path" and isinstance(value, str):
-        return os.path.expanduser(value)
+        return user_path(value)
     return value
 
 
@@ -185,7 +186,7 @@ class _RepeatedHeaderName(str):
 
 def _kubeconfig_paths(value):
     separator = ";" if os.name == "nt" else ":"
-    return [os.path.expanduser(path) for path in value.split(separator) if path]
+    return [user_path(path) for path in value.split(separator) if path]
 
 
 class KubeClient:

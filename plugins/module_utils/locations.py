@@ -20,6 +20,7 @@ import shutil
 import tempfile
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.paths import user_path
 
 DEFAULT_LOCATION = "./backups"
 DEFAULT_PART_SIZE_MB = 16
@@ -230,7 +231,7 @@ class LocalLocation(Location):
     """A directory on the machine running the module; keys with '/' are subdirectories."""
 
     def __init__(self, path):
-        self.root = os.path.abspath(os.path.expanduser(path))
+        self.root = user_path(path)
         self.url = self.root
         if not os.path.isdir(self.root):
             if os.path.exists(self.root):

@@ -1,26 +1,60 @@
-"""Run one backup with the engine in this process and print its figures as JSON (for peak RSS of a backup process alone)."""
+"""Run one backup with the engine in this process and print its figures as JSON.
 
-import json
-import resource
-import sys
+A process of its own, so that its peak RSS (ru_maxrss) is the backup's alone,
+imports included, as the module process's would be.
+
+    python backup_worker.py KUBECONFIG DIRECTORY NAME [--parallelism N] [--profile FILE]
+"""
+
 import time
 
-import collection_path  # noqa: F401  pylint: disable=unused-import
+PROCESS_STARTED = time.perf_counter()
+
+# pylint: disable=wrong-import-position
+import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+
+import collection_path  # noqa: F401,E402  pylint: disable=unused-import
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup  # noqa: E402
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options  # noqa: E402
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location  # noqa: E402
 
 
-def main(kubeconfig, directory, name):
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kubeconfig")
+    parser.add_argument("directory")
+    parser.add_argument("name")
+    parser.add_argument("--parallelism", type=int, default=BackupOptions().parallelism)
+    parser.add_argument("--profile", help="write cProfile statistics of the backup to this file")
+    args = parser.parse_args(argv)
+    profiler = cProfile.Profile() if args.profile else None
     started = time.perf_counter()
-    client = KubeClient(**connection_options({"kubeconfig": kubeconfig}))
-    result = run_backup(client, open_location(directory, None), BackupOptions(name=name))
+    if profiler:
+        profiler.enable()
+    client = KubeClient(**connection_options({"kubeconfig": args.kubeconfig}))
+    result = run_backup(client, open_location(args.directory, None), BackupOptions(name=args.name, parallelism=args.parallelism))
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    sys.stdout.write(json.dumps({"seconds": seconds, "items": result["items_backed_up"], "phase": result["phase"],
-                                 "peak_rss_mib": peak_kib / 1024.0, "archive_bytes": result["archive"]["size"]}) + "\n")
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    sys.stdout.write(json.dumps({
+        "seconds": seconds,
+        "process_seconds": time.perf_counter() - PROCESS_STARTED,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "items": result["items_backed_up"],
+        "phase": result["phase"],
+        "errors": result["errors"],
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mib": usage.ru_maxrss / 1024.0,
+        "archive_bytes": result["archive"]["size"],
+    }) + "\n")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main()

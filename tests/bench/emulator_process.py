@@ -8,6 +8,11 @@ import tempfile
 from kubesim.client import ControlClient
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# `python -m kubesim serve`, with TCP_NODELAY on the server's sockets as kube-apiserver (Go's net/http) has:
+# without it a response written in two pieces (headers, then body) waits for the client's delayed ACK,
+# ~40 ms per request, which would make every small LIST look 20 times slower than it is.
+SERVE_WITH_NODELAY = ("import sys; from kubesim import http_api; http_api.ApiHandler.disable_nagle_algorithm = True; "
+                      "from kubesim.__main__ import main; sys.exit(main(sys.argv[1:]))")
 
 
 class EmulatorProcess:
@@ -15,7 +20,7 @@ class EmulatorProcess:
         self.directory = tempfile.mkdtemp(prefix="kubesim-bench-")
         self.kubeconfig = os.path.join(self.directory, "kubeconfig")
         env = dict(os.environ, PYTHONPATH=TESTS_DIR, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen([sys.executable, "-m", "kubesim", "serve", "--kubeconfig", self.kubeconfig] + list(serve_args),
+        self.process = subprocess.Popen([sys.executable, "-c", SERVE_WITH_NODELAY, "serve", "--kubeconfig", self.kubeconfig] + list(serve_args),
                                         stdout=subprocess.PIPE, text=True, env=env)
         line = self.process.stdout.readline()
         if "ready at" not in line:
@@ -24,20 +29,18 @@ class EmulatorProcess:
         self.url = line.split("ready at ", 1)[1].split()[0]
         self.control = ControlClient(self.url)
 
-    def seed_configmaps(self, count, namespaces=10, batch=5000, payload_bytes=400):
-        """``count`` ConfigMaps spread over ``namespaces`` namespaces, ~payload_bytes of data each."""
-        filler = "x" * payload_bytes
+    def seed(self, objects, batch=2000):
+        """Create ``objects`` (an iterable of manifests) through the control API, ``batch`` per request; returns how many."""
+        created = 0
         pending = []
-        for index in range(count):
-            pending.append({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "cm-%06d" % index, "namespace": "bench-%02d" % (index % namespaces),
-                                         "labels": {"app": "bench", "shard": str(index % 7)}},
-                            "data": {"index": str(index), "payload": filler}})
+        for obj in objects:
+            pending.append(obj)
             if len(pending) == batch:
-                self.control.seed(pending)
+                created += self.control.seed(pending)
                 pending = []
         if pending:
-            self.control.seed(pending)
+            created += self.control.seed(pending)
+        return created
 
     def stop(self):
         self.process.terminate()

@@ -1,41 +1,233 @@
-"""``make bench``: throughput figures measured in one run, printed as a table.
+"""``make bench``: backup throughput against a raw LIST and a k8s_info playbook, measured in one run.
 
-Sections: the emulator's own paginated LIST throughput (so it is known not to
-be the bottleneck of what is measured against it).
+For each size: a fresh emulator process (controllers off) is seeded with that
+many generated objects (bench/workload.py), then, against the same objects:
+
+1. raw paginated LIST of the resource types a backup reads (bench/raw_list.py),
+   sequentially (the baseline of the targets) and with the backup's parallelism;
+2. the backup engine in a subprocess of its own (bench/backup_worker.py):
+   seconds, objects/s, peak RSS, archive size;
+3. ansible-playbook running kubesafe.k8s.backup: wall time with Ansible's
+   overhead, and the module process's peak RSS (bench/rss_interpreter.py);
+4. ansible-playbook running a k8s_info loop over the same kinds that writes one
+   YAML file per kind (bench/playbooks.py), what a user would hand-write today.
+
+1 and 2 run --repeats times, interleaved, after one warm-up LIST; the table
+shows medians, results.json every run. Discovery is part of the backup (it
+must find the resource types) but not of the baseline (which is handed them).
 """
 
 import argparse
+import json
 import os
+import platform
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.emulator_list import paginated_list  # noqa: E402  pylint: disable=wrong-import-position
-from bench.emulator_process import EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position
+import collection_path  # noqa: E402
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options  # noqa: E402
+
+from bench import playbooks, report  # noqa: E402
+from bench.emulator_process import EmulatorProcess  # noqa: E402
+from bench.raw_list import PARALLELISM, backed_up_resources, raw_list, served_size  # noqa: E402
+from bench.workload import seed_workload  # noqa: E402
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+RESULTS_FILE = os.path.join(collection_path.REPO, "tests", "output", "bench", "results.json")
+# make bench should finish within 15 minutes on a 2-core machine; the k8s_info loop gets what is left of this.
+DEFAULT_BUDGET_SECONDS = 14 * 60
+DEFAULT_K8S_INFO_TIMEOUT = 600
 
 
-def bench_emulator_list(sizes):
-    rows = []
-    for size in sizes:
-        emulator = EmulatorProcess("--no-controllers")
+def log(message):
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), message))
+    sys.stderr.flush()
+
+
+def run_engine_backup(kubeconfig, directory, name, profile=None):
+    command = [sys.executable, os.path.join(BENCH_DIR, "backup_worker.py"), kubeconfig, directory, name]
+    if profile:
+        command += ["--profile", profile]
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(BENCH_DIR))
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError("backup_worker failed (%d): %s" % (result.returncode, result.stderr[-4000:]))
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    if figures["phase"] != "Completed":
+        raise RuntimeError("the benchmark backup ended %s: %s" % (figures["phase"], figures["errors"]))
+    shutil.rmtree(os.path.join(directory, "backups", name), ignore_errors=True)
+    return figures
+
+
+def _row(measure, objects, seconds, peak_rss_mib=None, **extra):
+    row = {"measure": measure, "objects": objects, "seconds": seconds,
+           "objects_per_second": objects / seconds if seconds and objects else None, "peak_rss_mib": peak_rss_mib}
+    row.update(extra)
+    return row
+
+
+def bench_size(size, args, workdir, deadline):
+    started = time.perf_counter()
+    emulator = EmulatorProcess("--no-controllers")
+    try:
+        log("%d objects: seeding the emulator" % size)
+        seed_started = time.perf_counter()
+        seed_workload(emulator, size)
+        seed_seconds = time.perf_counter() - seed_started
+        client = KubeClient(**connection_options({"kubeconfig": emulator.kubeconfig}))
+        resources, discovery_seconds = backed_up_resources(client)
+        # Also the warm-up: the first LIST of each type is slower on the emulator's side.
+        objects, served_bytes = served_size(client, resources)
+        log("%d objects: %d in the emulator over %d resource types; LIST and engine backup, %d rounds"
+            % (size, objects, len(resources), args.repeats))
+        rounds = [measure_round(client, resources, emulator, objects, os.path.join(workdir, "engine"), "engine-%d-%d" % (size, index))
+                  for index in range(args.repeats)]
+        rows = list_and_engine_rows(rounds, objects, discovery_seconds, len(resources))
+        raw_sequential = rows[0]["seconds"]
+        if args.profile:
+            profile = os.path.join(os.path.dirname(RESULTS_FILE), "backup-%d.prof" % size)
+            run_engine_backup(emulator.kubeconfig, os.path.join(workdir, "engine"), "profile-%d" % size, profile=profile)
+            log("cProfile statistics of a %d-object backup: %s" % (size, profile))
+        rows.append(module_row(emulator, objects, size, workdir, raw_sequential))
+        k8s_info = k8s_info_row(args, emulator, resources, objects, size, workdir, deadline)
+        rows.append(k8s_info)
+        if k8s_info.get("seconds"):
+            for row in rows:
+                if row["measure"] in (report.ENGINE_MEASURE, report.MODULE_MEASURE):
+                    row["k8s_info_speedup"] = k8s_info["seconds"] / row["seconds"]
+            k8s_info["vs_raw_list"] = k8s_info["seconds"] / raw_sequential
+        return {"generated": size, "objects": objects, "resource_types": len(resources), "seed_seconds": seed_seconds,
+                "archive_bytes": rounds[-1]["engine"]["archive_bytes"], "served_bytes": served_bytes, "rows": rows, "rounds": rounds,
+                "seconds": time.perf_counter() - started}
+    finally:
+        emulator.stop()
+
+
+def measure_round(client, resources, emulator, objects, directory, name):
+    """One sequential raw LIST, one parallel raw LIST and one engine backup, back to back."""
+    sequential = raw_list(client, resources)
+    parallel = raw_list(client, resources, parallelism=PARALLELISM)
+    engine = run_engine_backup(emulator.kubeconfig, directory, name)
+    for listed in (sequential[0], parallel[0], engine["items"]):
+        if listed != objects:
+            raise RuntimeError("%d objects expected, %d listed or backed up: the emulator's content changed" % (objects, listed))
+    return {"raw_list_sequential_seconds": sequential[1], "raw_list_parallel_seconds": parallel[1], "engine": engine}
+
+
+def list_and_engine_rows(rounds, objects, discovery_seconds, resource_types):
+    raw_sequential = statistics.median(r["raw_list_sequential_seconds"] for r in rounds)
+    raw_parallel = statistics.median(r["raw_list_parallel_seconds"] for r in rounds)
+    engine_seconds = statistics.median(r["engine"]["seconds"] for r in rounds)
+    return [
+        _row(report.RAW_SEQUENTIAL_MEASURE, objects, raw_sequential, vs_raw_list=1.0),
+        _row(report.RAW_PARALLEL_MEASURE % PARALLELISM, objects, raw_parallel, vs_raw_list=raw_parallel / raw_sequential),
+        _row(report.DISCOVERY_MEASURE, None, discovery_seconds, resource_types=resource_types),
+        _row(report.ENGINE_MEASURE, objects, engine_seconds, max(r["engine"]["peak_rss_mib"] for r in rounds),
+             vs_raw_list=engine_seconds / raw_sequential, vs_raw_list_parallel=engine_seconds / raw_parallel,
+             archive_bytes=rounds[-1]["engine"]["archive_bytes"],
+             cpu_seconds=statistics.median(r["engine"]["cpu_seconds"] for r in rounds),
+             process_seconds=statistics.median(r["engine"]["process_seconds"] for r in rounds)),
+    ]
+
+
+def module_row(emulator, objects, size, workdir, raw_sequential):
+    """ansible-playbook running kubesafe.k8s.backup once."""
+    log("%d objects: ansible-playbook with kubesafe.k8s.backup" % size)
+    location = os.path.join(workdir, "module")
+    name = "module-%d" % size
+    run = playbooks.run_playbook(playbooks.backup_plays(emulator.kubeconfig, location, name),
+                                 os.path.join(workdir, "module-play-%d" % size), os.environ, timeout=600, module_rss=True)
+    if run is None or run.returncode != 0:
+        raise RuntimeError("the kubesafe.k8s.backup playbook failed:\n%s" % (run.output[-4000:] if run else "timed out"))
+    with open(os.path.join(location, "backups", name, "velero-backup.json"), encoding="utf-8") as stream:
+        backed_up = json.load(stream)["status"]["progress"]["itemsBackedUp"]
+    if backed_up != objects:
+        raise RuntimeError("the module backed up %d objects, %d expected" % (backed_up, objects))
+    shutil.rmtree(location, ignore_errors=True)
+    module = next((m for m in run.modules if m["module"] == playbooks.BACKUP_MODULE_FILE), {})
+    return _row(report.MODULE_MEASURE, objects, run.seconds, module.get("peak_rss_mib"), vs_raw_list=run.seconds / raw_sequential,
+                module_process_seconds=module.get("seconds"), playbook_tree_peak_rss_mib=run.tree_peak_rss_mib)
+
+
+def k8s_info_row(args, emulator, resources, objects, size, workdir, deadline):
+    if args.skip_k8s_info:
+        return _row(report.K8S_INFO_MEASURE, objects, None, not_measured="skipped (--skip-k8s-info)")
+    timeout = min(args.k8s_info_timeout, deadline - time.perf_counter())
+    if timeout < 30:
+        return _row(report.K8S_INFO_MEASURE, objects, None, not_measured="no time left in the %d s budget" % args.budget)
+    log("%d objects: ansible-playbook with the k8s_info loop (stopped after %.0f s)" % (size, timeout))
+    directory = os.path.join(workdir, "k8s-info-%d" % size)
+    os.makedirs(directory)
+    run = playbooks.run_playbook(playbooks.k8s_info_plays(emulator.kubeconfig, resources, directory),
+                                 os.path.join(workdir, "k8s-info-play-%d" % size), os.environ, timeout=timeout)
+    if run is None:
+        return _row(report.K8S_INFO_MEASURE, objects, None,
+                    not_measured="did not finish within %.0f s (stopped; limit: --k8s-info-timeout, --budget)" % timeout)
+    if run.returncode != 0:
+        raise RuntimeError("the k8s_info playbook failed:\n%s" % run.output[-4000:])
+    if len(os.listdir(directory)) != len(resources):
+        raise RuntimeError("the k8s_info playbook wrote %d files, one per kind (%d) expected" % (len(os.listdir(directory)), len(resources)))
+    written = sum(os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory))
+    shutil.rmtree(directory, ignore_errors=True)
+    # The playbook's peak: ansible-playbook holds every registered object, and it is the largest process of the run.
+    return _row(report.K8S_INFO_MEASURE, objects, run.seconds, run.tree_peak_rss_mib, yaml_bytes=written)
+
+
+def environment():
+    def version(module):
         try:
-            emulator.seed_configmaps(size)
-            listed, seconds = paginated_list(emulator.url, "/api/v1/configmaps")
-            rows.append(("emulator paginated LIST (limit 500)", size, listed, seconds, listed / seconds))
-        finally:
-            emulator.stop()
-    return rows
+            return __import__(module).__version__
+        except (ImportError, AttributeError):
+            return None
+    commit = subprocess.run(["git", "-C", collection_path.REPO, "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(), "ansible_core": version("ansible"),
+            "kubernetes": version("kubernetes"), "git_commit": commit or None,
+            # Other work on the machine skews the figures: the load average says whether there was any.
+            "load_average_at_start": os.getloadavg(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="kubesafe.k8s benchmarks")
-    parser.add_argument("--sizes", default="10000,100000", help="object counts, comma-separated")
+    parser = argparse.ArgumentParser(description="kubesafe.k8s backup benchmarks (see tests/bench/run.py)")
+    parser.add_argument("--sizes", default="10000,100000", help="generated object counts, comma-separated (default: 10000,100000)")
+    parser.add_argument("--skip-k8s-info", action="store_true", help="do not run the k8s_info loop playbook")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of raw LIST and engine backup per size; medians are shown")
+    parser.add_argument("--k8s-info-timeout", type=float, default=DEFAULT_K8S_INFO_TIMEOUT,
+                        help="stop the k8s_info loop after this many seconds, and report it as not measured")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_SECONDS,
+                        help="seconds the whole run may take; the k8s_info loop gets at most what is left")
+    parser.add_argument("--profile", action="store_true", help="also write cProfile statistics of one engine backup per size")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, outputs)")
     args = parser.parse_args(argv)
-    sizes = [int(size) for size in args.sizes.split(",")]
-    rows = bench_emulator_list(sizes)
-    sys.stdout.write("%-40s %10s %10s %10s %12s\n" % ("measure", "objects", "listed", "seconds", "objects/s"))
-    for name, size, listed, seconds, rate in rows:
-        sys.stdout.write("%-40s %10d %10d %10.2f %12.0f\n" % (name, size, listed, seconds, rate))
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    deadline = time.perf_counter() + args.budget
+    workdir = tempfile.mkdtemp(prefix="kubesafe-bench-")
+    os.makedirs(os.path.dirname(RESULTS_FILE), exist_ok=True)
+    results = {"environment": environment(), "parallelism": PARALLELISM, "sizes": []}
+    try:
+        for size in sizes:
+            results["sizes"].append(bench_size(size, args, workdir, deadline))
+    finally:
+        if args.keep:
+            log("work directory kept: %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["load_average_at_end"] = os.getloadavg()
+    results["seconds"] = args.budget - (deadline - time.perf_counter())
+    results["targets"] = [{"target": target, "size": size, "measured": measured, "verdict": verdict}
+                          for target, size, measured, verdict in report.targets(results)]
+    with open(RESULTS_FILE, "w", encoding="utf-8") as stream:
+        json.dump(results, stream, indent=2)
+    sys.stdout.write(report.table(results))
+    sys.stdout.write(report.targets_text(results))
+    sys.stdout.write(report.notes(results, args.repeats, os.path.relpath(RESULTS_FILE, collection_path.REPO)))
     return 0
 
 

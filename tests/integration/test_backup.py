@@ -115,3 +115,16 @@ def test_check_mode_writes_nothing(sample_cluster, run_playbook, location):
     assert "check mode: nothing written" in result.stdout
     assert not location.exists() or not any(location.iterdir())
     assert {r["verb"] for r in sample_cluster.control.audit()} <= {"get", "list"}
+
+
+def test_relative_paths_mean_the_directory_ansible_playbook_runs_from(sample_cluster, run_playbook, tmp_path):
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    (workdir / "kube").mkdir()
+    (workdir / "kube" / "config").write_text(open(sample_cluster.kubeconfig, encoding="utf-8").read())
+    env = sample_cluster.env()
+    env.pop("K8S_AUTH_KUBECONFIG")
+    env.update({"KUBECONFIG": "kube/config", "PWD": str(workdir)})
+    run_playbook("playbooks/backup.yml", env, "-e", "backup_location=./rel", "-e", "backup_name=relative",
+                 "-e", "backup_included_namespaces=shop", cwd=str(workdir))
+    assert (workdir / "rel" / "backups" / "relative" / "velero-backup.json").exists()

@@ -1,0 +1,488 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A restore run: read a backup, select, plan tiers, apply them in parallel, wait, report.
+
+The steps follow Velero's restore (collect, order, sanitize, transform,
+create, wait) and go further where DESIGN.md says: check mode with diffs,
+ownerReferences rewritten to the new owners, existing-object policies,
+parallel tiers. The archive is read once and its objects parked on disk
+(spool), so memory stays bounded whatever the backup's size.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import datetime
+import fnmatch
+import gzip
+import json
+import time
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import ObjectApplier
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_order import restore_order
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import RestoreContext, restore_labels, sanitize, skip_reason
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import transform
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import wait_for, wait_for_crds
+from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import LabelFilter, NamespaceFilter, ResourceFilter, as_list
+from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
+
+RESTORABLE_PHASES = ("Completed", "PartiallyFailed")
+CRDS = "customresourcedefinitions.apiextensions.k8s.io"
+WORKLOADS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps", "persistentvolumeclaims", "jobs.batch")
+BATCH = 500
+MAX_REPORTED_OBJECTS = 2000
+
+
+class RestoreOptions:
+    """What to restore and how; defaults follow Velero."""
+
+    def __init__(self, backup="latest", name=None, included_namespaces=None, excluded_namespaces=None, included_resources=None,
+                 excluded_resources=None, include_cluster_resources=None, label_selector=None, or_label_selectors=None,
+                 names=None, namespace_mapping=None, storage_class_mapping=None, registry_mapping=None, resource_modifiers=None,
+                 existing_resource_policy="none", preserve_nodeports=False, restore_status=None, wait=False, wait_timeout=300,
+                 parallelism=8):
+        if existing_resource_policy not in ("none", "update", "recreate"):
+            raise ConfigurationError("existing_resource_policy must be none, update or recreate, not %r" % existing_resource_policy)
+        self.backup = backup or "latest"
+        self.name = name
+        self.included_namespaces = included_namespaces
+        self.excluded_namespaces = excluded_namespaces
+        self.included_resources = included_resources
+        self.excluded_resources = excluded_resources
+        self.include_cluster_resources = include_cluster_resources
+        self.label_selector = label_selector
+        self.or_label_selectors = or_label_selectors
+        self.names = as_list(names, "names")
+        self.namespace_mapping = dict(namespace_mapping or {})
+        self.storage_class_mapping = dict(storage_class_mapping or {})
+        self.registry_mapping = dict(registry_mapping or {})
+        self.resource_modifiers = list(resource_modifiers or [])
+        self.existing_resource_policy = existing_resource_policy
+        self.preserve_nodeports = bool(preserve_nodeports)
+        self.restore_status = as_list(restore_status, "restore_status")
+        self.wait = bool(wait)
+        self.wait_timeout = int(wait_timeout)
+        self.parallelism = max(1, int(parallelism))
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def _name_pattern_matches(patterns, resource, namespace, name):
+    """``names`` patterns: ``kind/namespace/name`` or ``kind/name`` (cluster-scoped), globs allowed; kind as for resources."""
+    kinds = {resource.kind.lower(), resource.plural.lower(), resource.group_resource.lower()}
+    for pattern in patterns:
+        parts = pattern.split("/")
+        if len(parts) == 3:
+            kind, pattern_namespace, pattern_name = parts
+        elif len(parts) == 2:
+            kind, pattern_namespace, pattern_name = parts[0], None, parts[1]
+        else:
+            raise ConfigurationError("names: %r is not kind/namespace/name or kind/name (e.g. deployment/shop/web)" % pattern)
+        if not any(fnmatch.fnmatchcase(candidate, kind.lower()) for candidate in kinds):
+            continue
+        if pattern_namespace is not None and not fnmatch.fnmatchcase(namespace or "", pattern_namespace):
+            continue
+        if fnmatch.fnmatchcase(name, pattern_name):
+            return True
+    return False
+
+
+class _TargetTypes:
+    """Resources served by the target cluster, to write backed-up objects through."""
+
+    def __init__(self, client):
+        self.client = client
+        self.refresh()
+
+    def refresh(self):
+        resources, self.warnings = discover(self.client)
+        self._by_group_resource = collections.defaultdict(dict)
+        for resource in resources:
+            self._by_group_resource[resource.group_resource][resource.version] = resource
+
+    def pick(self, group_resource, version):
+        """The backed-up version when served, else the target's preferred one, else None."""
+        versions = self._by_group_resource.get(group_resource) or {}
+        if version in versions:
+            return versions[version]
+        preferred = [r for r in versions.values() if r.preferred]
+        return preferred[0] if preferred else None
+
+
+class RestoreRun:
+    def __init__(self, client, location, options, check_mode=False, want_diff=False):
+        self.client = client
+        self.location = location
+        self.options = options
+        self.check_mode = check_mode
+        self.want_diff = want_diff
+        self.namespace_filter = NamespaceFilter(options.included_namespaces, options.excluded_namespaces)
+        self.resource_filter = ResourceFilter(options.included_resources, options.excluded_resources, default_excluded=())
+        self.label_filter = LabelFilter(options.label_selector, options.or_label_selectors)
+        self.started = _utcnow()
+        self.backup_name = None
+        self.name = options.name
+        self.warnings = []
+        self.errors = []
+        self.counts = collections.defaultdict(collections.Counter)  # group_resource -> action -> n
+        self.objects = []
+        self.skipped_kinds = collections.Counter()
+        self.waits = []
+        self._uids = {}  # backed-up uid -> (group_resource, namespace, name)
+        self._new_uids = {}  # backed-up uid -> uid in the target cluster
+        self._restored_pvs = set()
+        self._target_namespaces = set()
+        self._log_lines = []
+
+    # ---------------------------------------------------------------- reporting
+
+    def log(self, level, message):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._log_lines.append('time="%s" level=%s msg="%s" restore=%s' % (stamp, level, message.replace('"', "'"), self.name))
+
+    def warn(self, message):
+        self.warnings.append(message)
+        self.log("warning", message)
+
+    def record(self, decision):
+        action = decision["action"]
+        self.counts[decision["group_resource"]][action] += 1
+        if action == "failed":
+            self.errors.append("%s %s: %s" % (decision["group_resource"], _where(decision), decision.get("reason")))
+            self.log("error", self.errors[-1])
+        elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
+            self.warn("%s %s: %s" % (decision["group_resource"], _where(decision), decision["reason"]))
+        if self.check_mode or action in ("failed", "skip") or len(self.objects) < MAX_REPORTED_OBJECTS:
+            if len(self.objects) < MAX_REPORTED_OBJECTS * (50 if self.check_mode else 1):
+                self.objects.append(dict(decision))
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self):
+        started_clock = time.monotonic()
+        self._resolve_backup()
+        self.name = self.name or "%s-%s" % (self.backup_name, self.started.strftime("%Y%m%d%H%M%S"))
+        velero_format.validate_backup_name(self.name, "restore name")
+        context = RestoreContext(
+            backup_name=self.backup_name, restore_name=self.name, namespace_mapping=self.options.namespace_mapping,
+            storage_class_mapping=self.options.storage_class_mapping, registry_mapping=self.options.registry_mapping,
+            resource_modifiers=self.options.resource_modifiers, preserve_nodeports=self.options.preserve_nodeports,
+            restore_status=self.options.restore_status)
+        targets = _TargetTypes(self.client)
+        for warning in targets.warnings:
+            self.warn(warning)
+        applier = ObjectApplier(self.client, existing_resource_policy=self.options.existing_resource_policy,
+                                check_mode=self.check_mode, want_diff=self.want_diff, parallelism=self.options.parallelism)
+        with Spool() as spool:
+            self._read(spool)
+            self._apply(spool, context, targets, applier)
+        if self.options.wait and not self.check_mode:
+            self._wait()
+        phase = "PartiallyFailed" if self.errors or [w for w in self.waits if not w["ready"]] else "Completed"
+        result = self._result(phase, started_clock)
+        if not self.check_mode:
+            self._write_record(result)
+        return result
+
+    def _resolve_backup(self):
+        name = self.options.backup
+        if name == "latest":
+            from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import list_backups  # pylint: disable=import-outside-toplevel
+            candidates = [b for b in list_backups(self.location) if b.get("complete") and b.get("phase") in RESTORABLE_PHASES]
+            if not candidates:
+                raise ConfigurationError("backup 'latest': no complete backup in %s" % self.location.url)
+            name = candidates[0]["name"]
+        files = velero_format.file_names(name)
+        if not self.location.exists(files["metadata"]):
+            raise ConfigurationError("backup '%s' does not exist in %s (no %s): check backup and location"
+                                     % (name, self.location.url, files["metadata"].rsplit("/", 1)[-1]))
+        backup = velero_format.decode_backup(self.location.get_bytes(files["metadata"]), expected_name=name)
+        phase = (backup.get("status") or {}).get("phase")
+        if phase not in RESTORABLE_PHASES:
+            raise ConfigurationError("backup '%s' has phase %s; only Completed or PartiallyFailed backups can be restored" % (name, phase))
+        self.backup_name = name
+        self.files = files
+
+    # ---------------------------------------------------------------- selection (pass 1)
+
+    def _selected(self, item):
+        obj = item.obj
+        namespace = item.namespace
+        if namespace and not self.namespace_filter.matches(namespace):
+            return False
+        if item.group_resource == "namespaces" and not self.namespace_filter.matches(obj["metadata"]["name"]):
+            return False
+        if not self._resource_matches(item):
+            return False
+        if self.label_filter.active and item.group_resource != "namespaces" and \
+                not self.label_filter.matches((obj.get("metadata") or {}).get("labels") or {}):
+            return False
+        if self.options.names:
+            return _name_pattern_matches(self.options.names, _ItemKind(item), namespace, obj["metadata"]["name"])
+        return True
+
+    def _resource_matches(self, item):
+        return self.resource_filter.matches(_ItemKind(item))
+
+    def _read(self, spool):
+        include_cluster = self.options.include_cluster_resources
+        narrowed = self.namespace_filter.is_narrowed
+        with self.location.open_read(self.files["contents"]) as stream:
+            for item in ArchiveReader(stream):
+                if not item.obj.get("metadata", {}).get("name"):
+                    continue
+                if not self._selected(item):
+                    continue
+                cluster_scoped = not item.namespace and item.group_resource != "namespaces"
+                if cluster_scoped and include_cluster is False:
+                    continue
+                uid = item.obj["metadata"].get("uid")
+                if uid:
+                    self._uids[uid] = (item.group_resource, item.namespace, item.obj["metadata"]["name"])
+                # Cluster-scoped items under a namespace filter wait for pass 2 to learn whether they relate.
+                related_only = cluster_scoped and include_cluster is None and narrowed
+                spool.add(item.group_resource, {"version": item.version, "related_only": related_only, "obj": item.obj})
+
+    # ---------------------------------------------------------------- apply (pass 2)
+
+    def _apply(self, spool, context, targets, applier):
+        order = restore_order(spool.buckets())
+        restored_uids = set(self._uids)
+        deferred = []
+        self._decide_persistent_volumes(spool, restored_uids)
+        for group_resource in order:
+            self._ensure_namespaces_before(group_resource, spool, context, applier, targets)
+            batch = []
+            for record in spool.read(group_resource):
+                prepared = self._prepare(group_resource, record, context, targets, restored_uids, spool)
+                if prepared is None:
+                    continue
+                if prepared == "defer":
+                    deferred.append((group_resource, record))
+                    continue
+                batch.append(prepared)
+                if len(batch) >= BATCH:
+                    self._apply_batch(applier, batch)
+                    batch = []
+            self._apply_batch(applier, batch)
+            if group_resource == CRDS and spool.count(CRDS) and not self.check_mode:
+                self._wait_for_crds(spool, targets)
+            if group_resource == "persistentvolumes" and not self.check_mode:
+                self._reclaim_released_volumes(targets, context)
+        self._apply_deferred(deferred, context, targets, restored_uids, applier, spool)
+
+    def _decide_persistent_volumes(self, spool, restored_uids):
+        """PVs restored as-is: Retain ones; a Delete one without a snapshot would point at a deleted disk (Velero skips it)."""
+        for record in spool.read("persistentvolumes"):
+            spec = record["obj"].get("spec") or {}
+            if spec.get("persistentVolumeReclaimPolicy", "Delete") == "Delete":
+                restored_uids.discard(record["obj"]["metadata"].get("uid"))
+                continue
+            self._restored_pvs.add(record["obj"]["metadata"]["name"])
+
+    def _prepare(self, group_resource, record, context, targets, restored_uids, spool):
+        """The object to write and its target resource, None when skipped, or "defer" until owners exist."""
+        obj = record["obj"]
+        metadata = obj.get("metadata") or {}
+        source_namespace = metadata.get("namespace")
+        decision = {"group_resource": group_resource, "namespace": context.namespace_mapping.get(source_namespace, source_namespace),
+                    "name": metadata.get("name")}
+        if record.get("related_only") and not self._is_related(group_resource, obj, spool):
+            return None
+        if group_resource == "persistentvolumes" and metadata.get("name") not in self._restored_pvs:
+            self.record(dict(decision, action="skip", reason="reclaimPolicy Delete and no volume snapshot: the claim gets a new volume"))
+            return None
+        reason = skip_reason(group_resource, obj, restored_uids)
+        if reason:
+            self.record(dict(decision, action="skip", reason=reason))
+            return None
+        target = targets.pick(group_resource, record.get("version") or obj.get("apiVersion", "").rsplit("/", 1)[-1])
+        if target is None:
+            self.skipped_kinds["%s (%s)" % (group_resource, obj.get("apiVersion"))] += 1
+            self.record(dict(decision, action="skip", reason="the target cluster does not serve %s" % group_resource))
+            return None
+        if target.version != obj.get("apiVersion", "").rsplit("/", 1)[-1]:
+            self.log("info", "%s %s restored at %s (backed up at %s)" % (group_resource, metadata.get("name"), target.api_version, obj.get("apiVersion")))
+        backup_uid = metadata.get("uid")
+        owners = metadata.get("ownerReferences") or []
+        if any(ref.get("uid") in restored_uids and ref.get("uid") not in self._new_uids for ref in owners):
+            return "defer"
+        desired = sanitize(group_resource, obj, context, restored_pv_names=self._restored_pvs)
+        desired = transform(group_resource, desired, context)
+        desired = restore_labels(desired, context.backup_name, context.restore_name)
+        desired["apiVersion"] = target.api_version
+        self._rewrite_owner_references(desired)
+        if desired.get("metadata", {}).get("namespace"):
+            self._target_namespaces.add(desired["metadata"]["namespace"])
+        return target, desired, backup_uid, "status" in desired
+
+    def _reclaim_released_volumes(self, targets, context):
+        """A Retain PV left Released by the lost claim keeps that claim's uid and would never bind the restored claim.
+
+        Clearing the stale uid is what an administrator does by hand; it is done only when the
+        PV still names the claim being restored.
+        """
+        pv_type = targets.pick("persistentvolumes", "v1")
+        for name in sorted(self._restored_pvs):
+            try:
+                pv = self.client.request("GET", "%s/%s" % (pv_type.list_path(), name))
+            except ApiError:
+                continue
+            claim = (pv.get("spec") or {}).get("claimRef") or {}
+            restored = (claim.get("namespace"), claim.get("name"))
+            wanted = {(context.namespace_mapping.get(ns, ns), claim_name) for (gr, ns, claim_name) in self._uids.values()
+                      if gr == "persistentvolumeclaims"}
+            if (pv.get("status") or {}).get("phase") != "Released" or restored not in wanted or not claim.get("uid"):
+                continue
+            self.client.request("PATCH", "%s/%s" % (pv_type.list_path(), name), body={"spec": {"claimRef": {"uid": None, "resourceVersion": None}}},
+                                content_type="application/merge-patch+json")
+            self.log("info", "persistentvolume %s was Released by the lost claim %s/%s: freed for the restored claim" % ((name,) + restored))
+
+    def _rewrite_owner_references(self, desired):
+        kept = []
+        for ref in desired.get("metadata", {}).get("ownerReferences") or []:
+            new_uid = self._new_uids.get(ref.get("uid"))
+            if new_uid:
+                kept.append(dict(ref, uid=new_uid))
+        if kept:
+            desired["metadata"]["ownerReferences"] = kept
+        else:
+            desired.get("metadata", {}).pop("ownerReferences", None)
+
+    def _is_related(self, group_resource, obj, spool):
+        """Velero's related cluster-scoped objects, for a restore with a namespace filter."""
+        restored_namespaces = {ns for (_gr, ns, _name) in self._uids.values() if ns}
+        if group_resource == CRDS:
+            names = {gr for (gr, ns, _name) in self._uids.values() if ns}
+            return obj["metadata"]["name"] in names
+        if group_resource == "persistentvolumes":
+            return ((obj.get("spec") or {}).get("claimRef") or {}).get("namespace") in restored_namespaces
+        if group_resource == "clusterrolebindings.rbac.authorization.k8s.io":
+            return any(s.get("kind") == "ServiceAccount" and s.get("namespace") in restored_namespaces for s in obj.get("subjects") or [])
+        if group_resource == "clusterroles.rbac.authorization.k8s.io":
+            for record in spool.read("clusterrolebindings.rbac.authorization.k8s.io"):
+                binding = record["obj"]
+                if (binding.get("roleRef") or {}).get("name") == obj["metadata"]["name"] and \
+                        self._is_related("clusterrolebindings.rbac.authorization.k8s.io", binding, spool):
+                    return True
+        return False
+
+    def _ensure_namespaces_before(self, group_resource, spool, context, applier, targets):
+        """A restore creates each target namespace even when the backup has no Namespace object for it (Velero)."""
+        if group_resource != "namespaces" and not getattr(self, "_namespaces_checked", False) and group_resource not in (CRDS,):
+            self._namespaces_checked = True
+            wanted = set()
+            for (gr, namespace, _name) in self._uids.values():
+                if namespace and gr != "namespaces":
+                    wanted.add(context.namespace_mapping.get(namespace, namespace))
+            from_backup = {context.namespace_mapping.get(r["obj"]["metadata"]["name"], r["obj"]["metadata"]["name"]) for r in spool.read("namespaces")}
+            namespace_type = targets.pick("namespaces", "v1")
+            missing = sorted(wanted - from_backup)
+            batch = [(namespace_type, restore_labels({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+                                                     context.backup_name, context.restore_name), None, False) for namespace in missing]
+            self._apply_batch(applier, batch)
+
+    def _apply_batch(self, applier, batch):
+        if not batch:
+            return
+        for (_target, _desired, backup_uid, _status), decision in zip(batch, applier.apply_many(batch)):
+            decision = dict(decision) if not isinstance(decision, dict) else decision
+            # new_uid is the object's uid in the cluster, also for existing (skipped, unchanged) ones.
+            if backup_uid and decision.get("new_uid"):
+                self._new_uids[backup_uid] = decision["new_uid"]
+            elif backup_uid and self.check_mode and decision["action"] != "failed":
+                # In check mode nothing is created: dependents are still planned against their owner.
+                self._new_uids[backup_uid] = backup_uid
+            self.record(decision)
+
+    def _wait_for_crds(self, spool, targets):
+        crds = [record["obj"] for record in spool.read(CRDS)]
+        wait_for_crds(self.client, crds, timeout_seconds=60)
+        targets.refresh()
+
+    def _apply_deferred(self, deferred, context, targets, restored_uids, applier, spool):
+        """Objects whose owners are restored after them: apply in rounds as owners appear."""
+        while deferred:
+            waiting, batch = [], []
+            for group_resource, record in deferred:
+                prepared = self._prepare(group_resource, record, context, targets, restored_uids, spool)
+                if prepared == "defer":
+                    waiting.append((group_resource, record))
+                elif prepared is not None:
+                    batch.append(prepared)
+            if not batch and waiting:
+                # Owners that never got created (skipped or failed): restore without those references.
+                for group_resource, record in waiting:
+                    for ref in record["obj"]["metadata"].get("ownerReferences") or []:
+                        restored_uids.discard(ref.get("uid"))
+                deferred = waiting
+                continue
+            self._apply_batch(applier, batch)
+            deferred = waiting
+
+    # ---------------------------------------------------------------- wait and report
+
+    def _wait(self):
+        targets = [obj for obj in self.objects if obj["group_resource"] in WORKLOADS and obj["action"] in ("create", "update", "recreate")]
+        if targets:
+            self.waits = wait_for(self.client, targets, timeout_seconds=self.options.wait_timeout)
+
+    def _result(self, phase, started_clock):
+        actions = collections.Counter()
+        for per_resource in self.counts.values():
+            actions.update(per_resource)
+        return {
+            "name": self.name,
+            "backup": self.backup_name,
+            "location": self.location.url,
+            "phase": phase,
+            "start_timestamp": velero_format.format_timestamp(self.started),
+            "completion_timestamp": velero_format.format_timestamp(_utcnow()),
+            "duration_seconds": round(time.monotonic() - started_clock, 3),
+            "counts": {gr: dict(sorted(c.items())) for gr, c in sorted(self.counts.items())},
+            "totals": dict(sorted(actions.items())),
+            "skipped_kinds": dict(self.skipped_kinds),
+            "objects": self.objects,
+            "waits": self.waits,
+            "warnings": self.warnings,
+            "errors": self.errors,
+            "check_mode": self.check_mode,
+        }
+
+    def _write_record(self, result):
+        """restores/<name>/: Velero's results and logs, and our report, so a Velero BSL stays Available."""
+        prefix = "restores/%s/" % self.name
+        results = velero_format.results_sidecar(velero_format.Result(velero=self.errors), velero_format.Result(velero=self.warnings))
+        self.location.put_bytes(prefix + "restore-%s-results.gz" % self.name, velero_format.gzip_json(results))
+        self.location.put_bytes(prefix + "restore-%s-logs.gz" % self.name, gzip.compress("\n".join(self._log_lines).encode() + b"\n"))
+        self.location.put_bytes(prefix + "restore-%s-report.json" % self.name, json.dumps(result, indent=2, sort_keys=True).encode())
+
+
+class _ItemKind:
+    """An archive item seen as a resource for the selection filters (kind from the object)."""
+
+    def __init__(self, item):
+        group_resource = item.group_resource
+        self.plural, _sep, self.group = group_resource.partition(".")
+        self.group_resource = group_resource
+        self.kind = item.obj.get("kind", "")
+        self.short_names = ()
+
+
+def _where(decision):
+    return "%s/%s" % (decision["namespace"], decision["name"]) if decision.get("namespace") else decision.get("name")
+
+
+def run_restore(client, location, options, check_mode=False, want_diff=False):
+    """Restore a backup from ``location`` into the cluster behind ``client``; returns the result document."""
+    return RestoreRun(client, location, options, check_mode, want_diff).run()

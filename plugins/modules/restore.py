@@ -1,0 +1,299 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: restore
+short_description: Restore a backup (ours or Velero's) into a Kubernetes cluster
+version_added: 0.1.0
+author:
+  - kubesafe.k8s contributors (@kubesafe)
+description:
+  - Restores the objects of a backup in dependency order - CRDs first (waiting until they are served), then Velero's
+    priorities (namespaces, storage classes, volumes, claims, service accounts, secrets, config maps, ...), then the
+    rest - creating the objects of each tier in parallel.
+  - Objects are sanitized as Velero does (server-set metadata and status dropped, Service cluster IPs and
+    auto-assigned node ports cleared, pods unbound from nodes, ...); objects a controller recreates, completed pods and
+    jobs, nodes, events and service-account tokens are skipped.
+  - ownerReferences are rewritten to the uids of the restored owners instead of being dropped.
+  - Every restored object is labelled C(velero.io/backup-name) and C(velero.io/restore-name).
+  - Objects that already exist are skipped, updated or recreated as I(existing_resource_policy) says; nothing else is
+    ever deleted.
+  - A record of the restore (results, logs and a report) is written to the location under C(restores/<name>/).
+extends_documentation_fragment:
+  - kubesafe.k8s.k8s_auth
+  - kubesafe.k8s.location
+options:
+  backup:
+    description: Name of the backup to restore, or C(latest) for the newest complete one in the location.
+    type: str
+    default: latest
+  name:
+    description: Name of the restore. Defaults to the backup name followed by C(-YYYYMMDDhhmmss).
+    type: str
+  included_namespaces:
+    description: Namespaces of the backup to restore (globs). A list or a comma-separated string.
+    type: list
+    elements: str
+    default: ['*']
+  excluded_namespaces:
+    description: Namespaces to leave out (globs); an exclude wins over any include.
+    type: list
+    elements: str
+    default: []
+  included_resources:
+    description: Resources to restore, by plural, kind, C(kind.group) or C(plural.group), or C(*).
+    type: list
+    elements: str
+    default: ['*']
+  excluded_resources:
+    description: Resources to leave out.
+    type: list
+    elements: str
+    default: []
+  include_cluster_resources:
+    description:
+      - C(true) restores every cluster-scoped object of the backup, C(false) none.
+      - Unset restores all of them without a namespace filter, and otherwise only those related to the restored
+        namespaces (their PVs, the CRDs of their custom resources, ClusterRoleBindings of their ServiceAccounts and
+        those bindings' ClusterRoles).
+    type: bool
+  label_selector:
+    description: Restore only objects matching this label selector.
+    type: str
+  or_label_selectors:
+    description: Restore objects matching any of these label selectors. Cannot be used with I(label_selector).
+    type: list
+    elements: str
+  names:
+    description:
+      - Restore only these objects, as C(kind/namespace/name) or C(kind/name) for cluster-scoped ones; globs allowed,
+        e.g. C(deployment/shop/web), C(configmap/shop/*), C(crd/*.example.com).
+    type: list
+    elements: str
+  namespace_mapping:
+    description:
+      - Restore namespace C(old) as C(new), for each C(old) C(new) pair. PersistentVolume claim references and
+        (Cluster)RoleBinding subjects follow. The source namespace is not restored as well.
+    type: dict
+    default: {}
+  storage_class_mapping:
+    description: Rename storage classes of claims, volumes and StatefulSet claim templates, C(old) to C(new).
+    type: dict
+    default: {}
+  registry_mapping:
+    description:
+      - Rewrite container image registries, C(old) prefix to C(new), e.g. C(docker.io) to C(registry.internal/mirror).
+        Images without a registry count as C(docker.io).
+    type: dict
+    default: {}
+  resource_modifiers:
+    description:
+      - Changes applied to matching objects before they are created, like Velero's resource modifiers. Each entry has
+        C(conditions) (C(group_resource) or kind, C(namespaces), C(name_regex), C(label_selector)) and C(patches)
+        (JSON patch operations; a string value that parses as JSON is used as that value, so C("2") is the number 2),
+        C(merge_patches) or C(strategic_patches).
+    type: list
+    elements: dict
+    default: []
+  existing_resource_policy:
+    description:
+      - What to do with an object that already exists. C(none) leaves it and warns (ServiceAccounts still get the
+        backed-up secrets and image pull secrets added, as Velero does), C(update) patches it to the backed-up state,
+        C(recreate) deletes and creates it (never for Namespaces, PersistentVolumes and PersistentVolumeClaims).
+    type: str
+    choices: [none, update, recreate]
+    default: none
+  preserve_nodeports:
+    description: Keep every Service node port; by default only explicitly set ones are kept.
+    type: bool
+    default: false
+  restore_status:
+    description: Resources (group/resource names) whose status is restored as well.
+    type: list
+    elements: str
+    default: []
+  wait:
+    description: Wait until restored Deployments, StatefulSets and DaemonSets are ready, claims bound and Jobs complete.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait in all when I(wait) is set.
+    type: int
+    default: 300
+  parallelism:
+    description: How many objects of one tier are written at once.
+    type: int
+    default: 8
+attributes:
+  check_mode:
+    support: full
+    description: Reads the cluster and the backup and reports for every object whether it would be created, updated,
+      left unchanged or skipped, and why; nothing is written to the cluster or the location.
+  diff_mode:
+    support: full
+    description: Shows the before and after of every object that would be created or changed.
+requirements:
+  - kubernetes
+  - boto3 (for S3 locations)
+"""
+
+EXAMPLES = r"""
+- name: Restore the newest backup in ./backups
+  kubesafe.k8s.restore:
+
+- name: Restore one namespace of a named backup from S3 under a new name, waiting for the workloads
+  kubesafe.k8s.restore:
+    backup: nightly-20261125020000
+    location: s3://my-backups/prod
+    included_namespaces: [shop]
+    namespace_mapping:
+      shop: shop-restored
+    storage_class_mapping:
+      gp2: gp3
+    wait: true
+
+- name: Preview, object by object, what a restore over existing objects would change
+  kubesafe.k8s.restore:
+    backup: latest
+    existing_resource_policy: update
+  check_mode: true
+  diff: true
+
+- name: Restore a single Deployment
+  kubesafe.k8s.restore:
+    names: [deployment/shop/web]
+"""
+
+RETURN = r"""
+restore:
+  description: What the restore did (or would do, in check mode).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the restore.
+      type: str
+    backup:
+      description: Name of the restored backup.
+      type: str
+    phase:
+      description: C(Completed), or C(PartiallyFailed) when some objects failed or did not become ready.
+      type: str
+    counts:
+      description: Per resource, the number of objects per action (create, update, unchanged, recreate, skip, failed).
+      type: dict
+    totals:
+      description: Number of objects per action.
+      type: dict
+    objects:
+      description:
+        - Every object with its action and reason in check mode; otherwise the skipped and failed ones and the first
+          2000 others. C(new_uid) is the object's uid in the cluster.
+      type: list
+      elements: dict
+    skipped_kinds:
+      description: Resources of the backup the target cluster does not serve, with object counts.
+      type: dict
+    waits:
+      description: Readiness of restored workloads when I(wait) is set (ready, reason, seconds).
+      type: list
+      elements: dict
+    warnings:
+      description: Warnings, e.g. objects that already existed.
+      type: list
+      elements: str
+    errors:
+      description: Objects that could not be restored, with the server's reason.
+      type: list
+      elements: str
+    duration_seconds:
+      description: Wall-clock duration of the run.
+      type: float
+    check_mode:
+      description: Whether this was a check-mode preview.
+      type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+
+CHANGING_ACTIONS = ("create", "update", "recreate")
+
+
+def _diffs(result):
+    diffs = []
+    for obj in result["objects"]:
+        diff = obj.get("diff")
+        if diff and obj["action"] in CHANGING_ACTIONS:
+            header = "%s %s" % (obj["group_resource"], "/".join(part for part in (obj.get("namespace"), obj.get("name")) if part))
+            diffs.append({"before": diff.get("before") or {}, "after": diff.get("after") or {},
+                          "before_header": header, "after_header": header})
+    return diffs
+
+
+def main():
+    argument_spec = dict(
+        backup=dict(type="str", default="latest"),
+        name=dict(type="str"),
+        included_namespaces=dict(type="list", elements="str", default=["*"]),
+        excluded_namespaces=dict(type="list", elements="str", default=[]),
+        included_resources=dict(type="list", elements="str", default=["*"]),
+        excluded_resources=dict(type="list", elements="str", default=[]),
+        include_cluster_resources=dict(type="bool"),
+        label_selector=dict(type="str"),
+        or_label_selectors=dict(type="list", elements="str"),
+        names=dict(type="list", elements="str"),
+        namespace_mapping=dict(type="dict", default={}),
+        storage_class_mapping=dict(type="dict", default={}),
+        registry_mapping=dict(type="dict", default={}),
+        resource_modifiers=dict(type="list", elements="dict", default=[]),
+        existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
+        preserve_nodeports=dict(type="bool", default=False),
+        restore_status=dict(type="list", elements="str", default=[]),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=300),
+        parallelism=dict(type="int", default=8),
+    )
+    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
+    argument_spec.update(LOCATION_ARGUMENT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("label_selector", "or_label_selectors")])
+    if not HAS_K8S:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
+    params = module.params
+    try:
+        client = KubeClient(**connection_options(params))
+        location = open_location(params["location"], params["location_config"])
+        options = RestoreOptions(**{key: params[key] for key in (
+            "backup", "name", "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
+            "include_cluster_resources", "label_selector", "or_label_selectors", "names", "namespace_mapping",
+            "storage_class_mapping", "registry_mapping", "resource_modifiers", "existing_resource_policy",
+            "preserve_nodeports", "restore_status", "wait", "wait_timeout", "parallelism")})
+        result = run_restore(client, location, options, check_mode=module.check_mode, want_diff=module._diff)
+    except KubesafeError as exc:
+        module.fail_json(msg=str(exc), phase="Failed")
+    for warning in result["warnings"][:50]:
+        module.warn(warning)
+    changed = any(result["totals"].get(action) for action in CHANGING_ACTIONS)
+    output = dict(changed=changed, restore=result)
+    if module._diff:
+        output["diff"] = _diffs(result)
+    for obj in result["objects"]:
+        obj.pop("diff", None)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

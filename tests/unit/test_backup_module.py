@@ -1,0 +1,46 @@
+"""The backup module's handling of bad input: a clear message naming the option, and nothing written."""
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.kubesafe.k8s.plugins.modules import backup
+
+
+def run_module(capsys, args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            backup.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_bad_ttl_names_the_option(capsys, cluster, tmp_path):
+    result = run_module(capsys, {"kubeconfig": cluster.kubeconfig, "location": str(tmp_path / "b"), "ttl": "3x"})
+    assert result["failed"] and "ttl" in result["msg"] and "720h0m0s" in result["msg"]
+    assert not (tmp_path / "b" / "backups").exists()
+
+
+def test_label_selector_and_or_label_selectors_are_exclusive(capsys, cluster, tmp_path):
+    result = run_module(capsys, {"kubeconfig": cluster.kubeconfig, "location": str(tmp_path), "label_selector": "a=b",
+                                 "or_label_selectors": ["c=d"]})
+    assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+def test_missing_kubeconfig_names_the_option(capsys, tmp_path):
+    result = run_module(capsys, {"kubeconfig": str(tmp_path / "nope"), "location": str(tmp_path)})
+    assert result["failed"] and "kubeconfig" in result["msg"]
+
+
+def test_bad_backup_name(capsys, cluster, tmp_path):
+    result = run_module(capsys, {"kubeconfig": cluster.kubeconfig, "location": str(tmp_path), "name": "Bad_Name"})
+    assert result["failed"] and "Bad_Name" in result["msg"]
+
+
+def test_successful_backup_result(capsys, sample_cluster, tmp_path):
+    result = run_module(capsys, {"kubeconfig": sample_cluster.kubeconfig, "location": str(tmp_path / "b"), "name": "unit",
+                                 "included_namespaces": ["payments"]})
+    backup_result = result["backup"]
+    assert result["changed"] and backup_result["phase"] == "Completed" and backup_result["namespaces"] == ["payments"]
+    assert backup_result["resource_counts"]["deployments.apps"] == 1
+    assert (tmp_path / "b" / "backups" / "unit" / "velero-backup.json").exists()
