@@ -8,11 +8,6 @@ import tempfile
 from kubesim.client import ControlClient
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# `python -m kubesim serve`, with TCP_NODELAY on the server's sockets as kube-apiserver (Go's net/http) has:
-# without it a response written in two pieces (headers, then body) waits for the client's delayed ACK,
-# ~40 ms per request, which would make every small LIST look 20 times slower than it is.
-SERVE_WITH_NODELAY = ("import sys; from kubesim import http_api; http_api.ApiHandler.disable_nagle_algorithm = True; "
-                      "from kubesim.__main__ import main; sys.exit(main(sys.argv[1:]))")
 
 
 class EmulatorProcess:
@@ -20,7 +15,7 @@ class EmulatorProcess:
         self.directory = tempfile.mkdtemp(prefix="kubesim-bench-")
         self.kubeconfig = os.path.join(self.directory, "kubeconfig")
         env = dict(os.environ, PYTHONPATH=TESTS_DIR, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen([sys.executable, "-c", SERVE_WITH_NODELAY, "serve", "--kubeconfig", self.kubeconfig] + list(serve_args),
+        self.process = subprocess.Popen([sys.executable, "-m", "kubesim", "serve", "--kubeconfig", self.kubeconfig] + list(serve_args),
                                         stdout=subprocess.PIPE, text=True, env=env)
         line = self.process.stdout.readline()
         if "ready at" not in line:
