@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.json_merge_patch import apply_merge_patch, merge_patch_between
 
 POLICIES = ("none", "update", "recreate")
 ACTIONS = ("create", "update", "unchanged", "recreate", "skip", "failed")
@@ -73,37 +74,6 @@ def strip_server_fields(obj):
         for key in SERVER_MANAGED_METADATA:
             metadata.pop(key, None)
     return clean
-
-
-def apply_merge_patch(target, patch):
-    """RFC 7386 JSON merge patch: dicts merge key by key, null removes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
-
-
-def merge_patch_between(before, after):
-    """The smallest JSON merge patch that turns before into after."""
-    patch = {}
-    for key, value in after.items():
-        if key not in before:
-            patch[key] = copy.deepcopy(value)
-        elif isinstance(value, dict) and isinstance(before[key], dict):
-            nested = merge_patch_between(before[key], value)
-            if nested:
-                patch[key] = nested
-        elif value != before[key]:
-            patch[key] = copy.deepcopy(value)
-    for key in before:
-        if key not in after:
-            patch[key] = None
-    return patch
 
 
 def _without_restore_labels(obj):

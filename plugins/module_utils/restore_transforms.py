@@ -30,6 +30,7 @@ import re
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import LabelSelector
+from ansible_collections.kubesafe.k8s.plugins.module_utils.json_merge_patch import apply_merge_patch
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 DOCKER_HUB = "docker.io"
@@ -497,20 +498,6 @@ def apply_json_patch(obj, operations):
             source = operation["from"]
             _add(document, path, copy.deepcopy(_resolve(document, _split_pointer(source), source)))
     return document
-
-
-# ------------------------------------------------------------------ JSON merge patch (RFC 7386)
-
-def apply_merge_patch(target, patch):
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 # ------------------------------------------------------------------ strategic merge patch (the common subset)
