@@ -1,0 +1,57 @@
+"""How AWX runs us: credentials only from injected environment variables, the collection installed from its tarball."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from collection_path import REPO
+
+pytestmark = pytest.mark.integration
+
+BIN = os.path.dirname(sys.executable)
+
+
+def awx_environment(cluster, home):
+    """What AWX's OpenShift/Kubernetes bearer-token credential injects, and nothing else about the cluster."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("KUBECONFIG", "K8S_AUTH_"))}
+    env.update({
+        "HOME": str(home),  # no ~/.kube/config to fall back on
+        "K8S_AUTH_HOST": cluster.url,
+        "K8S_AUTH_API_KEY": cluster.sim.token,
+        "K8S_AUTH_VERIFY_SSL": "True",
+        "K8S_AUTH_SSL_CA_CERT": cluster.sim.certificates.ca_cert,
+        "ANSIBLE_NOCOLOR": "1",
+    })
+    return env
+
+
+def test_backup_playbook_with_only_awx_credentials(kubesim_factory, run_playbook, tmp_path):
+    cluster = kubesim_factory(sample=True, use_tls=True, token="awx-injected-token")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = awx_environment(cluster, home)
+    env["ANSIBLE_COLLECTIONS_PATH"] = cluster.env()["ANSIBLE_COLLECTIONS_PATH"]
+    run_playbook("playbooks/backup.yml", env, "-e", "backup_location=%s" % (tmp_path / "loc"), "-e", "backup_name=from-awx")
+    assert (tmp_path / "loc" / "backups" / "from-awx" / "velero-backup.json").exists()
+    assert "awx-injected-token" not in (tmp_path / "loc" / "backups" / "from-awx" / "from-awx-manifest.json").read_text()
+
+
+def test_installed_collection_runs_its_playbook(sample_cluster, tmp_path):
+    """ansible-galaxy collection build + install, then `ansible-playbook kubesafe.k8s.backup` from the installed copy."""
+    def run(*command, **kwargs):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, **kwargs)
+        assert result.returncode == 0, "%s\n%s\n%s" % (" ".join(command), result.stdout[-4000:], result.stderr[-4000:])
+        return result
+    run(os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path / "dist"), cwd=REPO)
+    tarball = next((tmp_path / "dist").iterdir())
+    run(os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--force", str(tarball), "-p", str(tmp_path / "installed"), cwd=str(tmp_path))
+    env = sample_cluster.env()
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(tmp_path / "installed")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    run(os.path.join(BIN, "ansible-playbook"), "kubesafe.k8s.backup", "-e", "backup_location=%s" % (tmp_path / "loc"),
+        "-e", "backup_name=installed", env=env, cwd=str(tmp_path))
+    assert (tmp_path / "loc" / "backups" / "installed" / "velero-backup.json").exists()
+    installed_modules = tmp_path / "installed" / "ansible_collections" / "kubesafe" / "k8s" / "plugins" / "modules"
+    assert (installed_modules / "backup.py").exists() and not (tmp_path / "installed" / "ansible_collections" / "kubesafe" / "k8s" / ".venv").exists()
