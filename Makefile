@@ -67,7 +67,9 @@ $(COLLECTION_LINK):
 collection-link: $(COLLECTION_LINK)
 
 # Sub-makes rather than prerequisites, so the order holds under `make -j` too.
+# The encryption tests decrypt with the standard age tool, as a user would in a disaster.
 test: $(VENV_STAMP) $(COLLECTION_LINK)
+	command -v age >/dev/null || (apt-get install -y age || (apt-get update && apt-get install -y age))
 	$(VENV)/bin/pip check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration

@@ -26,6 +26,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveWriter, HashingWriter
 from ansible_collections.kubesafe.k8s.plugins.module_utils.collector import ListTask, PageCollector
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover, listable
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings, encrypt_secret, encrypting_writer
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
@@ -43,7 +44,7 @@ class BackupOptions:
     def __init__(self, name=None, name_prefix="backup", included_namespaces=None, excluded_namespaces=None,
                  included_resources=None, excluded_resources=None, include_cluster_resources=None,
                  label_selector=None, or_label_selectors=None, ttl="720h0m0s", labels=None,
-                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500):
+                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500, encryption=None):
         self.name = name
         self.name_prefix = name_prefix
         self.included_namespaces = included_namespaces
@@ -61,6 +62,8 @@ class BackupOptions:
             raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
         self.parallelism = int(parallelism)
         self.page_size = int(page_size)
+        # EncryptionSettings (encryption.py); None: not encrypted.
+        self.encryption = encryption or EncryptionSettings.none()
 
 
 def _utcnow():
@@ -148,11 +151,15 @@ class BackupRun:
         return namespaces
 
     def _write(self, selected, namespaces, started_clock):
+        encryption = self.options.encryption
+        contents = self.files["contents_encrypted" if encryption.mode == "all" else "contents"]
         try:
-            with self.location.open_write(self.files["contents"]) as stream:
+            with self.location.open_write(contents) as stream:
                 hashing = HashingWriter(stream)
-                with ArchiveWriter(hashing) as self._archive:
-                    self._collect(selected, namespaces)
+                # Mode all: the tarball is age-encrypted as it streams out; the hash is of the stored bytes.
+                with (encrypting_writer(hashing, encryption) if encryption.mode == "all" else contextlib.nullcontext(hashing)) as sink:
+                    with ArchiveWriter(sink) as self._archive:
+                        self._collect(selected, namespaces)
             archive = {"size": hashing.size, "sha256": hashing.sha256}
             phase = "PartiallyFailed" if self.errors else "Completed"
             files = self._write_sidecars(archive, phase)
@@ -226,6 +233,8 @@ class BackupRun:
         obj["apiVersion"] = resource.api_version
         obj["kind"] = resource.kind
         if self._archive is not None:
+            if self.options.encryption.mode == "secrets" and resource.group_resource == "secrets":
+                obj = encrypt_secret(obj, self.options.encryption)
             self._archive.add_item(resource.group_resource, resource.version, namespace, metadata["name"], obj, preferred=True)
         self.counts[resource.group_resource] += 1
         if namespace:
@@ -318,13 +327,17 @@ class BackupRun:
         }
 
     def _write_sidecars(self, archive, phase):
-        files = {self.files["contents"]: archive}
+        encryption = self.options.encryption
+        files = {self.files["contents_encrypted" if encryption.mode == "all" else "contents"]: archive}
 
         def put(key, data):
             self.location.put_bytes(key, data)
             files[key] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
         put(self.files["resource_list"], self.resource_list.to_gzip_bytes())
+        wrapped_identity = encryption.wrapped_identity()
+        if wrapped_identity is not None:
+            put(self.files["encryption_identity"], wrapped_identity)
         results = velero_format.results_sidecar(velero_format.Result(velero=self.errors), velero_format.Result(velero=self.warnings))
         put(self.files["results"], velero_format.gzip_json(results))
         for sidecar, empty in sorted(velero_format.EMPTY_SIDECARS.items()):
@@ -335,7 +348,8 @@ class BackupRun:
         manifest = self._manifest(files, phase, completed)
         put(self.files["manifest"], json.dumps(manifest, indent=2, sort_keys=True).encode())
         marker = velero_format.backup_object(self.name, self.options.storage_location, self._spec_options(),
-                                             self._status(phase, completed), self.options.labels)
+                                             self._status(phase, completed), self.options.labels,
+                                             annotations=encryption.backup_annotations())
         self.location.put_bytes(self.files["metadata"], json.dumps(marker, indent=2).encode())
         self._completed = completed
         return files
@@ -358,7 +372,7 @@ class BackupRun:
             "counts": dict(sorted(self.counts.items())),
             "totalItems": sum(self.counts.values()),
             "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
-            "encryption": None,
+            "encryption": self.options.encryption.header(),
         }
 
     def _result(self, started_clock, phase, archive, files):
@@ -379,6 +393,7 @@ class BackupRun:
             "errors": self.errors,
             "archive": archive,
             "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
+            "encryption": self.options.encryption.header(),
             "check_mode": self.check_mode,
         }
 

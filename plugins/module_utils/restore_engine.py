@@ -24,6 +24,8 @@ import time
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
+    decrypt_secret, hide_secret_values, keys_for_backup, open_backup_contents, read_encryption_header)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import ObjectApplier
@@ -48,7 +50,7 @@ class RestoreOptions:
                  excluded_resources=None, include_cluster_resources=None, label_selector=None, or_label_selectors=None,
                  names=None, namespace_mapping=None, storage_class_mapping=None, registry_mapping=None, resource_modifiers=None,
                  existing_resource_policy="none", preserve_nodeports=False, restore_status=None, wait=False, wait_timeout=300,
-                 parallelism=8):
+                 parallelism=8, decryption_keys=None):
         if existing_resource_policy not in ("none", "update", "recreate"):
             raise ConfigurationError("existing_resource_policy must be none, update or recreate, not %r" % existing_resource_policy)
         self.backup = backup or "latest"
@@ -71,6 +73,8 @@ class RestoreOptions:
         self.wait = bool(wait)
         self.wait_timeout = int(wait_timeout)
         self.parallelism = max(1, int(parallelism))
+        # DecryptionKeys (encryption.py) for encrypted backups; None: no key given.
+        self.decryption_keys = decryption_keys
 
 
 def _utcnow():
@@ -156,6 +160,10 @@ class RestoreRun:
 
     def record(self, decision):
         action = decision["action"]
+        if decision.get("diff") and decision["group_resource"] == "secrets":
+            # Secret values never reach a result, report or diff.
+            before, after = decision["diff"].get("before"), decision["diff"].get("after")
+            decision = dict(decision, diff={"before": hide_secret_values(before, after), "after": hide_secret_values(after, before)})
         self.counts[decision["group_resource"]][action] += 1
         if action == "failed":
             self.errors.append("%s %s: %s" % (decision["group_resource"], _where(decision), decision.get("reason")))
@@ -212,6 +220,9 @@ class RestoreRun:
             raise ConfigurationError("backup '%s' has phase %s; only Completed or PartiallyFailed backups can be restored" % (name, phase))
         self.backup_name = name
         self.files = files
+        # An encrypted backup without the right keys fails here, before anything is read or written.
+        self.encryption = read_encryption_header(self.location, name)
+        self.keys = keys_for_backup(self.location, name, self.encryption, self.options.decryption_keys)
 
     # ---------------------------------------------------------------- selection (pass 1)
 
@@ -237,7 +248,8 @@ class RestoreRun:
     def _read(self, spool):
         include_cluster = self.options.include_cluster_resources
         narrowed = self.namespace_filter.is_narrowed
-        with self.location.open_read(self.files["contents"]) as stream:
+        # Every item is read (and decrypted) before the first write: a wrong key fails with the cluster untouched.
+        with open_backup_contents(self.location, self.backup_name, self.keys, self.encryption) as stream:
             for item in ArchiveReader(stream):
                 if not item.obj.get("metadata", {}).get("name"):
                     continue
@@ -251,7 +263,10 @@ class RestoreRun:
                     self._uids[uid] = (item.group_resource, item.namespace, item.obj["metadata"]["name"])
                 # Cluster-scoped items under a namespace filter wait for pass 2 to learn whether they relate.
                 related_only = cluster_scoped and include_cluster is None and narrowed
-                spool.add(item.group_resource, {"version": item.version, "related_only": related_only, "obj": item.obj})
+                obj = item.obj
+                if item.group_resource == "secrets":
+                    obj = decrypt_secret(obj, self.keys, "backup '%s'" % self.backup_name, self.encryption)
+                spool.add(item.group_resource, {"version": item.version, "related_only": related_only, "obj": obj})
 
     # ---------------------------------------------------------------- apply (pass 2)
 

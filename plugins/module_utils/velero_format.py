@@ -62,12 +62,15 @@ def file_names(name):
     Velero (1.14+) writes metadata, contents, logs, resource_list, results,
     volume_snapshots, item_operations, volume_info and pod_volume_backups, and
     also reads the csi_* files when present; every sidecar may be missing.
-    ``manifest`` is this collection's own.
+    ``manifest`` is this collection's own, and so are ``contents_encrypted`` (the
+    tarball of an ``encryption: all`` backup, age-encrypted, instead of ``contents``)
+    and ``encryption_identity`` (the passphrase-encrypted key of a passphrase-encrypted backup).
     """
     base = backup_dir(name)
     return {
         "metadata": base + "velero-backup.json",
         "contents": base + "%s.tar.gz" % name,
+        "contents_encrypted": base + "%s.tar.gz.age" % name,
         "logs": base + "%s-logs.gz" % name,
         "resource_list": base + "%s-resource-list.json.gz" % name,
         "results": base + "%s-results.gz" % name,
@@ -79,6 +82,7 @@ def file_names(name):
         "csi_volume_snapshot_contents": base + "%s-csi-volumesnapshotcontents.json.gz" % name,
         "csi_volume_snapshot_classes": base + "%s-csi-volumesnapshotclasses.json.gz" % name,
         "manifest": base + "%s-manifest.json" % name,
+        "encryption_identity": base + "%s-identity.age" % name,
     }
 
 

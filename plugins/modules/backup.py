@@ -27,6 +27,7 @@ description:
 extends_documentation_fragment:
   - kubesafe.k8s.k8s_auth
   - kubesafe.k8s.location
+  - kubesafe.k8s.encryption
 options:
   name:
     description:
@@ -104,6 +105,7 @@ attributes:
 requirements:
   - kubernetes
   - boto3 (for S3 locations)
+  - pyrage (for I(encryption))
 """
 
 EXAMPLES = r"""
@@ -121,6 +123,17 @@ EXAMPLES = r"""
       sse: aws:kms
       kms_key_id: alias/backups
   register: result
+
+- name: Back up with the whole archive encrypted to the ops team's age public keys (the job holds no private key)
+  kubesafe.k8s.backup:
+    encryption: all
+    encryption_recipients:
+      - age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+
+- name: Back up with only Secret values encrypted, to a passphrase
+  kubesafe.k8s.backup:
+    encryption: secrets
+    encryption_passphrase: "{{ vault_backup_passphrase }}"
 
 - name: Preview what a backup of labelled objects would contain
   kubesafe.k8s.backup:
@@ -185,6 +198,12 @@ backup:
     files:
       description: Size and SHA-256 of each file written, by file name.
       type: dict
+    encryption:
+      description:
+        - How the backup is encrypted (also recorded in its manifest), null when I(encryption=none).
+        - C(mode), C(format) (C(age-v1)), C(recipients) (the public keys) and C(passphrase) (whether one was used).
+      type: dict
+      sample: {"mode": "all", "format": "age-v1", "recipients": ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"], "passphrase": false}
     check_mode:
       description: Whether this was a check-mode preview.
       type: bool
@@ -193,6 +212,8 @@ backup:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
+    ENCRYPTION_ARGUMENT_SPEC, HAS_PYRAGE, PYRAGE_IMPORT_ERROR, encryption_settings_from_params)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
@@ -217,10 +238,13 @@ def main():
     )
     argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
     argument_spec.update(LOCATION_ARGUMENT_SPEC)
+    argument_spec.update(ENCRYPTION_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("label_selector", "or_label_selectors")])
     if not HAS_K8S:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
+    if module.params["encryption"] != "none" and not HAS_PYRAGE:
+        module.fail_json(msg=missing_required_lib("pyrage"), exception=PYRAGE_IMPORT_ERROR)
     params = module.params
     try:
         client = KubeClient(**connection_options(params))
@@ -232,7 +256,7 @@ def main():
             include_cluster_resources=params["include_cluster_resources"],
             label_selector=params["label_selector"], or_label_selectors=params["or_label_selectors"],
             ttl=params["ttl"], labels=params["labels"], storage_location=params["storage_location"],
-            parallelism=params["parallelism"])
+            parallelism=params["parallelism"], encryption=encryption_settings_from_params(params))
         result = run_backup(client, location, options, check_mode=module.check_mode)
     except KubesafeError as exc:
         module.fail_json(msg=str(exc), phase="Failed")

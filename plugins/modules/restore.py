@@ -29,6 +29,7 @@ description:
 extends_documentation_fragment:
   - kubesafe.k8s.k8s_auth
   - kubesafe.k8s.location
+  - kubesafe.k8s.decryption
 options:
   backup:
     description: Name of the backup to restore, or C(latest) for the newest complete one in the location.
@@ -142,6 +143,7 @@ attributes:
 requirements:
   - kubernetes
   - boto3 (for S3 locations)
+  - pyrage (to restore encrypted backups)
 """
 
 EXAMPLES = r"""
@@ -169,6 +171,11 @@ EXAMPLES = r"""
 - name: Restore a single Deployment
   kubesafe.k8s.restore:
     names: [deployment/shop/web]
+
+- name: Restore an encrypted backup with the age private key kept outside the backup job
+  kubesafe.k8s.restore:
+    backup: nightly-20261125020000
+    decryption_identity_file: /secure/backup-key.txt
 """
 
 RETURN = r"""
@@ -223,6 +230,8 @@ restore:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
+    DECRYPTION_ARGUMENT_SPEC, HAS_PYRAGE, PYRAGE_IMPORT_ERROR, decryption_keys_from_params)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
@@ -268,10 +277,14 @@ def main():
     )
     argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
     argument_spec.update(LOCATION_ARGUMENT_SPEC)
+    argument_spec.update(DECRYPTION_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("label_selector", "or_label_selectors")])
     if not HAS_K8S:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
+    if (module.params["decryption_identity"] or module.params["decryption_identity_file"] or module.params["decryption_passphrase"]) \
+            and not HAS_PYRAGE:
+        module.fail_json(msg=missing_required_lib("pyrage"), exception=PYRAGE_IMPORT_ERROR)
     params = module.params
     try:
         client = KubeClient(**connection_options(params))
@@ -281,6 +294,7 @@ def main():
             "include_cluster_resources", "label_selector", "or_label_selectors", "names", "namespace_mapping",
             "storage_class_mapping", "registry_mapping", "resource_modifiers", "existing_resource_policy",
             "preserve_nodeports", "restore_status", "wait", "wait_timeout", "parallelism")})
+        options.decryption_keys = decryption_keys_from_params(params)
         result = run_restore(client, location, options, check_mode=module.check_mode, want_diff=module._diff)
     except KubesafeError as exc:
         module.fail_json(msg=str(exc), phase="Failed")

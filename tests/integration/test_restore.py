@@ -223,8 +223,10 @@ def test_check_mode_writes_nothing_and_diffs_are_right(sample_cluster, tmp_path)
     created = by_key[("configmaps", "api-config")]
     assert created["action"] == "create" and created["diff"]["before"] in (None, {}) and created["diff"]["after"]["data"]
     updated = by_key[("secrets", "api-keys")]
-    assert updated["action"] == "update" and updated["diff"]["before"]["data"][secret_key] == "Y2hhbmdlZA=="
-    assert updated["diff"]["after"]["data"][secret_key] != "Y2hhbmdlZA=="
+    # Secret values never show in a diff (issue 7): a changed value is marked, not shown.
+    assert updated["action"] == "update" and updated["diff"]["before"]["data"][secret_key] == "VALUE_HIDDEN (changed)"
+    assert updated["diff"]["after"]["data"][secret_key] == "VALUE_HIDDEN (changed)"
+    assert "Y2hhbmdlZA==" not in json.dumps(result)
     assert by_key[("deployments.apps", "api")]["action"] in ("unchanged", "update")
     assert by_key[("services", "api")]["action"] in ("unchanged", "update")
 

@@ -88,6 +88,7 @@ def test_file_names():
     assert vf.file_names("nightly") == {
         "metadata": "backups/nightly/velero-backup.json",
         "contents": "backups/nightly/nightly.tar.gz",
+        "contents_encrypted": "backups/nightly/nightly.tar.gz.age",
         "logs": "backups/nightly/nightly-logs.gz",
         "resource_list": "backups/nightly/nightly-resource-list.json.gz",
         "results": "backups/nightly/nightly-results.gz",
@@ -99,6 +100,7 @@ def test_file_names():
         "csi_volume_snapshot_contents": "backups/nightly/nightly-csi-volumesnapshotcontents.json.gz",
         "csi_volume_snapshot_classes": "backups/nightly/nightly-csi-volumesnapshotclasses.json.gz",
         "manifest": "backups/nightly/nightly-manifest.json",
+        "encryption_identity": "backups/nightly/nightly-identity.age",
     }
     assert vf.backup_dir("nightly") == "backups/nightly/"
 
