@@ -104,4 +104,23 @@ options:
             so S3's limit of 10000 parts is never reached.
         type: int
         default: 16
+      object_lock_mode:
+        description:
+          - S3 Object Lock retention mode of every object written (C(GOVERNANCE) or C(COMPLIANCE)), for a bucket created
+            with object lock enabled; requires I(object_lock_days).
+          - A C(COMPLIANCE) object cannot be deleted or overwritten by anyone, root included, until its retention ends;
+            a C(GOVERNANCE) one only by credentials with C(s3:BypassGovernanceRetention) that ask for it (this collection
+            never does).
+          - M(kubesafe.k8s.prune) never deletes a backup while any of its objects is under retention or legal hold, and
+            reports it as locked. Backups are never overwritten either (an existing backup name is refused).
+          - The credentials need C(s3:PutObjectRetention); to see retentions, C(s3:GetObjectRetention),
+            C(s3:GetObjectLegalHold) and C(s3:GetBucketObjectLockConfiguration).
+        type: str
+        choices: [GOVERNANCE, COMPLIANCE]
+      object_lock_days:
+        description:
+          - Number of days every object written stays under the I(object_lock_mode) retention, counted from its upload.
+          - Requires I(object_lock_mode); 1 or more. Usually the backup TTL or longer, so that the TTL can be honoured
+            by M(kubesafe.k8s.prune) once the retention has ended.
+        type: int
 """

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import datetime
 import io
 import re
 
@@ -50,6 +51,7 @@ _PERMISSIONS = {
     "delete": "s3:DeleteObject",
     "abort the upload of": "s3:AbortMultipartUpload",
     "check": "s3:ListBucket",
+    "read the object lock configuration of": "s3:GetBucketObjectLockConfiguration",
 }
 _CREDENTIALS_HELP = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), "
@@ -85,6 +87,7 @@ class S3Location(Location):
         self.part_size = settings["part_size_mb"] * MIB
         self.extra_args = _object_extra_args(settings)
         self.client = self._create_client(settings)
+        self._object_lock_enabled = None
 
     def _create_client(self, settings):
         session_args = dict(region_name=settings["region"])
@@ -114,6 +117,20 @@ class S3Location(Location):
         except botocore.exceptions.BotoCoreError as exc:
             raise self._error(exc, "connect to", None)
         return client
+
+    def write_args(self):
+        """Arguments of PutObject and CreateMultipartUpload for an object written now: extra_args plus its retention."""
+        args = dict(self.extra_args)
+        days = self.settings.get("object_lock_days")
+        if days:
+            now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+            args["ObjectLockMode"] = self.settings["object_lock_mode"]
+            args["ObjectLockRetainUntilDate"] = now + datetime.timedelta(days=days)
+        return args
+
+    def write_checksum(self):
+        """S3 wants a checksum (Content-MD5 or x-amz-checksum-*) on every upload that sets a retention."""
+        return {"ChecksumAlgorithm": "SHA256"} if self.settings.get("object_lock_days") else {}
 
     def _full_key(self, key):
         key = check_key(key)
@@ -217,6 +234,48 @@ class S3Location(Location):
             error = self._error(fake, "delete", first.get("Key"))
             raise LocationError("%s (%d of %d objects could not be deleted)" % (error, len(failures), len(objects)))
 
+    def object_lock_enabled(self):
+        """Whether the bucket has object lock enabled (asked once); without it no object can be locked."""
+        if self._object_lock_enabled is None:
+            try:
+                configuration = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                enabled = configuration.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+            except botocore.exceptions.ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code") or "")
+                if code not in ("ObjectLockConfigurationNotFoundError", "NotImplemented", "MethodNotAllowed", "NotFound", "404"):
+                    raise self._error(exc, "read the object lock configuration of", None)
+                enabled = False
+            except botocore.exceptions.BotoCoreError as exc:
+                raise self._error(exc, "read the object lock configuration of", None)
+            self._object_lock_enabled = enabled
+        return self._object_lock_enabled
+
+    def retention(self, prefix):
+        if not self.object_lock_enabled():
+            return None
+        now = datetime.datetime.now(datetime.timezone.utc)
+        found = {"until": None, "mode": None, "legal_hold": False}
+        for key, _size in self.list(prefix):
+            head = self._head(key)
+            until = head.get("ObjectLockRetainUntilDate")
+            if until is not None and until > now and (found["until"] is None or until > found["until"]):
+                found["until"], found["mode"] = until, head.get("ObjectLockMode")
+            if head.get("ObjectLockLegalHoldStatus") == "ON":
+                found["legal_hold"] = True
+        return found if found["until"] is not None or found["legal_hold"] else None
+
+    def last_modified(self, prefix):
+        full_prefix = self._full_prefix(prefix)
+        times = [item["LastModified"] for page in self._pages(full_prefix) for item in page.get("Contents", [])]
+        # An upload in progress (the tarball of a running backup) is not listed as an object yet.
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+                times.extend(upload["Initiated"] for upload in page.get("Uploads", []))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise self._error(exc, "list", full_prefix)
+        return max(times) if times else None
+
     def check(self, write=False):
         del write  # S3 cannot tell whether a write would be allowed without writing
         try:
@@ -287,12 +346,17 @@ class _MultipartWriter:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise self._location._error(exc, action, self._key)  # pylint: disable=protected-access
 
+    def _args(self, args):
+        args.update(self._location.write_checksum())
+        return args
+
     def _upload_part(self, data):
         if self._upload_id is None:
-            response = self._call("write", self._client.create_multipart_upload, **self._location.extra_args)
+            response = self._call("write", self._client.create_multipart_upload, **self._args(self._location.write_args()))
             self._upload_id = response["UploadId"]
         number = len(self._parts) + 1
-        response = self._call("write", self._client.upload_part, UploadId=self._upload_id, PartNumber=number, Body=data)
+        response = self._call("write", self._client.upload_part, UploadId=self._upload_id, PartNumber=number, Body=data,
+                              **self._location.write_checksum())
         part = {"PartNumber": number, "ETag": response["ETag"]}
         # Checksums botocore sent with the part must be repeated when completing the upload.
         part.update((name, value) for name, value in response.items() if name.startswith("Checksum") and name != "ChecksumType")
@@ -300,7 +364,7 @@ class _MultipartWriter:
 
     def commit(self):
         if self._upload_id is None:
-            self._call("write", self._client.put_object, Body=self._buffer, **self._location.extra_args)
+            self._call("write", self._client.put_object, Body=self._buffer, **self._args(self._location.write_args()))
         else:
             if self._buffer:
                 self._upload_part(self._buffer)
@@ -413,6 +477,11 @@ def _client_error(exc, action, bucket, key, target, settings):
     if code == "InvalidStorageClass":
         return LocationError("storage class %r is not accepted by the endpoint (InvalidStorageClass): check "
                              "location_config.storage_class" % settings.get("storage_class"))
+    if "objectlock" in message.lower().replace(" ", "") or code in ("InvalidRetentionPeriod", "ObjectLocked"):
+        return LocationError("S3 object lock refused to %s %s (%s: %s): the bucket needs object lock enabled (create it with "
+                             "ObjectLockEnabledForBucket) for location_config.object_lock_mode/object_lock_days, and the "
+                             "credentials need s3:PutObjectRetention; locked objects cannot be changed before their retention "
+                             "ends" % (action, target, code or "error", message))
     if code == "NoSuchUpload":
         return LocationError("the multipart upload of %s disappeared (NoSuchUpload), maybe aborted by a bucket lifecycle "
                              "rule: try again" % target)

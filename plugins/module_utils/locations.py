@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import datetime
 import errno
 import os
 import shutil
@@ -27,6 +28,7 @@ DEFAULT_PART_SIZE_MB = 16
 MIN_PART_SIZE_MB = 5  # the S3 minimum for every part but the last
 MAX_PART_SIZE_MB = 5120
 SSE_CHOICES = ("AES256", "aws:kms")
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 # Suboptions of location_config; must agree exactly with plugins/doc_fragments/location.py.
 # No env fallbacks here: the engine applies them (see resolve_location_config), so they
@@ -45,6 +47,8 @@ LOCATION_CONFIG_OPTIONS = dict(
     kms_key_id=dict(type="str"),
     storage_class=dict(type="str"),
     part_size_mb=dict(type="int", default=DEFAULT_PART_SIZE_MB),
+    object_lock_mode=dict(type="str", choices=list(OBJECT_LOCK_MODES)),
+    object_lock_days=dict(type="int"),
 )
 
 LOCATION_ARGUMENT_SPEC = dict(
@@ -109,6 +113,7 @@ def resolve_location_config(config, use_environment=True):
             raise ConfigurationError("location_config.%s must be true or false, got %r" % (name, settings[name]))
     _check_part_size(settings)
     _check_encryption(settings)
+    _check_object_lock(settings)
     if use_environment:
         _apply_environment(settings)
     return settings
@@ -133,6 +138,23 @@ def _check_encryption(settings):
         raise ConfigurationError("location_config.sse must be one of %s, got %r" % (", ".join(SSE_CHOICES), settings["sse"]))
     if settings["kms_key_id"] and settings["sse"] != "aws:kms":
         raise ConfigurationError("location_config.kms_key_id needs sse: aws:kms (it is %r)" % (settings["sse"],))
+
+
+def _check_object_lock(settings):
+    mode, days = settings["object_lock_mode"], settings["object_lock_days"]
+    if mode is not None and mode not in OBJECT_LOCK_MODES:
+        raise ConfigurationError("location_config.object_lock_mode must be one of %s, got %r" % (", ".join(OBJECT_LOCK_MODES), mode))
+    if (mode is None) != (days is None):
+        raise ConfigurationError("location_config.object_lock_mode and object_lock_days go together: set both (for example "
+                                 "GOVERNANCE and 30) or neither")
+    if days is not None:
+        try:
+            days = int(days)
+        except (TypeError, ValueError):
+            raise ConfigurationError("location_config.object_lock_days must be a whole number of days, got %r" % (days,))
+        if days < 1:
+            raise ConfigurationError("location_config.object_lock_days must be 1 or more, got %d" % days)
+        settings["object_lock_days"] = days
 
 
 def _apply_environment(settings):
@@ -224,6 +246,19 @@ class Location:
 
     def check(self, write=False):
         """Raise LocationError unless the location can be read (and written when ``write``)."""
+        raise NotImplementedError
+
+    def retention(self, prefix):
+        """The object lock still protecting objects under ``prefix``, or None.
+
+        {"until": newest retain-until date (aware datetime, or None), "mode": GOVERNANCE|COMPLIANCE|None,
+        "legal_hold": bool}. Only S3 has object lock; a directory never is locked.
+        """
+        del prefix
+        return None
+
+    def last_modified(self, prefix):
+        """The newest modification time (aware UTC datetime) of anything under ``prefix``, uploads in progress included; None if empty."""
         raise NotImplementedError
 
 
@@ -375,6 +410,19 @@ class LocalLocation(Location):
         if write and not os.access(self.root, os.W_OK):
             raise LocationError("the backup directory %s is not writable by this user: fix its permissions or choose another location"
                                 % self.root)
+
+    def last_modified(self, prefix):
+        top = self._dir(prefix)
+        newest = None
+        # Temporary files count: they are writes in progress.
+        for directory, _dirnames, filenames in os.walk(top):
+            for name in filenames:
+                try:
+                    modified = os.stat(os.path.join(directory, name)).st_mtime
+                except FileNotFoundError:
+                    continue
+                newest = modified if newest is None else max(newest, modified)
+        return None if newest is None else datetime.datetime.fromtimestamp(newest, datetime.timezone.utc)
 
 
 class _LocalWriter:

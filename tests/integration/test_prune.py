@@ -1,0 +1,42 @@
+"""playbooks/prune.yml as a user runs it: --check lists what would go, then the real run deletes it."""
+
+import datetime
+import json
+import os
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_engine
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+
+UTC = datetime.timezone.utc
+
+
+def test_prune_playbook_check_then_real(cluster, run_playbook, tmp_path, monkeypatch):
+    root = tmp_path / "backups"
+    location = open_location(str(root))
+    client = KubeClient(**connection_options({"kubeconfig": cluster.kubeconfig}))
+    now = datetime.datetime.now(UTC).replace(microsecond=0)
+    starts = {"nightly-old": now - datetime.timedelta(days=40), "nightly-1": now - datetime.timedelta(days=2),
+              "nightly-2": now - datetime.timedelta(days=1), "weekly-1": now - datetime.timedelta(days=40)}
+    for name, start in starts.items():
+        monkeypatch.setattr(backup_engine, "_utcnow", lambda start=start: start)
+        labels = {"schedule": "weekly" if name.startswith("weekly") else "nightly"}
+        run_backup(client, location, BackupOptions(name=name, labels=labels, included_namespaces=["default"]))
+    monkeypatch.undo()
+    location.put_bytes("restores/r1/restore-r1-report.json", json.dumps({"name": "r1", "backup": "nightly-old"}).encode())
+
+    extra = ["-e", "backup_location=%s" % root, "-e", '{"prune_labels": {"schedule": "nightly"}}', "-e", "prune_keep_last=1",
+             "-e", "prune_timezone=Europe/Paris"]
+    checked = run_playbook("playbooks/prune.yml", cluster.env(), "--check", *extra)
+    assert "Would delete 2 backup(s)" in checked.stdout and "nightly-old" in checked.stdout and "nightly-1" in checked.stdout
+    assert "changed=1" in checked.stdout
+    assert sorted(os.listdir(root / "backups")) == ["nightly-1", "nightly-2", "nightly-old", "weekly-1"]
+
+    done = run_playbook("playbooks/prune.yml", cluster.env(), *extra)
+    assert "Deleted 2 backup(s)" in done.stdout and "changed=1" in done.stdout
+    assert sorted(os.listdir(root / "backups")) == ["nightly-2", "weekly-1"]
+    assert not (root / "restores").exists()
+
+    again = run_playbook("playbooks/prune.yml", cluster.env(), *extra)
+    assert "Deleted 0 backup(s)" in again.stdout and "changed=0" in again.stdout
