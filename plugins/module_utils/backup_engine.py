@@ -71,7 +71,9 @@ def _utcnow():
 
 
 class BackupRun:
-    def __init__(self, client, location, options, check_mode=False):
+    def __init__(self, client, location, options, check_mode=False, item_sink=None):
+        """``item_sink``: in check mode, an object whose ``add_item`` (ArchiveWriter's signature) receives
+        every object the backup would store, e.g. to compare them with something else."""
         self.client = client
         self.location = location
         self.options = options
@@ -92,7 +94,7 @@ class BackupRun:
         self.warnings = []
         self.errors = []
         self._log_lines = []
-        self._archive = None
+        self._archive = item_sink if check_mode else None
         self._selected_namespaces = set()
         self._crd_names = set()
         self._seen_uids = collections.defaultdict(set)

@@ -507,10 +507,8 @@ def _read_cluster(client, location, selection, side, options):
         included_resources=values["included_resources"], excluded_resources=values["excluded_resources"],
         include_cluster_resources=values["include_cluster_resources"], label_selector=values["label_selector"],
         or_label_selectors=values["or_label_selectors"], parallelism=options.parallelism)
-    run = BackupRun(client, location, backup_options, check_mode=True)  # check mode: the location is only named
-    # The check-mode run hands each object it would store to the archive; ours indexes it instead.
-    run._archive = _ClusterSink(side)  # pylint: disable=protected-access
-    result = run.run()
+    # A check-mode run only names the location; each object it would store is indexed instead.
+    result = BackupRun(client, location, backup_options, check_mode=True, item_sink=_ClusterSink(side)).run()
     warnings = list(result["warnings"])
     warnings.extend("%s: objects of it may show as removed" % error for error in result["errors"])
     return warnings
