@@ -191,13 +191,15 @@ def _summary(name, files, backup, problem, now):
             "ttl": None, "storage_location": None, "labels": {}, "items_backed_up": 0, "total_items": 0,
             "warnings": 0, "errors": 0, "failure_reason": None, "included_namespaces": [], "excluded_namespaces": [],
             "included_resources": [], "excluded_resources": [], "include_cluster_resources": None, "label_selector": None,
-            "or_label_selectors": [], "snapshot_volumes": None, "format_version": None,
+            "or_label_selectors": [], "snapshot_volumes": None, "format_version": None, "encryption": None,
         })
         return summary
     metadata = backup.get("metadata") or {}
     spec = backup.get("spec") or {}
     status = backup.get("status") or {}
     progress = status.get("progress") or {}
+    # Written by the backup module when the backup is encrypted: none, secrets or all.
+    summary["encryption"] = (metadata.get("annotations") or {}).get("kubesafe.k8s/encryption", "none")
     labels = metadata.get("labels") or {}
     start, start_time = _time(status.get("startTimestamp"), "status.startTimestamp")
     completion = _time(status.get("completionTimestamp"), "status.completionTimestamp")[0]
@@ -343,7 +345,10 @@ def _read_resource_list(location, name, files, notes):
         except BackupFormatError as exc:
             notes.append(str(exc))
     if contents_key.rsplit("/", 1)[-1] not in files:
-        notes.append("the backup has no tarball (%s): it holds no objects" % contents_key)
+        if keys["contents_encrypted"].rsplit("/", 1)[-1] in files:
+            notes.append("the resource list sidecar is missing and the archive is encrypted: counts are unknown")
+        else:
+            notes.append("the backup has no tarball (%s): it holds no objects" % contents_key)
         return None
     notes.append("the resource list sidecar is missing or unreadable: counts were read from the tarball")
     try:

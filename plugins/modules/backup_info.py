@@ -171,6 +171,10 @@ backups:
       description: C(kubesafe) for a backup written by this collection (it has a manifest), C(velero) otherwise.
       type: str
       sample: kubesafe
+    encryption:
+      description: C(none), C(secrets) (Secret values age-encrypted) or C(all) (the archive is C(<name>.tar.gz.age)); null when incomplete.
+      type: str
+      sample: none
     phase:
       description: Phase of the backup (C(Completed), C(PartiallyFailed), C(Failed), ...); null when incomplete.
       type: str

@@ -179,7 +179,7 @@ def test_velero_backup_summary(populated):
     root = populated[0]
     summary = list_backups(open_location(root), name=VELERO_NAME)[0]
     assert summary == {
-        "name": VELERO_NAME, "complete": True, "format": "velero", "size": disk_size(root, VELERO_NAME), "problem": None,
+        "name": VELERO_NAME, "complete": True, "format": "velero", "encryption": "none", "size": disk_size(root, VELERO_NAME), "problem": None,
         "phase": "PartiallyFailed", "start_timestamp": "2024-01-02T03:04:05Z", "completion_timestamp": "2024-01-02T03:04:14Z",
         "expiration": "2024-02-01T03:04:05Z", "expired": True, "ttl": "720h0m0s", "storage_location": "default",
         "labels": {"velero.io/schedule-name": "velero-daily", "velero.io/storage-location": "default"},
