@@ -17,6 +17,7 @@ __metaclass__ = type
 import collections
 import datetime
 import fnmatch
+import gc
 import gzip
 import json
 import time
@@ -271,6 +272,16 @@ class RestoreRun:
     # ---------------------------------------------------------------- apply (pass 2)
 
     def _apply(self, spool, context, targets, applier):
+        # Preparing objects allocates many short-lived ones; the cyclic collector would run
+        # thousands of times for nothing (the backup engine does the same).
+        thresholds = gc.get_threshold()
+        gc.set_threshold(50000, 20, 100)
+        try:
+            self._apply_tiers(spool, context, targets, applier)
+        finally:
+            gc.set_threshold(*thresholds)
+
+    def _apply_tiers(self, spool, context, targets, applier):
         order = restore_order(spool.buckets())
         restored_uids = set(self._uids)
         deferred = []

@@ -23,6 +23,8 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options  # noqa: E402
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location  # noqa: E402
 
+from bench.rss_interpreter import own_peak_rss_mib  # noqa: E402
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
@@ -50,8 +52,7 @@ def main(argv=None):
         "items": result["items_backed_up"],
         "phase": result["phase"],
         "errors": result["errors"],
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_mib": usage.ru_maxrss / 1024.0,
+        "peak_rss_mib": own_peak_rss_mib(),
         "archive_bytes": result["archive"]["size"],
     }) + "\n")
 

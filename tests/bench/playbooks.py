@@ -1,4 +1,4 @@
-"""The two playbooks timed against each other: kubesafe.k8s.backup, and the k8s_info loop a user would hand-write."""
+"""The playbooks the benchmarks time: kubesafe.k8s.backup against the k8s_info loop a user would hand-write, and kubesafe.k8s.restore."""
 
 import json
 import os
@@ -16,6 +16,7 @@ from bench import rss_interpreter
 BIN = os.path.dirname(sys.executable)
 # The file each module process runs, as rss_interpreter logs it.
 BACKUP_MODULE_FILE = "AnsiballZ_backup.py"
+RESTORE_MODULE_FILE = "AnsiballZ_restore.py"
 
 
 class PlaybookRun:
@@ -25,7 +26,9 @@ class PlaybookRun:
         self.seconds = seconds
         self.returncode = returncode
         # ru_maxrss of ansible-playbook as its parent sees it through wait4: the largest of ansible-playbook
-        # itself and every descendant it waited for (forked workers, module processes); not a sum.
+        # itself and every descendant it waited for (forked workers, module processes); not a sum. The parent
+        # is rss_interpreter, a small process: a child started straight from the benchmark would carry the
+        # benchmark's own peak in its ru_maxrss.
         self.tree_peak_rss_mib = tree_peak_rss_mib
         # One {"module", "peak_rss_mib", "seconds"} per module process, from rss_interpreter.
         self.modules = modules
@@ -59,13 +62,15 @@ def run_playbook(plays, workdir, env, timeout, module_rss=False):
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
     })
     output_path = os.path.join(workdir, "ansible-playbook.out")
+    tree_log = os.path.join(workdir, "ansible-playbook-rss.jsonl")
     started = time.perf_counter()
     with open(output_path, "w", encoding="utf-8") as output:
-        process = subprocess.Popen([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", playbook],
+        process = subprocess.Popen([sys.executable, os.path.abspath(rss_interpreter.__file__), tree_log, os.path.join(BIN, "ansible-playbook"),
+                                    "-i", "localhost,", "-c", "local", playbook],
                                    env=run_env, cwd=workdir, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = started + timeout
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            pid, status, _usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
@@ -78,11 +83,16 @@ def run_playbook(plays, workdir, env, timeout, module_rss=False):
     process.returncode = os.waitstatus_to_exitcode(status)
     with open(output_path, encoding="utf-8") as stream:
         text = stream.read()
-    modules = []
-    if os.path.exists(log_file):
-        with open(log_file, encoding="utf-8") as stream:
-            modules = [json.loads(line) for line in stream if line.strip()]
-    return PlaybookRun(seconds, process.returncode, usage.ru_maxrss / 1024.0, modules, text)
+    tree = _rss_log(tree_log)
+    return PlaybookRun(seconds, process.returncode, tree[-1]["peak_rss_mib"] if tree else None, _rss_log(log_file), text)
+
+
+def _rss_log(path):
+    """The lines rss_interpreter wrote to ``path``."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as stream:
+        return [json.loads(line) for line in stream if line.strip()]
 
 
 def backup_plays(kubeconfig, location, name):
@@ -92,6 +102,17 @@ def backup_plays(kubeconfig, location, name):
         "hosts": "localhost",
         "gather_facts": False,
         "tasks": [{"name": "Back up the cluster", "kubesafe.k8s.backup": {"kubeconfig": kubeconfig, "name": name, "location": location}}],
+    }]
+
+
+def restore_plays(kubeconfig, location, backup, name):
+    """One kubesafe.k8s.restore task: the whole backup into the cluster."""
+    return [{
+        "name": "kubesafe.k8s.restore",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [{"name": "Restore the backup", "kubesafe.k8s.restore": {"kubeconfig": kubeconfig, "location": location, "backup": backup,
+                                                                          "name": name}}],
     }]
 
 

@@ -1,4 +1,4 @@
-"""``make bench``: backup throughput against a raw LIST and a k8s_info playbook, measured in one run.
+"""``make bench``: backup throughput against a raw LIST and a k8s_info playbook, restore against raw POSTs, in one run.
 
 For each size: a fresh emulator process (controllers off) is seeded with that
 many generated objects (bench/workload.py), then, against the same objects:
@@ -15,6 +15,11 @@ many generated objects (bench/workload.py), then, against the same objects:
 1 and 2 run --repeats times, interleaved, after one warm-up LIST; the table
 shows medians, results.json every run. Discovery is part of the backup (it
 must find the resource types) but not of the baseline (which is handed them).
+
+Then, before the k8s_info loop (which gets what is left of --budget), the last
+engine backup is restored into fresh emulator processes: raw parallel POSTs of
+the same objects, the engine, and the kubesafe.k8s.restore module (see
+bench/restore_bench.py).
 """
 
 import argparse
@@ -35,9 +40,11 @@ import collection_path  # noqa: E402
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options  # noqa: E402
 
-from bench import playbooks, report  # noqa: E402
+from bench import playbooks, report, restore_bench  # noqa: E402
 from bench.emulator_process import EmulatorProcess  # noqa: E402
 from bench.raw_list import PARALLELISM, backed_up_resources, raw_list, served_size  # noqa: E402
+from bench.raw_post import PARALLELISM as RESTORE_PARALLELISM  # noqa: E402
+from bench.report import log, table_row  # noqa: E402
 from bench.workload import seed_workload  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -45,14 +52,11 @@ RESULTS_FILE = os.path.join(collection_path.REPO, "tests", "output", "bench", "r
 # make bench should finish within 15 minutes on a 2-core machine; the k8s_info loop gets what is left of this.
 DEFAULT_BUDGET_SECONDS = 14 * 60
 DEFAULT_K8S_INFO_TIMEOUT = 600
+# Restore rounds per size go on (up to --repeats) while they fit in this; one round at 100k objects takes about 150 s.
+DEFAULT_RESTORE_SECONDS = 120
 
 
-def log(message):
-    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), message))
-    sys.stderr.flush()
-
-
-def run_engine_backup(kubeconfig, directory, name, profile=None):
+def run_engine_backup(kubeconfig, directory, name, profile=None, keep=False):
     command = [sys.executable, os.path.join(BENCH_DIR, "backup_worker.py"), kubeconfig, directory, name]
     if profile:
         command += ["--profile", profile]
@@ -63,15 +67,9 @@ def run_engine_backup(kubeconfig, directory, name, profile=None):
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     if figures["phase"] != "Completed":
         raise RuntimeError("the benchmark backup ended %s: %s" % (figures["phase"], figures["errors"]))
-    shutil.rmtree(os.path.join(directory, "backups", name), ignore_errors=True)
+    if not keep:
+        shutil.rmtree(os.path.join(directory, "backups", name), ignore_errors=True)
     return figures
-
-
-def _row(measure, objects, seconds, peak_rss_mib=None, **extra):
-    row = {"measure": measure, "objects": objects, "seconds": seconds,
-           "objects_per_second": objects / seconds if seconds and objects else None, "peak_rss_mib": peak_rss_mib}
-    row.update(extra)
-    return row
 
 
 def bench_size(size, args, workdir, deadline):
@@ -88,7 +86,9 @@ def bench_size(size, args, workdir, deadline):
         objects, served_bytes = served_size(client, resources)
         log("%d objects: %d in the emulator over %d resource types; LIST and engine backup, %d rounds"
             % (size, objects, len(resources), args.repeats))
-        rounds = [measure_round(client, resources, emulator, objects, os.path.join(workdir, "engine"), "engine-%d-%d" % (size, index))
+        # The last round's backup is kept for the restore benchmark.
+        rounds = [measure_round(client, resources, emulator, objects, os.path.join(workdir, "engine"), "engine-%d-%d" % (size, index),
+                                keep=index == args.repeats - 1)
                   for index in range(args.repeats)]
         rows = list_and_engine_rows(rounds, objects, discovery_seconds, len(resources))
         raw_sequential = rows[0]["seconds"]
@@ -97,6 +97,11 @@ def bench_size(size, args, workdir, deadline):
             run_engine_backup(emulator.kubeconfig, os.path.join(workdir, "engine"), "profile-%d" % size, profile=profile)
             log("cProfile statistics of a %d-object backup: %s" % (size, profile))
         rows.append(module_row(emulator, objects, size, workdir, raw_sequential))
+        restore = None
+        if not args.skip_restore:
+            restore = restore_bench.restore_size(size, os.path.join(workdir, "engine"), "engine-%d-%d" % (size, args.repeats - 1), objects,
+                                                 args, workdir, deadline)
+        shutil.rmtree(os.path.join(workdir, "engine"), ignore_errors=True)
         k8s_info = k8s_info_row(args, emulator, resources, objects, size, workdir, deadline)
         rows.append(k8s_info)
         if k8s_info.get("seconds"):
@@ -104,18 +109,22 @@ def bench_size(size, args, workdir, deadline):
                 if row["measure"] in (report.ENGINE_MEASURE, report.MODULE_MEASURE):
                     row["k8s_info_speedup"] = k8s_info["seconds"] / row["seconds"]
             k8s_info["vs_raw_list"] = k8s_info["seconds"] / raw_sequential
-        return {"generated": size, "objects": objects, "resource_types": len(resources), "seed_seconds": seed_seconds,
-                "archive_bytes": rounds[-1]["engine"]["archive_bytes"], "served_bytes": served_bytes, "rows": rows, "rounds": rounds,
-                "seconds": time.perf_counter() - started}
+        results = {"generated": size, "objects": objects, "resource_types": len(resources), "seed_seconds": seed_seconds,
+                   "archive_bytes": rounds[-1]["engine"]["archive_bytes"], "served_bytes": served_bytes, "rows": rows, "rounds": rounds}
+        if restore:
+            rows.extend(restore.pop("rows"))
+            results["restore"] = restore
+        results["seconds"] = time.perf_counter() - started
+        return results
     finally:
         emulator.stop()
 
 
-def measure_round(client, resources, emulator, objects, directory, name):
-    """One sequential raw LIST, one parallel raw LIST and one engine backup, back to back."""
+def measure_round(client, resources, emulator, objects, directory, name, keep=False):
+    """One sequential raw LIST, one parallel raw LIST and one engine backup (kept if ``keep``), back to back."""
     sequential = raw_list(client, resources)
     parallel = raw_list(client, resources, parallelism=PARALLELISM)
-    engine = run_engine_backup(emulator.kubeconfig, directory, name)
+    engine = run_engine_backup(emulator.kubeconfig, directory, name, keep=keep)
     for listed in (sequential[0], parallel[0], engine["items"]):
         if listed != objects:
             raise RuntimeError("%d objects expected, %d listed or backed up: the emulator's content changed" % (objects, listed))
@@ -127,14 +136,14 @@ def list_and_engine_rows(rounds, objects, discovery_seconds, resource_types):
     raw_parallel = statistics.median(r["raw_list_parallel_seconds"] for r in rounds)
     engine_seconds = statistics.median(r["engine"]["seconds"] for r in rounds)
     return [
-        _row(report.RAW_SEQUENTIAL_MEASURE, objects, raw_sequential, vs_raw_list=1.0),
-        _row(report.RAW_PARALLEL_MEASURE % PARALLELISM, objects, raw_parallel, vs_raw_list=raw_parallel / raw_sequential),
-        _row(report.DISCOVERY_MEASURE, None, discovery_seconds, resource_types=resource_types),
-        _row(report.ENGINE_MEASURE, objects, engine_seconds, max(r["engine"]["peak_rss_mib"] for r in rounds),
-             vs_raw_list=engine_seconds / raw_sequential, vs_raw_list_parallel=engine_seconds / raw_parallel,
-             archive_bytes=rounds[-1]["engine"]["archive_bytes"],
-             cpu_seconds=statistics.median(r["engine"]["cpu_seconds"] for r in rounds),
-             process_seconds=statistics.median(r["engine"]["process_seconds"] for r in rounds)),
+        table_row(report.RAW_SEQUENTIAL_MEASURE, objects, raw_sequential, vs_raw_list=1.0),
+        table_row(report.RAW_PARALLEL_MEASURE % PARALLELISM, objects, raw_parallel, vs_raw_list=raw_parallel / raw_sequential),
+        table_row(report.DISCOVERY_MEASURE, None, discovery_seconds, resource_types=resource_types),
+        table_row(report.ENGINE_MEASURE, objects, engine_seconds, max(r["engine"]["peak_rss_mib"] for r in rounds),
+                  vs_raw_list=engine_seconds / raw_sequential, vs_raw_list_parallel=engine_seconds / raw_parallel,
+                  archive_bytes=rounds[-1]["engine"]["archive_bytes"],
+                  cpu_seconds=statistics.median(r["engine"]["cpu_seconds"] for r in rounds),
+                  process_seconds=statistics.median(r["engine"]["process_seconds"] for r in rounds)),
     ]
 
 
@@ -153,24 +162,24 @@ def module_row(emulator, objects, size, workdir, raw_sequential):
         raise RuntimeError("the module backed up %d objects, %d expected" % (backed_up, objects))
     shutil.rmtree(location, ignore_errors=True)
     module = next((m for m in run.modules if m["module"] == playbooks.BACKUP_MODULE_FILE), {})
-    return _row(report.MODULE_MEASURE, objects, run.seconds, module.get("peak_rss_mib"), vs_raw_list=run.seconds / raw_sequential,
-                module_process_seconds=module.get("seconds"), playbook_tree_peak_rss_mib=run.tree_peak_rss_mib)
+    return table_row(report.MODULE_MEASURE, objects, run.seconds, module.get("peak_rss_mib"), vs_raw_list=run.seconds / raw_sequential,
+                     module_process_seconds=module.get("seconds"), playbook_tree_peak_rss_mib=run.tree_peak_rss_mib)
 
 
 def k8s_info_row(args, emulator, resources, objects, size, workdir, deadline):
     if args.skip_k8s_info:
-        return _row(report.K8S_INFO_MEASURE, objects, None, not_measured="skipped (--skip-k8s-info)")
+        return table_row(report.K8S_INFO_MEASURE, objects, None, not_measured="skipped (--skip-k8s-info)")
     timeout = min(args.k8s_info_timeout, deadline - time.perf_counter())
     if timeout < 30:
-        return _row(report.K8S_INFO_MEASURE, objects, None, not_measured="no time left in the %d s budget" % args.budget)
+        return table_row(report.K8S_INFO_MEASURE, objects, None, not_measured="no time left in the %d s budget" % args.budget)
     log("%d objects: ansible-playbook with the k8s_info loop (stopped after %.0f s)" % (size, timeout))
     directory = os.path.join(workdir, "k8s-info-%d" % size)
     os.makedirs(directory)
     run = playbooks.run_playbook(playbooks.k8s_info_plays(emulator.kubeconfig, resources, directory),
                                  os.path.join(workdir, "k8s-info-play-%d" % size), os.environ, timeout=timeout)
     if run is None:
-        return _row(report.K8S_INFO_MEASURE, objects, None,
-                    not_measured="did not finish within %.0f s (stopped; limit: --k8s-info-timeout, --budget)" % timeout)
+        return table_row(report.K8S_INFO_MEASURE, objects, None,
+                         not_measured="did not finish within %.0f s (stopped; limit: --k8s-info-timeout, --budget)" % timeout)
     if run.returncode != 0:
         raise RuntimeError("the k8s_info playbook failed:\n%s" % run.output[-4000:])
     if len(os.listdir(directory)) != len(resources):
@@ -178,7 +187,7 @@ def k8s_info_row(args, emulator, resources, objects, size, workdir, deadline):
     written = sum(os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory))
     shutil.rmtree(directory, ignore_errors=True)
     # The playbook's peak: ansible-playbook holds every registered object, and it is the largest process of the run.
-    return _row(report.K8S_INFO_MEASURE, objects, run.seconds, run.tree_peak_rss_mib, yaml_bytes=written)
+    return table_row(report.K8S_INFO_MEASURE, objects, run.seconds, run.tree_peak_rss_mib, yaml_bytes=written)
 
 
 def environment():
@@ -195,22 +204,28 @@ def environment():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="kubesafe.k8s backup benchmarks (see tests/bench/run.py)")
+    parser = argparse.ArgumentParser(description="kubesafe.k8s backup and restore benchmarks (see tests/bench/run.py)")
     parser.add_argument("--sizes", default="10000,100000", help="generated object counts, comma-separated (default: 10000,100000)")
     parser.add_argument("--skip-k8s-info", action="store_true", help="do not run the k8s_info loop playbook")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds of raw LIST and engine backup per size; medians are shown")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds of raw LIST and engine backup per size, and at most as many of raw POSTs and engine restore; medians are shown")
+    parser.add_argument("--skip-restore", action="store_true", help="do not benchmark restores")
+    parser.add_argument("--skip-restore-module", action="store_true", help="do not run the kubesafe.k8s.restore playbook")
+    parser.add_argument("--restore-seconds", type=float, default=DEFAULT_RESTORE_SECONDS,
+                        help="per size, start another round of raw POSTs and engine restore (up to --repeats) only if the rounds so far"
+                             " and one more fit in this many seconds")
     parser.add_argument("--k8s-info-timeout", type=float, default=DEFAULT_K8S_INFO_TIMEOUT,
                         help="stop the k8s_info loop after this many seconds, and report it as not measured")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_SECONDS,
                         help="seconds the whole run may take; the k8s_info loop gets at most what is left")
-    parser.add_argument("--profile", action="store_true", help="also write cProfile statistics of one engine backup per size")
+    parser.add_argument("--profile", action="store_true", help="also write cProfile statistics of one engine backup and one engine restore per size")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, outputs)")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     deadline = time.perf_counter() + args.budget
     workdir = tempfile.mkdtemp(prefix="kubesafe-bench-")
     os.makedirs(os.path.dirname(RESULTS_FILE), exist_ok=True)
-    results = {"environment": environment(), "parallelism": PARALLELISM, "sizes": []}
+    results = {"environment": environment(), "parallelism": PARALLELISM, "restore_parallelism": RESTORE_PARALLELISM, "sizes": []}
     try:
         for size in sizes:
             results["sizes"].append(bench_size(size, args, workdir, deadline))
