@@ -456,11 +456,11 @@ def _target_storage_classes(client):
     return names
 
 
-def _check_restore(report, location, name, client, inventory, keys):
-    """A check-mode restore of everything in the backup (decrypting with the user's ``keys``)."""
+def _check_restore(report, location, name, client, inventory, keys, mappings):
+    """A check-mode restore of everything in the backup (decrypting with the user's ``keys``), with the restore's ``mappings``."""
     from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore  # pylint: disable=import-outside-toplevel
     try:
-        result = run_restore(client, location, RestoreOptions(backup=name, decryption_keys=keys), check_mode=True)
+        result = run_restore(client, location, RestoreOptions(backup=name, decryption_keys=keys, **mappings), check_mode=True)
         target_classes = _target_storage_classes(client)
     except KubesafeError as exc:
         report.add("restore_check", "the check-mode restore did not run", [str(exc)])
@@ -478,8 +478,10 @@ def _check_restore(report, location, name, client, inventory, keys):
     failed = [obj for obj in result.get("objects") or [] if obj.get("action") == "failed"]
     problems.extend(_capped("%s %s would fail: %s" % (obj["group_resource"], "/".join(p for p in (obj.get("namespace"), obj.get("name")) if p),
                                                       obj.get("reason")) for obj in failed))
-    missing_classes = [(what, storage_class) for what, storage_class in inventory.claims
-                       if storage_class not in target_classes and storage_class not in inventory.storage_classes]
+    class_mapping = mappings.get("storage_class_mapping") or {}
+    missing_classes = [(what, class_mapping.get(storage_class, storage_class)) for what, storage_class in inventory.claims
+                       if class_mapping.get(storage_class, storage_class) not in target_classes
+                       and class_mapping.get(storage_class, storage_class) not in inventory.storage_classes]
     problems.extend(_capped("%s uses storage class %r, which the target cluster lacks (create it, or restore with storage_class_mapping)"
                             % pair for pair in missing_classes))
     totals = result.get("totals") or {}
@@ -493,13 +495,14 @@ def _check_restore(report, location, name, client, inventory, keys):
 # ---------------------------------------------------------------- entry points
 
 
-def verify_backup(location, name, keys=None, restore_client=None):
+def verify_backup(location, name, keys=None, restore_client=None, restore_mappings=None):
     """Verify backup ``name`` of ``location``: {"name", "ok", "checks", "problems", "warnings"}.
 
     ``keys``: DecryptionKeys for encrypted backups (None: the contents of a
     wholly encrypted backup are not checked, a problem saying so).
     ``restore_client``: a KubeClient of a target cluster for the restore
     check (None: no restore check; the cluster is never contacted).
+    ``restore_mappings``: namespace_mapping / storage_class_mapping the real restore will use.
     Raises ObjectNotFound when the location has no such backup directory.
     """
     name = check_backup_name(name)
@@ -521,17 +524,17 @@ def verify_backup(location, name, keys=None, restore_client=None):
         if backup is None or not inventory.read:
             report.add("restore_check", "not run", ["not run: the commit marker or the archive is unreadable (see the other problems)"])
         else:
-            _check_restore(report, location, name, restore_client, inventory, keys)
+            _check_restore(report, location, name, restore_client, inventory, keys, dict(restore_mappings or {}))
     return report.result()
 
 
-def verify_all(location, keys=None, restore_client=None):
+def verify_all(location, keys=None, restore_client=None, restore_mappings=None):
     """Verify every directory under ``backups/`` (newest first; interrupted ones last, and they fail the commit marker check)."""
     names = [summary["name"] for summary in list_backups(location, include_incomplete=True)]
     results = []
     for name in names:
         try:
-            results.append(verify_backup(location, name, keys=keys, restore_client=restore_client))
+            results.append(verify_backup(location, name, keys=keys, restore_client=restore_client, restore_mappings=restore_mappings))
         except ObjectNotFound:
             continue  # deleted since it was listed
     return results

@@ -39,6 +39,16 @@ options:
       - Without it, every directory under C(backups/) is verified, including those of interrupted backups (no commit
         marker), which fail.
     type: str
+  namespace_mapping:
+    description: With I(restore_check), the namespace renames the real restore will use (as the restore module's option).
+    type: dict
+    default: {}
+  storage_class_mapping:
+    description:
+      - With I(restore_check), the storage class renames the real restore will use, so that a class the target lacks
+        but that is mapped to one it has is not reported.
+    type: dict
+    default: {}
   restore_check:
     description:
       - Also run a check-mode restore of each backup into the cluster of the connection options, and report what
@@ -186,6 +196,8 @@ def main():
     argument_spec = dict(
         name=dict(type="str"),
         restore_check=dict(type="bool", default=False),
+        namespace_mapping=dict(type="dict", default={}),
+        storage_class_mapping=dict(type="dict", default={}),
         fail_on_problems=dict(type="bool", default=True),
     )
     argument_spec.update(DECRYPTION_ARGUMENT_SPEC)
@@ -203,10 +215,11 @@ def main():
         location = open_location_to_read(params["location"], params["location_config"])
         location_url = location.url
         client = KubeClient(**connection_options(params)) if params["restore_check"] else None
+        mappings = {key: params[key] for key in ("namespace_mapping", "storage_class_mapping")}
         if params["name"]:
-            backups = [verify_backup(location, params["name"], keys=keys, restore_client=client)]
+            backups = [verify_backup(location, params["name"], keys=keys, restore_client=client, restore_mappings=mappings)]
         else:
-            backups = verify_all(location, keys=keys, restore_client=client)
+            backups = verify_all(location, keys=keys, restore_client=client, restore_mappings=mappings)
     except KubesafeError as exc:
         module.fail_json(msg=str(exc), changed=False, ok=False, location=location_url, backups=[])
     ok = all(backup["ok"] for backup in backups)
