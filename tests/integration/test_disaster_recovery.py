@@ -59,3 +59,22 @@ def test_dr_preflight_stops_when_the_dr_cluster_lacks_storage(sample_cluster, ku
     result = run_playbook("playbooks/dr.yml", env, "-e", json.dumps(variables), check=False)
     assert result.returncode != 0 and "Preflight found problems" in result.stdout and "premium" in result.stdout
     assert {r["verb"] for r in cluster_b.control.audit()[client_writes_before:]} <= {"get", "list"}
+
+
+def test_a_drill_reports_and_leaves_the_dr_cluster_as_it_was(sample_cluster, kubesim_factory, run_playbook, tmp_path):
+    location = tmp_path / "loc"
+    env = sample_cluster.env()
+    run_playbook("playbooks/backup.yml", env, "-e", "backup_location=%s" % location, "-e", "backup_included_namespaces=shop,payments")
+    cluster_b = dr_cluster(kubesim_factory)
+    cluster_b.control.settle(10)
+
+    def state():
+        return {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in cluster_b.control.dump()}
+    before = state()
+    variables = {"dr_location": str(location), "dr_target_kubeconfig": cluster_b.kubeconfig, "dr_report_dir": str(tmp_path / "reports"),
+                 "dr_drill": True, "dr_wait_timeout": 60}
+    run_playbook("playbooks/dr.yml", env, "-e", json.dumps(variables))
+    report = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    assert report["complete"] and set(report["namespaces"]) == {"shop-drill", "payments-drill"}
+    cluster_b.control.settle(10)
+    assert state() == before
