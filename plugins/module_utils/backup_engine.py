@@ -17,7 +17,6 @@ import collections
 import contextlib
 import datetime
 import gc
-import gzip
 import hashlib
 import json
 import time
@@ -30,12 +29,12 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import Enc
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
+from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
 
 CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-MAX_LOG_LINES = 20000
 
 
 class BackupOptions:
@@ -91,28 +90,13 @@ class BackupRun:
         self.namespace_counts = collections.Counter()
         self.resource_list = velero_format.ResourceListBuilder()
         self.related = RelatedItems()
-        self.warnings = []
-        self.errors = []
-        self._log_lines = []
+        self.run_log = RunLog("backup", self.name)
+        self.warnings, self.errors = self.run_log.warnings, self.run_log.errors
+        self.log, self.warn, self.fail_item = self.run_log.log, self.run_log.warn, self.run_log.error
         self._archive = item_sink if check_mode else None
         self._selected_namespaces = set()
         self._crd_names = set()
         self._seen_uids = collections.defaultdict(set)
-
-    # ---------------------------------------------------------------- reporting
-
-    def log(self, level, message):
-        if len(self._log_lines) < MAX_LOG_LINES:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            self._log_lines.append('time="%s" level=%s msg="%s" backup=%s' % (stamp, level, message.replace('"', "'"), self.name))
-
-    def warn(self, message):
-        self.warnings.append(message)
-        self.log("warning", message)
-
-    def fail_item(self, message):
-        self.errors.append(message)
-        self.log("error", message)
 
     # ---------------------------------------------------------------- the run
 
@@ -346,7 +330,7 @@ class BackupRun:
             put(self.files[sidecar], velero_format.gzip_json(empty))
         completed = _utcnow()
         self.log("info", "backed up %d items, phase %s" % (sum(self.counts.values()), phase))
-        put(self.files["logs"], gzip.compress("\n".join(self._log_lines).encode() + b"\n"))
+        put(self.files["logs"], self.run_log.gzipped())
         manifest = self._manifest(files, phase, completed)
         put(self.files["manifest"], json.dumps(manifest, indent=2, sort_keys=True).encode())
         marker = velero_format.backup_object(self.name, self.options.storage_location, self._spec_options(),

@@ -18,7 +18,6 @@ import collections
 import datetime
 import fnmatch
 import gc
-import gzip
 import json
 import time
 
@@ -35,6 +34,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import transform
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import wait_for, wait_for_crds
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import LabelFilter, NamespaceFilter, ResourceFilter, as_list
+from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
 
 RESTORABLE_PHASES = ("Completed", "PartiallyFailed")
@@ -137,8 +137,9 @@ class RestoreRun:
         self.started = _utcnow()
         self.backup_name = None
         self.name = options.name
-        self.warnings = []
-        self.errors = []
+        self.run_log = RunLog("restore", self.name)
+        self.warnings, self.errors = self.run_log.warnings, self.run_log.errors
+        self.log, self.warn = self.run_log.log, self.run_log.warn
         self.counts = collections.defaultdict(collections.Counter)  # group_resource -> action -> n
         self.objects = []
         self.skipped_kinds = collections.Counter()
@@ -147,17 +148,8 @@ class RestoreRun:
         self._new_uids = {}  # backed-up uid -> uid in the target cluster
         self._restored_pvs = set()
         self._target_namespaces = set()
-        self._log_lines = []
 
     # ---------------------------------------------------------------- reporting
-
-    def log(self, level, message):
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._log_lines.append('time="%s" level=%s msg="%s" restore=%s' % (stamp, level, message.replace('"', "'"), self.name))
-
-    def warn(self, message):
-        self.warnings.append(message)
-        self.log("warning", message)
 
     def record(self, decision):
         action = decision["action"]
@@ -167,13 +159,13 @@ class RestoreRun:
             decision = dict(decision, diff={"before": hide_secret_values(before, after), "after": hide_secret_values(after, before)})
         self.counts[decision["group_resource"]][action] += 1
         if action == "failed":
-            self.errors.append("%s %s: %s" % (decision["group_resource"], _where(decision), decision.get("reason")))
-            self.log("error", self.errors[-1])
+            self.run_log.error("%s %s: %s" % (decision["group_resource"], _where(decision), decision.get("reason")))
         elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
             self.warn("%s %s: %s" % (decision["group_resource"], _where(decision), decision["reason"]))
-        if self.check_mode or action in ("failed", "skip") or len(self.objects) < MAX_REPORTED_OBJECTS:
-            if len(self.objects) < MAX_REPORTED_OBJECTS * (50 if self.check_mode else 1):
-                self.objects.append(dict(decision))
+        # Check mode reports every object, a run the skipped and failed ones and the first others (bounded either way).
+        notable = self.check_mode or action in ("failed", "skip")
+        if len(self.objects) < MAX_REPORTED_OBJECTS * 50 and (notable or len(self.objects) < MAX_REPORTED_OBJECTS):
+            self.objects.append(dict(decision))
 
     # ---------------------------------------------------------------- the run
 
@@ -181,6 +173,7 @@ class RestoreRun:
         started_clock = time.monotonic()
         self._resolve_backup()
         self.name = self.name or "%s-%s" % (self.backup_name, self.started.strftime("%Y%m%d%H%M%S"))
+        self.run_log.name = self.name
         velero_format.validate_backup_name(self.name, "restore name")
         context = RestoreContext(
             backup_name=self.backup_name, restore_name=self.name, namespace_mapping=self.options.namespace_mapping,
@@ -490,7 +483,7 @@ class RestoreRun:
         prefix = "restores/%s/" % self.name
         results = velero_format.results_sidecar(velero_format.Result(velero=self.errors), velero_format.Result(velero=self.warnings))
         self.location.put_bytes(prefix + "restore-%s-results.gz" % self.name, velero_format.gzip_json(results))
-        self.location.put_bytes(prefix + "restore-%s-logs.gz" % self.name, gzip.compress("\n".join(self._log_lines).encode() + b"\n"))
+        self.location.put_bytes(prefix + "restore-%s-logs.gz" % self.name, self.run_log.gzipped())
         self.location.put_bytes(prefix + "restore-%s-report.json" % self.name, json.dumps(result, indent=2, sort_keys=True).encode())
 
 

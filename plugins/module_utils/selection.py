@@ -24,7 +24,17 @@ EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 # Not worth restoring and churned constantly by the cluster itself.
 DEFAULT_EXCLUDED_RESOURCES = ("events", "events.events.k8s.io", "componentstatuses")
 
-_GLOB_CHARS = re.compile(r"[*?\[]")
+
+# The selection options of the backup and restore modules (each documents them in its own words).
+SELECTION_ARGUMENT_SPEC = dict(
+    included_namespaces=dict(type="list", elements="str", default=["*"]),
+    excluded_namespaces=dict(type="list", elements="str", default=[]),
+    included_resources=dict(type="list", elements="str", default=["*"]),
+    excluded_resources=dict(type="list", elements="str", default=[]),
+    include_cluster_resources=dict(type="bool"),
+    label_selector=dict(type="str"),
+    or_label_selectors=dict(type="list", elements="str"),
+)
 
 
 def as_list(value, option):

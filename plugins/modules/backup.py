@@ -218,24 +218,19 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import Kubesaf
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
 
 
 def main():
     argument_spec = dict(
         name=dict(type="str"),
         name_prefix=dict(type="str", default="backup"),
-        included_namespaces=dict(type="list", elements="str", default=["*"]),
-        excluded_namespaces=dict(type="list", elements="str", default=[]),
-        included_resources=dict(type="list", elements="str", default=["*"]),
-        excluded_resources=dict(type="list", elements="str", default=[]),
-        include_cluster_resources=dict(type="bool"),
-        label_selector=dict(type="str"),
-        or_label_selectors=dict(type="list", elements="str"),
         ttl=dict(type="str", default="720h0m0s"),
         labels=dict(type="dict", default={}),
         storage_location=dict(type="str", default="default"),
         parallelism=dict(type="int", default=4),
     )
+    argument_spec.update(SELECTION_ARGUMENT_SPEC)
     argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
     argument_spec.update(LOCATION_ARGUMENT_SPEC)
     argument_spec.update(ENCRYPTION_ARGUMENT_SPEC)

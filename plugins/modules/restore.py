@@ -237,6 +237,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_A
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
 
 CHANGING_ACTIONS = ("create", "update", "recreate")
 
@@ -256,13 +257,6 @@ def main():
     argument_spec = dict(
         backup=dict(type="str", default="latest"),
         name=dict(type="str"),
-        included_namespaces=dict(type="list", elements="str", default=["*"]),
-        excluded_namespaces=dict(type="list", elements="str", default=[]),
-        included_resources=dict(type="list", elements="str", default=["*"]),
-        excluded_resources=dict(type="list", elements="str", default=[]),
-        include_cluster_resources=dict(type="bool"),
-        label_selector=dict(type="str"),
-        or_label_selectors=dict(type="list", elements="str"),
         names=dict(type="list", elements="str"),
         namespace_mapping=dict(type="dict", default={}),
         storage_class_mapping=dict(type="dict", default={}),
@@ -275,6 +269,7 @@ def main():
         wait_timeout=dict(type="int", default=300),
         parallelism=dict(type="int", default=8),
     )
+    argument_spec.update(SELECTION_ARGUMENT_SPEC)
     argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
     argument_spec.update(LOCATION_ARGUMENT_SPEC)
     argument_spec.update(DECRYPTION_ARGUMENT_SPEC)

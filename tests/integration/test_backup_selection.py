@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
 
@@ -118,6 +119,6 @@ def test_a_forbidden_resource_makes_the_backup_partially_failed(kubesim_factory,
 def test_existing_backup_is_never_overwritten(still_sample, tmp_path):
     back_up(still_sample, tmp_path, included_namespaces=["shop"])
     before = (tmp_path / "backups" / "case" / "case.tar.gz").read_bytes()
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(ConfigurationError, match="already exists"):
         back_up(still_sample, tmp_path, included_namespaces=["payments"])
     assert (tmp_path / "backups" / "case" / "case.tar.gz").read_bytes() == before

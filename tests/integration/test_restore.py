@@ -1,10 +1,8 @@
 """Restores of the sample cluster's backups: what a user checks after a disaster, object by object."""
 
 import copy
-import io
 import json
 import os
-import tarfile
 import time
 
 import pytest
@@ -13,6 +11,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+from velero_archives import velero_archive
 
 pytestmark = pytest.mark.integration
 
@@ -157,25 +156,6 @@ def test_migration_into_another_cluster_with_mappings(sample_cluster, kubesim_fa
     assert {(s.get("namespace"), s["name"]) for s in binding["subjects"] if s["kind"] == "ServiceAccount"} == {("shop-dr", "web")}
     coupons = client.request("GET", "/apis/shop.example.com/v1/namespaces/shop-dr/coupons")["items"]
     assert sorted(c["metadata"]["name"] for c in coupons) == ["expired-blackfriday", "summer-sale", "welcome10"]
-
-
-def velero_archive(objects):
-    """A tarball as Velero writes it: directory entries, ./ prefixes, indented JSON."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        def add(name, data, directory=False):
-            info = tarfile.TarInfo("./" + name)
-            if directory:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-                return
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        add("metadata/version", b"1.1.0")
-        for path, obj in objects:
-            add(path.rsplit("/", 1)[0], None, directory=True)
-            add(path, json.dumps(obj, indent=2).encode())
-    return buffer.getvalue()
 
 
 def test_a_velero_written_backup_restores(cluster, tmp_path):

@@ -16,6 +16,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import Kub
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound, open_location
 from ansible_collections.kubesafe.k8s.plugins.module_utils.verify_engine import verify_all, verify_backup
 from ansible_collections.kubesafe.k8s.plugins.modules import verify
+from velero_archives import velero_archive
 
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 
@@ -216,25 +217,6 @@ def test_a_failed_backup_does_not_verify(backed_up):
 def test_an_unknown_backup(tmp_path):
     with pytest.raises(ObjectNotFound):
         verify_backup(open_location(str(tmp_path)), "nope")
-
-
-def velero_archive(objects):
-    """A tarball as Velero writes it: directory entries, ./ prefixes, indented JSON (as in test_restore.py)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        def add(name, data, directory=False):
-            info = tarfile.TarInfo("./" + name)
-            if directory:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-                return
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        add("metadata/version", b"1.1.0")
-        for path, obj in objects:
-            add(path.rsplit("/", 1)[0], None, directory=True)
-            add(path, json.dumps(obj, indent=2).encode())
-    return buffer.getvalue()
 
 
 def write_velero_backup(directory, with_resource_list=True):

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The log, warnings and errors of one backup or restore run, in Velero's log line format."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import gzip
+import time
+
+# A run over a huge cluster must not keep a line per object in memory.
+MAX_LOG_LINES = 20000
+
+
+class RunLog:
+    """``kind`` is ``backup`` or ``restore``; ``name`` may be set once the run knows it."""
+
+    def __init__(self, kind, name=None):
+        self.kind = kind
+        self.name = name
+        self.warnings = []
+        self.errors = []
+        self._lines = []
+        self._dropped = 0
+
+    def log(self, level, message):
+        if len(self._lines) >= MAX_LOG_LINES:
+            self._dropped += 1
+            return
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._lines.append('time="%s" level=%s msg="%s" %s=%s' % (stamp, level, message.replace('"', "'"), self.kind, self.name))
+
+    def warn(self, message):
+        self.warnings.append(message)
+        self.log("warning", message)
+
+    def error(self, message):
+        self.errors.append(message)
+        self.log("error", message)
+
+    def gzipped(self):
+        lines = list(self._lines)
+        if self._dropped:
+            lines.append('level=warning msg="%d more log lines were not kept"' % self._dropped)
+        return gzip.compress("\n".join(lines).encode() + b"\n")
