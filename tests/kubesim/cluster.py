@@ -15,7 +15,9 @@ from kubesim.faults import AuditLog, FaultInjector
 from kubesim.garbage_collector import GarbageCollector
 from kubesim.http_api import ApiHandler
 from kubesim.registry import Registry
+from kubesim.sequence import Sequence
 from kubesim.store import Settings, Store
+from kubesim.volume_backend import VolumeBackend
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SAMPLE_FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "sample.yaml")
@@ -51,16 +53,23 @@ class _Server(ThreadingHTTPServer):
 
 
 class KubeSim:
-    """An emulated Kubernetes API server. ``start()`` returns its URL."""
+    """An emulated Kubernetes API server. ``start()`` returns its URL.
 
-    def __init__(self, token=None, use_tls=False, include_prerelease=False, run_controllers=True, settings=None):
+    ``volume_backend`` holds volume and snapshot contents; pass one VolumeBackend to two emulators to model
+    two clusters on one cloud account (a snapshot taken in one restores in the other). Each gets its own by default.
+    """
+
+    def __init__(self, token=None, use_tls=False, include_prerelease=False, run_controllers=True, settings=None, volume_backend=None):
         self.registry = Registry(catalog.builtin_resource_types(include_prerelease))
         self.store = Store(self.registry, settings or Settings())
         self.gc = GarbageCollector(self.store)
-        self.controllers = controllers.ControllerManager(self.store, enabled=run_controllers)
-        self.exec_registry = exec_ws.ExecRegistry()
+        self.volume_backend = volume_backend if volume_backend is not None else VolumeBackend()
+        self.controllers = controllers.ControllerManager(self.store, enabled=run_controllers, volume_backend=self.volume_backend)
+        # One counter for the audit and exec logs, so a test can tell whether a command ran before or after a request.
+        self.sequence = Sequence()
+        self.exec_registry = exec_ws.ExecRegistry(self.sequence)
         self.faults = FaultInjector()
-        self.audit = AuditLog()
+        self.audit = AuditLog(self.sequence)
         self.control = ControlApi(self)
         self.token = token
         self.use_tls = use_tls

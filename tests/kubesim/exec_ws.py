@@ -22,6 +22,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from kubesim import errors
+from kubesim.sequence import Sequence, insert_by_seq
 
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE_SIGNAL = 0, 1, 2, 3, 4, 255
@@ -92,9 +93,14 @@ _DEFAULT_RULE = ExecRule()
 
 class ExecRegistry:
     """Scripted command results (first matching rule wins), the log of executed commands
-    and what pods/log shows for each container. Thread safe."""
+    and what pods/log shows for each container. Thread safe.
 
-    def __init__(self):
+    Each log record has "seq", taken from ``sequence`` (the cluster's, shared with the audit log) when the
+    command starts, and "end_seq", taken when it ends, before the client learns its exit status.
+    """
+
+    def __init__(self, sequence=None):
+        self.sequence = sequence or Sequence()
         self._lock = threading.Lock()
         self._rules = []
         self._records = []
@@ -130,12 +136,12 @@ class ExecRegistry:
         return _DEFAULT_RULE
 
     def record(self, entry):
-        """Append one executed command to the log."""
+        """Add one executed command to the log (it must have "seq")."""
         with self._lock:
-            self._records.append(entry)
+            insert_by_seq(self._records, entry)
 
     def records(self):
-        """Executed commands, oldest first."""
+        """Executed commands in the order they started ("seq")."""
         with self._lock:
             return list(self._records)
 
@@ -209,6 +215,7 @@ def serve(handler, cluster, request, query):
     if target.subresource == "exec" and not target.command:
         raise errors.bad_request("you must specify at least one command for the container")
     protocol = _check_upgrade(handler)
+    handler.stamp_answer()  # the upgrade is the answer the audit log orders
     websocket = _WebSocket(handler)
     websocket.accept(handler.headers["Sec-WebSocket-Key"], protocol)
     _Session(websocket, PROTOCOLS[protocol] if protocol else PROTOCOLS["channel.k8s.io"], target, cluster.exec_registry,
@@ -427,9 +434,10 @@ class _Session:
             self._send_status(phase_error)
         else:
             rule = self.registry.pick(self.target)
+            seq = self.registry.sequence.next()
             self._execute(rule)
             # Recorded before the exit status goes out, so a client that saw the command end finds it in the log.
-            self._record(rule, protocol, started_at, time.monotonic() - started)
+            self._record(rule, protocol, started_at, time.monotonic() - started, seq)
             self._send_status(_exit_status(self.target.command, rule.exit_code))
         self.websocket.close()
         reader.join(CLOSE_GRACE_SECONDS)
@@ -463,10 +471,11 @@ class _Session:
             for offset in range(0, len(data) if wanted else 0, OUTPUT_CHUNK):
                 self._write(channel, data[offset:offset + OUTPUT_CHUNK])
 
-    def _record(self, rule, protocol, started_at, seconds):
+    def _record(self, rule, protocol, started_at, seconds, seq):
         with self.stdin_lock:
             stdin = bytes(self.stdin)
         self.registry.record({
+            "seq": seq, "end_seq": self.registry.sequence.next(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started_at)) + ".%06dZ" % int(started_at % 1 * 1e6),
             "namespace": self.target.namespace, "pod": self.target.pod, "container": self.target.container,
             "subresource": self.target.subresource, "command": self.target.command, "exit_code": rule.exit_code,

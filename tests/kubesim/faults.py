@@ -3,6 +3,8 @@
 import threading
 import time
 
+from kubesim.sequence import Sequence, insert_by_seq
+
 
 class FaultRule:
     """Matches requests by verb, resource and namespace; fires ``count`` times after skipping ``after``.
@@ -70,16 +72,23 @@ class FaultInjector:
 
 
 class AuditLog:
-    """Every API request with its Kubernetes verb, path, user and answer code."""
+    """Every API request with its Kubernetes verb, path, user and answer code, ordered by "seq".
 
-    def __init__(self):
+    "seq" comes from the cluster's Sequence, shared with the exec log: the handler takes it when it
+    commits to its answer (status line or WebSocket upgrade sent), before the client can act on it.
+    """
+
+    def __init__(self, sequence=None):
         self._lock = threading.Lock()
         self._records = []
+        self.sequence = sequence or Sequence()
 
-    def record(self, verb, method, path, user, code, resource="", namespace="", seconds=0.0):
+    def record(self, verb, method, path, user, code, resource="", namespace="", seconds=0.0, seq=None):
+        """Append one request; ``seq`` is taken now when the request got no answer (dropped connection)."""
+        record = {"seq": seq if seq is not None else self.sequence.next(), "time": time.time(), "verb": verb, "method": method,
+                  "path": path, "user": user, "code": code, "resource": resource, "namespace": namespace, "seconds": round(seconds, 6)}
         with self._lock:
-            self._records.append({"time": time.time(), "verb": verb, "method": method, "path": path, "user": user,
-                                  "code": code, "resource": resource, "namespace": namespace, "seconds": round(seconds, 6)})
+            insert_by_seq(self._records, record)
 
     def records(self, since=0):
         with self._lock:

@@ -72,6 +72,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         super().setup()
         # The client certificate's CN names the user, as kube-apiserver's x509 authenticator does.
         self.client_common_name = tls.client_common_name(self.connection)
+        self._audited, self._answer_seq = False, None
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         """Quiet: the audit log is the record of requests."""
@@ -144,11 +145,21 @@ class ApiHandler(BaseHTTPRequestHandler):
             return "kubesim-admin"
         return self.client_common_name or ("kubesim-admin" if header else "system:anonymous")
 
+    def send_response(self, code, message=None):
+        self.stamp_answer()
+        super().send_response(code, message)
+
+    def stamp_answer(self):
+        """Give the request its audit "seq" once it commits to an answer, before the client can see that answer."""
+        if self._audited and self._answer_seq is None:
+            self._answer_seq = self.cluster.sequence.next()
+
     def _dispatch(self, method):
         started = time.monotonic()
         url = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         segments = [segment for segment in url.path.split("/") if segment]
+        self._audited, self._answer_seq = segments[:1] != ["_kubesim"], None
         verb, resource, namespace, user, code = method.lower(), "", "", "system:anonymous", 500
         try:
             if segments[:1] == ["_kubesim"]:
@@ -175,8 +186,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             code = 0
             self.close_connection = True
         finally:
-            if segments[:1] != ["_kubesim"]:
-                self.cluster.audit.record(verb, method, self.path, user, code, resource, namespace, time.monotonic() - started)
+            if self._audited:
+                self.cluster.audit.record(verb, method, self.path, user, code, resource, namespace, time.monotonic() - started, seq=self._answer_seq)
 
     def _apply_fault(self, verb, resource, namespace):
         rule = self.cluster.faults.pick(verb, resource, namespace)

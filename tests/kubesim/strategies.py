@@ -329,7 +329,35 @@ def _create_pod(_store, obj):
 
 
 def _create_pvc(_store, obj):
+    _normalize_data_sources(obj)
     obj["status"] = {"phase": "Pending"}
+
+
+def _normalize_data_sources(obj):
+    """PrepareForCreate and validation of a claim's data source, with AnyVolumeDataSource on and CrossNamespaceVolumeDataSource off."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    for field in ("dataSource", "dataSourceRef"):
+        if not spec.get(field):
+            spec.pop(field, None)
+    ref = spec.get("dataSourceRef")
+    if ref and ref.get("namespace"):
+        del spec["dataSourceRef"]  # the alpha gate is off: the field is dropped
+        ref = None
+    source = spec.get("dataSource")
+    # Only PVCs and VolumeSnapshots were ever allowed in dataSource: anything else is silently dropped.
+    if source and not ref and (source.get("kind"), source.get("apiGroup") or "") not in (
+            ("PersistentVolumeClaim", ""), ("VolumeSnapshot", "snapshot.storage.k8s.io")):
+        del spec["dataSource"]
+        source = None
+    if source and not ref:
+        spec["dataSourceRef"] = {key: source[key] for key in ("apiGroup", "kind", "name") if key in source}
+    elif ref and not source:
+        spec["dataSource"] = {key: ref[key] for key in ("apiGroup", "kind", "name") if key in ref}
+    elif source and ref and any(source.get(key) != ref.get(key) for key in ("apiGroup", "kind", "name")):
+        raise errors.invalid("", "PersistentVolumeClaim", obj["metadata"].get("name", ""),
+                             [("spec", 'Invalid value: "spec.dataSource": must match dataSourceRef')])
 
 
 def _create_pv(_store, obj):

@@ -10,8 +10,10 @@ import re
 from kubesim import errors
 from kubesim.selectors import SelectorError, label_selector_from_dict
 from kubesim.store import now_rfc3339
+from kubesim.volume_backend import VolumeBackend
 
 PODS = ("", "pods")
+EVENTS = ("", "events")
 NODES = ("", "nodes")
 PVCS = ("", "persistentvolumeclaims")
 PVS = ("", "persistentvolumes")
@@ -192,9 +194,10 @@ class Controller:
     name = ""
     watches = ()  # group_resources whose events this controller reacts to
 
-    def __init__(self, store, requeue):
+    def __init__(self, store, requeue, volume_backend=None):
         self.store = store
         self._requeue = requeue
+        self.volume_backend = volume_backend if volume_backend is not None else VolumeBackend()
 
     def rtype(self, group_resource):
         """The ResourceType serving ``group_resource`` at its preferred version, or None."""
@@ -245,6 +248,24 @@ class Controller:
         except errors.ApiError as error:
             if error.code != 404:
                 raise
+
+    def record_event(self, involved, event_type, reason, message, component):
+        """Write a core/v1 Event about ``involved``, as a controller's event recorder does; never fails the reconcile."""
+        if not involved.get("kind"):
+            raise ValueError("record_event needs the involved object's kind")
+        metadata = meta(involved)
+        now = now_rfc3339()
+        event = {"apiVersion": "v1", "kind": "Event",
+                 "metadata": {"name": "%s.%s" % (metadata["name"], random_suffix(16)), "namespace": metadata.get("namespace") or "default"},
+                 "involvedObject": {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved.get("kind"), "name": metadata["name"],
+                                    "namespace": metadata.get("namespace", ""), "uid": metadata.get("uid"),
+                                    "resourceVersion": metadata.get("resourceVersion")},
+                 "type": event_type, "reason": reason, "message": message, "source": {"component": component},
+                 "firstTimestamp": now, "lastTimestamp": now, "count": 1, "reportingComponent": component, "reportingInstance": ""}
+        try:
+            self.create(EVENTS, event["metadata"]["namespace"], event)
+        except errors.ApiError:
+            pass  # events are best effort: a terminating namespace refuses them
 
     def write_status(self, group_resource, obj, status):
         """Write ``status`` as a controller's status update does, unless it is what is stored."""

@@ -36,8 +36,8 @@ class KubeletController(Controller):
     name = "kubelet"
     watches = (PODS, PVCS)
 
-    def __init__(self, store, requeue):
-        super().__init__(store, requeue)
+    def __init__(self, store, requeue, volume_backend=None):
+        super().__init__(store, requeue, volume_backend)
         self._addresses = itertools.count(10)
         self._running_since = {}  # Job pod uid -> monotonic time it started running
 

@@ -13,6 +13,7 @@ from kubesim.controllers.snapshots import VolumeSnapshotController
 from kubesim.controllers.statefulsets import StatefulSetController
 from kubesim.controllers.volumes import VolumeBinderController
 from kubesim.controllers.work_queue import WorkQueue
+from kubesim.volume_backend import VolumeBackend
 
 
 LOG = logging.getLogger(__name__)
@@ -26,9 +27,11 @@ CONTROLLER_TYPES = (DeploymentController, ReplicaSetController, StatefulSetContr
 class ControllerManager:
     """Runs every enabled controller in one background thread fed by the store's events."""
 
-    def __init__(self, store, enabled=True):
+    def __init__(self, store, enabled=True, volume_backend=None):
         self.store = store
-        self._controllers = {cls.name: cls(store, self._requeue) for cls in CONTROLLER_TYPES}
+        # The storage CSI drivers write to: volume and snapshot contents by handle.
+        self.volume_backend = volume_backend if volume_backend is not None else VolumeBackend()
+        self._controllers = {cls.name: cls(store, self._requeue, volume_backend=self.volume_backend) for cls in CONTROLLER_TYPES}
         self._enabled = {name: bool(enabled) for name in self._controllers}
         self._queue = WorkQueue()
         self._failures = collections.Counter()

@@ -1,5 +1,12 @@
-"""The CSI snapshot controller and snapshotter sidecar, active once the snapshot.storage.k8s.io CRDs exist."""
+"""The CSI snapshot controller and snapshotter sidecar, active once the snapshot.storage.k8s.io CRDs exist.
 
+Taking a snapshot copies the source volume's data in the volume backend under the new snapshot
+handle; deleting a content whose deletionPolicy is Delete deletes that data (DeleteSnapshot).
+A pre-provisioned content names data by spec.source.snapshotHandle and becomes ready whether or
+not the backend holds it.
+"""
+
+import hashlib
 import time
 
 from kubesim.controllers.common import (
@@ -26,6 +33,9 @@ class VolumeSnapshotController(Controller):
         if group_resource == SNAPSHOT_CONTENTS:
             ref = (obj.get("spec") or {}).get("volumeSnapshotRef") or {}
             keys = [("content", "", meta(obj)["name"])]
+            handle = (obj.get("status") or {}).get("snapshotHandle")
+            if event_type == "DELETED" and handle and (obj.get("spec") or {}).get("deletionPolicy", "Delete") == "Delete":
+                keys.append(("snapshot-data", "", handle))
             if ref.get("name"):
                 keys.append(("snapshot", ref.get("namespace", ""), ref["name"]))
             return keys
@@ -43,6 +53,8 @@ class VolumeSnapshotController(Controller):
             return
         if kind == "snapshot":
             self._sync_snapshot(namespace, name)
+        elif kind == "snapshot-data":
+            self._delete_snapshot_data(name)
         else:
             self._sync_content(name)
 
@@ -77,8 +89,12 @@ class VolumeSnapshotController(Controller):
             content = self.update(SNAPSHOT_CONTENTS, content)
         content_status = dict(content.get("status") or {})
         if not content_status.get("readyToUse"):
-            content_status.update(readyToUse=True, creationTime=content_status.get("creationTime") or time.time_ns(),
-                                  snapshotHandle=(content["spec"].get("source") or {}).get("snapshotHandle") or "snap-" + random_suffix(17))
+            handle = (content["spec"].get("source") or {}).get("snapshotHandle") or "snap-" + random_suffix(17)
+            content_status.update(readyToUse=True, creationTime=content_status.get("creationTime") or time.time_ns(), snapshotHandle=handle)
+            # The driver reports the size of a snapshot it holds (ListSnapshots); one it does not hold has none.
+            size = self.volume_backend.snapshot_size(handle)
+            if size is not None and content_status.get("restoreSize") is None:
+                content_status["restoreSize"] = size
             content = self.write_status(SNAPSHOT_CONTENTS, content, content_status)
         self._write_snapshot_status(snapshot, content)
 
@@ -117,8 +133,11 @@ class VolumeSnapshotController(Controller):
                                                             "metadata": {"name": content_name}, "spec": spec})
         if not (content.get("status") or {}).get("readyToUse"):
             size = quantity_bytes(((claim.get("status") or {}).get("capacity") or {}).get("storage")) or 0
-            content = self.write_status(SNAPSHOT_CONTENTS, content, {
-                "creationTime": time.time_ns(), "readyToUse": True, "restoreSize": size, "snapshotHandle": "snap-" + random_suffix(17)})
+            # One handle per content, so a retried status write does not leave a second copy behind.
+            handle = "snap-" + hashlib.sha256(meta(content)["uid"].encode()).hexdigest()[:17]
+            self.volume_backend.take_snapshot(volume["spec"]["csi"]["volumeHandle"], handle, size_bytes=size)
+            content = self.write_status(SNAPSHOT_CONTENTS, content, {"creationTime": time.time_ns(), "readyToUse": True, "restoreSize": size,
+                                                                     "snapshotHandle": handle})
         self._write_snapshot_status(snapshot, content)
 
     def _default_class(self, driver):
@@ -135,6 +154,13 @@ class VolumeSnapshotController(Controller):
         if content_status.get("restoreSize") is not None:
             status["restoreSize"] = format_bytes(content_status["restoreSize"])
         self.write_status(VOLUME_SNAPSHOTS, snapshot, status)
+
+    def _delete_snapshot_data(self, handle):
+        """DeleteSnapshot for a content deleted with deletionPolicy Delete, unless another content still names the data."""
+        for content in self.objects(SNAPSHOT_CONTENTS):
+            if handle in ((content.get("status") or {}).get("snapshotHandle"), ((content.get("spec") or {}).get("source") or {}).get("snapshotHandle")):
+                return
+        self.volume_backend.delete_snapshot(handle)
 
     def _sync_content(self, name):
         content = self.find(SNAPSHOT_CONTENTS, None, name)

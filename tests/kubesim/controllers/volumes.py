@@ -1,30 +1,66 @@
-"""The PersistentVolume controller with a CSI external-provisioner: bind, provision, reclaim."""
+"""The PersistentVolume controller with a CSI external-provisioner: bind, provision (empty or from a VolumeSnapshot), reclaim.
+
+Provisioning from a VolumeSnapshot follows the external-provisioner's checks (getSnapshotSource): the
+claim stays Pending, with a ProvisioningFailed Warning Event carrying the sidecar's message, until the
+snapshot exists in the claim's namespace, is bound to a content of the storage class's driver, is
+readyToUse, and its restoreSize fits the request. The new volume gets a new handle and a copy of the
+snapshot's data in the volume backend.
+"""
 
 import copy
 import time
 
+from kubesim import errors
 from kubesim.controllers.common import (
-    PVCS, PVS, SELECTED_NODE_ANNOTATION, STORAGE_CLASSES, Controller, is_deleting, labels_of, meta, namespace_and_name, quantity_bytes, random_suffix)
+    PVCS, PVS, SELECTED_NODE_ANNOTATION, SNAPSHOT_CONTENTS, SNAPSHOT_GROUP, STORAGE_CLASSES, VOLUME_SNAPSHOTS, Controller, is_deleting, labels_of, meta,
+    namespace_and_name, quantity_bytes, random_suffix)
 from kubesim.selectors import SelectorError, label_selector_from_dict
+from kubesim.volume_backend import persistent_volume_handle
 
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
+SNAPSHOT_KIND = "VolumeSnapshot"
+CLAIM_KIND = "PersistentVolumeClaim"
+
+
+class ProvisioningFailed(Exception):
+    """The external-provisioner cannot provision the claim yet; the message is the sidecar's."""
+
+
+def claim_data_source(claim):
+    """The claim's data source as the external-provisioner reads it: dataSource first, else dataSourceRef; None without one."""
+    spec = claim.get("spec") or {}
+    source = spec.get("dataSource") or spec.get("dataSourceRef")
+    if not source:
+        return None
+    namespace = (source.get("namespace") if source is spec.get("dataSourceRef") else None) or meta(claim).get("namespace")
+    return {"kind": source.get("kind") or "", "apiGroup": source.get("apiGroup") or "", "name": source.get("name") or "", "namespace": namespace}
 
 
 class VolumeBinderController(Controller):
     """The PersistentVolume controller with a CSI external-provisioner: bind, provision, reclaim."""
 
     name = "pv-binder"
-    watches = (PVCS, PVS, STORAGE_CLASSES)
+    watches = (PVCS, PVS, STORAGE_CLASSES, VOLUME_SNAPSHOTS, SNAPSHOT_CONTENTS)
+
+    def __init__(self, store, requeue, volume_backend=None):
+        super().__init__(store, requeue, volume_backend)
+        self._reported = {}  # claim uid -> (reason, message) of the last event, so a retry does not repeat it
 
     def keys_for(self, group_resource, event_type, obj, old):
         if group_resource == PVCS:
             keys = [("pvc",) + namespace_and_name(obj)]
             volume_name = (obj.get("spec") or {}).get("volumeName")
-            if event_type == "DELETED" and volume_name:
-                keys.append(("pv", "", volume_name))
+            if event_type == "DELETED":
+                self._reported.pop(meta(obj).get("uid"), None)
+                if volume_name:
+                    keys.append(("pv", "", volume_name))
             return keys
+        if group_resource == VOLUME_SNAPSHOTS:
+            return self._snapshot_restore_keys(meta(obj).get("namespace"))
+        if group_resource == SNAPSHOT_CONTENTS:
+            return self._snapshot_restore_keys(((obj.get("spec") or {}).get("volumeSnapshotRef") or {}).get("namespace"))
         if group_resource == PVS:
             keys = [("pv", "", meta(obj)["name"])]
             claim_ref = (obj.get("spec") or {}).get("claimRef")
@@ -34,6 +70,11 @@ class VolumeBinderController(Controller):
                 keys.extend(self._pending_claim_keys())
             return keys
         return self._pending_claim_keys()
+
+    def _snapshot_restore_keys(self, namespace):
+        """Pending claims restoring a VolumeSnapshot: a snapshot's progress may unblock them."""
+        return [("pvc",) + namespace_and_name(claim) for claim in self.objects(PVCS, namespace or None)
+                if (claim.get("status") or {}).get("phase") == "Pending" and (claim_data_source(claim) or {}).get("kind") == SNAPSHOT_KIND]
 
     def _pending_claim_keys(self):
         return [("pvc",) + namespace_and_name(claim) for claim in self.objects(PVCS)
@@ -155,9 +196,23 @@ class VolumeBinderController(Controller):
             annotations["volume.beta.kubernetes.io/storage-provisioner"] = provisioner
             annotations["volume.kubernetes.io/storage-provisioner"] = provisioner
             claim = self.update(PVCS, claim)
+        snapshot_handle = None
+        source = claim_data_source(claim)
+        # A clone (PersistentVolumeClaim source) is provisioned empty: cloning is not emulated.
+        if source is not None and source["kind"] != CLAIM_KIND:
+            if source["kind"] != SNAPSHOT_KIND:
+                self._report(claim, "Normal", "Provisioning", "Assuming an external populator will provision the volume", provisioner)
+                return
+            try:
+                snapshot_handle = self._snapshot_source(claim, storage_class, source)
+            except ProvisioningFailed as failure:
+                self._report(claim, "Warning", "ProvisioningFailed",
+                             'failed to provision volume with StorageClass "%s": %s' % (meta(storage_class)["name"], failure), provisioner)
+                return
         spec = claim["spec"]
         parameters = storage_class.get("parameters") or {}
-        csi = {"driver": provisioner, "volumeHandle": "vol-" + random_suffix(17),
+        volume_handle = "vol-" + random_suffix(17)
+        csi = {"driver": provisioner, "volumeHandle": volume_handle,
                "volumeAttributes": {"storage.kubernetes.io/csiProvisionerIdentity": "%d-%s-%s" % (
                    int(time.time() * 1000), random_suffix(4), provisioner)}}
         if parameters.get("csi.storage.k8s.io/fstype"):
@@ -174,9 +229,72 @@ class VolumeBinderController(Controller):
         }
         if storage_class.get("mountOptions"):
             volume_spec["mountOptions"] = list(storage_class["mountOptions"])
-        volume = self.create(PVS, None, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
-            "name": "pvc-" + meta(claim)["uid"], "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}}, "spec": volume_spec})
+        # CreateVolume: the disk exists, holding the snapshot's data, before its PersistentVolume does.
+        if snapshot_handle is not None:
+            self.volume_backend.restore_volume(snapshot_handle, volume_handle)
+        else:
+            self.volume_backend.create_volume(volume_handle)
+        try:
+            volume = self.create(PVS, None, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
+                "name": "pvc-" + meta(claim)["uid"], "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}}, "spec": volume_spec})
+        except errors.ApiError:
+            self.volume_backend.delete_volume(volume_handle)  # as the provisioner deletes a volume it could not record
+            raise
+        self._reported.pop(meta(claim)["uid"], None)
         self._bind(claim, volume)
+
+    def _snapshot_source(self, claim, storage_class, source):
+        """The snapshot handle to restore, after the external-provisioner's checks; raises ProvisioningFailed."""
+        name = source["name"]
+        if not name:
+            raise ProvisioningFailed("the PVC source not found for PVC %s" % meta(claim)["name"])
+        if source["apiGroup"] != SNAPSHOT_GROUP:
+            raise ProvisioningFailed("the PVC source does not belong to the right APIGroup. Expected %s, Got %s" % (SNAPSHOT_GROUP, source["apiGroup"]))
+        prefix = "error getting handle for DataSource Type %s by Name %s: " % (SNAPSHOT_KIND, name)
+        if self.rtype(VOLUME_SNAPSHOTS) is None or self.rtype(SNAPSHOT_CONTENTS) is None:
+            raise ProvisioningFailed(prefix + "error getting snapshot %s from api server: the server could not find the requested resource" % name)
+        snapshot = self.find(VOLUME_SNAPSHOTS, source["namespace"], name)
+        if snapshot is None:
+            raise ProvisioningFailed(prefix + 'error getting snapshot %s from api server: %s.%s "%s" not found' % (
+                name, VOLUME_SNAPSHOTS[1], SNAPSHOT_GROUP, name))
+        if is_deleting(snapshot):
+            raise ProvisioningFailed(prefix + "snapshot %s is being deleted" % name)
+        status = snapshot.get("status") or {}
+        content_name = status.get("boundVolumeSnapshotContentName")
+        if not content_name:
+            raise ProvisioningFailed(prefix + "snapshot %s not bound" % name)
+        content = self.find(SNAPSHOT_CONTENTS, None, content_name)
+        if content is None:
+            raise ProvisioningFailed(prefix + "error getting snapshotcontent %s for snapshot %s" % (content_name, name))
+        content_spec = content.get("spec") or {}
+        ref = content_spec.get("volumeSnapshotRef") or {}
+        if (ref.get("uid"), ref.get("namespace"), ref.get("name")) != (meta(snapshot)["uid"], meta(snapshot)["namespace"], name):
+            raise ProvisioningFailed(prefix + "snapshotcontent %s for snapshot %s is bound to a different snapshot" % (content_name, name))
+        if content_spec.get("driver") != storage_class.get("provisioner"):
+            raise ProvisioningFailed(prefix + "snapshotcontent %s for snapshot %s is not handled by CSI driver of StorageClass %s" % (
+                content_name, name, meta(storage_class)["name"]))
+        if not status.get("readyToUse"):
+            raise ProvisioningFailed(prefix + "snapshot %s is not Ready" % name)
+        snapshot_handle = (content.get("status") or {}).get("snapshotHandle")
+        if not snapshot_handle:
+            raise ProvisioningFailed(prefix + "snapshot handle %s is not available" % name)
+        if status.get("restoreSize") is not None:
+            requested = quantity_bytes((((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage"))
+            if requested is None:
+                raise ProvisioningFailed(prefix + "error getting capacity for PVC %s when creating snapshot %s" % (meta(claim)["name"], name))
+            restore_size = quantity_bytes(status["restoreSize"]) or 0
+            if requested < restore_size:
+                raise ProvisioningFailed(prefix + "requested volume size %d is less than the size %d for the source snapshot %s" % (
+                    requested, restore_size, name))
+        return snapshot_handle
+
+    def _report(self, claim, event_type, reason, message, component):
+        """An Event on the claim, once per distinct reason and message (the sidecar retries with backoff; this emulator on changes)."""
+        uid = meta(claim)["uid"]
+        if self._reported.get(uid) == (reason, message):
+            return
+        self._reported[uid] = (reason, message)
+        self.record_event(dict(claim, apiVersion="v1", kind="PersistentVolumeClaim"), event_type, reason, message, component)
 
     # ---- volumes
 
@@ -200,6 +318,9 @@ class VolumeBinderController(Controller):
         if policy != "Delete":
             self.write_status(PVS, volume, {"phase": "Released"})
         elif (meta(volume).get("annotations") or {}).get("pv.kubernetes.io/provisioned-by"):
+            handle = persistent_volume_handle(volume)
+            if handle:
+                self.volume_backend.delete_volume(handle)  # DeleteVolume, then the object goes
             self.delete(PVS, volume)
         else:
             self.write_status(PVS, volume, {"phase": "Failed", "message": 'error getting deleter volume plugin for volume "%s": '

@@ -452,6 +452,206 @@ def test_snapshot_binds_a_pre_provisioned_content(cluster):
     assert content["status"]["snapshotHandle"] == "snap-123"
 
 
+# --------------------------------------------------------- restoring snapshots
+
+SNAPSHOT_DRIVER = "hostpath.csi.k8s.io"
+
+
+def snapshot_class(cluster, policy="Delete"):
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshotclasses", {
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass", "metadata": {"name": "snap"},
+        "driver": SNAPSHOT_DRIVER, "deletionPolicy": policy})
+
+
+def class_snapshot(name, claim_name):
+    return dict(snapshot(name), spec={"volumeSnapshotClassName": "snap", "source": {"persistentVolumeClaimName": claim_name}})
+
+
+def snapshot_source(name):
+    return {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": name}
+
+
+def volume_handle_of_claim(cluster, name):
+    bound = cluster.get("", "persistentvolumeclaims", name)
+    return cluster.get("", "persistentvolumes", bound["spec"]["volumeName"])["spec"]["csi"]["volumeHandle"]
+
+
+def claim_events(cluster, name):
+    """(type, reason, message) of the claim's Events, oldest first."""
+    events = sorted(cluster.list("", "events"), key=lambda event: int(event["metadata"]["resourceVersion"]))
+    return [(event["type"], event["reason"], event["message"]) for event in events
+            if event["involvedObject"]["kind"] == "PersistentVolumeClaim" and event["involvedObject"]["name"] == name]
+
+
+def snapshotted_claim(cluster, data=b"rows v1", policy="Delete"):
+    """A bound 2Gi CSI claim "data" holding ``data`` and a ready snapshot "backup" of it."""
+    install_snapshot_crds(cluster)
+    bound_csi_claim(cluster)
+    snapshot_class(cluster, policy)
+    backend = cluster.controllers.volume_backend
+    backend.write_volume(volume_handle_of_claim(cluster, "data"), data)
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshots", class_snapshot("backup", "data"))
+    cluster.settle()
+    return backend
+
+
+def test_snapshot_copies_the_volume_data_at_the_time_it_is_taken(cluster):
+    backend = snapshotted_claim(cluster)
+    backend.write_volume(volume_handle_of_claim(cluster, "data"), b"rows v2")
+    content = cluster.list("snapshot.storage.k8s.io", "volumesnapshotcontents", None)[0]
+    handle = content["status"]["snapshotHandle"]
+    assert backend.read_snapshot(handle) == b"rows v1"
+    assert backend.snapshots() == [{"handle": handle, "size": 7, "source_volume": volume_handle_of_claim(cluster, "data"), "size_bytes": 2 * 1024 ** 3}]
+
+
+def test_claim_from_a_snapshot_waits_for_it_to_be_ready_then_gets_its_data_on_a_new_volume(cluster):
+    install_snapshot_crds(cluster)
+    bound_csi_claim(cluster)
+    snapshot_class(cluster)
+    backend = cluster.controllers.volume_backend
+    source_handle = volume_handle_of_claim(cluster, "data")
+    backend.write_volume(source_handle, b"orders table")
+    cluster.create("", "persistentvolumeclaims", claim("restored", "2Gi", "csi", dataSource=snapshot_source("backup")))
+    cluster.settle()
+    assert cluster.get("", "persistentvolumeclaims", "restored")["status"]["phase"] == "Pending"
+    assert claim_events(cluster, "restored") == [(
+        "Warning", "ProvisioningFailed", 'failed to provision volume with StorageClass "csi": error getting handle for DataSource Type VolumeSnapshot '
+        'by Name backup: error getting snapshot backup from api server: volumesnapshots.snapshot.storage.k8s.io "backup" not found')]
+
+    cluster.controllers.configure({"volumesnapshot": False})
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshots", class_snapshot("backup", "data"))
+    cluster.settle()
+    assert cluster.get("", "persistentvolumeclaims", "restored")["status"]["phase"] == "Pending"
+    assert claim_events(cluster, "restored")[-1][2].endswith("snapshot backup not bound")
+    assert len(cluster.list("", "persistentvolumes", None)) == 1
+
+    cluster.controllers.configure({"volumesnapshot": True})  # the snapshot becoming ready alone must wake the claim up
+    cluster.settle()
+    restored = cluster.get("", "persistentvolumeclaims", "restored")
+    assert restored["status"]["phase"] == "Bound"
+    assert restored["spec"]["dataSource"] == restored["spec"]["dataSourceRef"] == snapshot_source("backup")
+    pv = cluster.get("", "persistentvolumes", restored["spec"]["volumeName"])
+    assert pv["spec"]["csi"]["driver"] == SNAPSHOT_DRIVER and pv["spec"]["csi"]["volumeHandle"] != source_handle
+    assert pv["spec"]["claimRef"]["name"] == "restored" and pv["spec"]["capacity"] == {"storage": "2Gi"}
+    assert backend.read_volume(pv["spec"]["csi"]["volumeHandle"]) == b"orders table"
+    backend.write_volume(pv["spec"]["csi"]["volumeHandle"], b"changed after restore")
+    assert backend.read_volume(source_handle) == b"orders table"
+
+
+@pytest.mark.parametrize("size, restorable", [("1Gi", False), ("3Gi", True)])
+def test_claim_smaller_than_the_snapshot_restore_size_stays_pending(cluster, size, restorable):
+    snapshotted_claim(cluster)
+    cluster.create("", "persistentvolumeclaims", claim("restored", size, "csi", dataSourceRef=snapshot_source("backup")))
+    cluster.settle()
+    restored = cluster.get("", "persistentvolumeclaims", "restored")
+    assert restored["status"]["phase"] == ("Bound" if restorable else "Pending")
+    if restorable:
+        assert restored["status"]["capacity"] == {"storage": size} and claim_events(cluster, "restored") == []
+    else:
+        assert "volumeName" not in restored["spec"]
+        assert claim_events(cluster, "restored") == [(
+            "Warning", "ProvisioningFailed", 'failed to provision volume with StorageClass "csi": error getting handle for DataSource Type VolumeSnapshot by '
+            "Name backup: requested volume size 1073741824 is less than the size 2147483648 for the source snapshot backup")]
+
+
+def test_claim_whose_class_has_another_driver_than_the_snapshot_stays_pending(cluster):
+    snapshotted_claim(cluster)
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "gp3"}, "provisioner": "ebs.csi.aws.com"})
+    cluster.create("", "persistentvolumeclaims", claim("restored", "2Gi", "gp3", dataSource=snapshot_source("backup")))
+    cluster.settle()
+    assert cluster.get("", "persistentvolumeclaims", "restored")["status"]["phase"] == "Pending"
+    content_name = cluster.get("snapshot.storage.k8s.io", "volumesnapshots", "backup")["status"]["boundVolumeSnapshotContentName"]
+    assert claim_events(cluster, "restored")[-1][2].endswith(
+        "snapshotcontent %s for snapshot backup is not handled by CSI driver of StorageClass gp3" % content_name)
+
+
+def test_snapshot_in_another_namespace_is_not_found(cluster):
+    snapshotted_claim(cluster)
+    cluster.create("", "namespaces", {"metadata": {"name": "other"}})
+    body = claim("restored", "2Gi", "csi", dataSource=snapshot_source("backup"))
+    body["metadata"]["namespace"] = "other"
+    cluster.create("", "persistentvolumeclaims", body, namespace="other")
+    cluster.settle()
+    assert cluster.get("", "persistentvolumeclaims", "restored", namespace="other")["status"]["phase"] == "Pending"
+
+
+def test_data_source_of_another_kind_is_left_to_a_volume_populator(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "csi"}, "provisioner": SNAPSHOT_DRIVER})
+    populator = {"apiGroup": "populators.example.com", "kind": "Backup", "name": "nightly"}
+    cluster.create("", "persistentvolumeclaims", claim("populated", "1Gi", "csi", dataSourceRef=populator))
+    cluster.settle()
+    stored = cluster.get("", "persistentvolumeclaims", "populated")
+    assert stored["status"]["phase"] == "Pending" and stored["spec"]["dataSource"] == populator
+    assert claim_events(cluster, "populated") == [("Normal", "Provisioning", "Assuming an external populator will provision the volume")]
+
+
+def test_claim_data_sources_are_normalized_as_kube_apiserver_does(cluster):
+    mirrored = cluster.create("", "persistentvolumeclaims", claim("a", "1Gi", "none", dataSource=snapshot_source("s")))
+    assert mirrored["spec"]["dataSourceRef"] == snapshot_source("s")
+    # Only PVCs and VolumeSnapshots were ever accepted in dataSource: anything else is silently dropped.
+    dropped = cluster.create("", "persistentvolumeclaims", claim("b", "1Gi", "none", dataSource={"apiGroup": "x.io", "kind": "Thing", "name": "t"}))
+    assert "dataSource" not in dropped["spec"] and "dataSourceRef" not in dropped["spec"]
+    # Cross-namespace data sources are an alpha feature, off.
+    crossed = cluster.create("", "persistentvolumeclaims", claim("c", "1Gi", "none", dataSourceRef=dict(snapshot_source("s"), namespace="elsewhere")))
+    assert "dataSource" not in crossed["spec"] and "dataSourceRef" not in crossed["spec"]
+    with pytest.raises(Exception, match="must match dataSourceRef") as raised:
+        cluster.create("", "persistentvolumeclaims", claim("d", "1Gi", "none", dataSource=snapshot_source("s"), dataSourceRef=snapshot_source("t")))
+    assert raised.value.code == 422
+
+
+@pytest.mark.parametrize("policy", ["Delete", "Retain"])
+def test_deleting_the_snapshot_deletes_its_data_only_with_deletion_policy_delete(cluster, policy):
+    backend = snapshotted_claim(cluster, policy=policy)
+    [handle] = backend.snapshot_handles()
+    cluster.delete("snapshot.storage.k8s.io", "volumesnapshots", "backup")
+    cluster.settle()
+    assert backend.snapshot_handles() == ([] if policy == "Delete" else [handle])
+
+
+def test_deleting_a_claim_with_reclaim_policy_delete_deletes_its_volume_data(cluster):
+    bound_csi_claim(cluster)
+    backend = cluster.controllers.volume_backend
+    handle = volume_handle_of_claim(cluster, "data")
+    assert backend.read_volume(handle) == b""
+    cluster.delete("", "persistentvolumeclaims", "data")
+    cluster.settle()
+    assert backend.read_volume(handle) is None and backend.volumes() == []
+
+
+def pre_provisioned_content(name, handle):
+    return {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent", "metadata": {"name": name},
+            "spec": {"deletionPolicy": "Retain", "driver": SNAPSHOT_DRIVER, "source": {"snapshotHandle": handle},
+                     "volumeSnapshotRef": {"name": "imported", "namespace": NAMESPACE}}}
+
+
+def test_claim_from_a_pre_provisioned_snapshot_gets_the_data_its_handle_names(cluster):
+    install_snapshot_crds(cluster)
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "csi"}, "provisioner": SNAPSHOT_DRIVER})
+    backend = cluster.controllers.volume_backend
+    backend.write_snapshot("snap-from-elsewhere", b"exported rows", size_bytes=1024 ** 3)
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshotcontents", pre_provisioned_content("imported-content", "snap-from-elsewhere"))
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshots", snapshot("imported", volumeSnapshotContentName="imported-content"))
+    cluster.create("", "persistentvolumeclaims", claim("restored", "1Gi", "csi", dataSource=snapshot_source("imported")))
+    cluster.settle()
+    assert cluster.get("snapshot.storage.k8s.io", "volumesnapshots", "imported")["status"]["restoreSize"] == "1Gi"
+    handle = volume_handle_of_claim(cluster, "restored")
+    assert backend.read_volume(handle) == b"exported rows"
+    assert [v for v in backend.volumes() if v["handle"] == handle] == [
+        {"handle": handle, "size": 13, "source_snapshot": "snap-from-elsewhere", "snapshot_data_missing": False}]
+
+
+def test_claim_from_a_snapshot_the_backend_does_not_hold_gets_an_empty_flagged_volume(cluster):
+    install_snapshot_crds(cluster)
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "csi"}, "provisioner": SNAPSHOT_DRIVER})
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshotcontents", pre_provisioned_content("imported-content", "snap-other-account"))
+    cluster.create("snapshot.storage.k8s.io", "volumesnapshots", snapshot("imported", volumeSnapshotContentName="imported-content"))
+    cluster.create("", "persistentvolumeclaims", claim("restored", "1Gi", "csi", dataSource=snapshot_source("imported")))
+    cluster.settle()
+    handle = volume_handle_of_claim(cluster, "restored")
+    restored = [v for v in cluster.controllers.volume_backend.volumes() if v["handle"] == handle]
+    assert restored == [{"handle": handle, "size": 0, "source_snapshot": "snap-other-account", "snapshot_data_missing": True}]
+
+
 # -------------------------------------------------------------------- switches
 
 def test_switched_off_controller_leaves_objects_untouched_until_switched_on(cluster):

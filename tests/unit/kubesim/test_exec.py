@@ -29,7 +29,8 @@ def _pod(name, containers, phase="Running", node="kubesim-node-1"):
 def sim_fixture(kubesim_factory):
     emulated = kubesim_factory(run_controllers=False)
     emulated.sim.seed([_pod(SINGLE, ["postgres"]), _pod(MULTI, ["nginx", "sidecar"]),
-                       _pod("done-0", ["job"], phase="Succeeded"), _pod("unscheduled-0", ["app"], phase="Pending", node=None)])
+                       _pod("done-0", ["job"], phase="Succeeded"), _pod("unscheduled-0", ["app"], phase="Pending", node=None),
+                       _pod("starting-0", ["app"], phase="Pending")])
     return emulated
 
 
@@ -133,10 +134,15 @@ def test_missing_pod_is_404(core):
     assert 'pods \\"ghost\\" not found' in str(raised.value) or 'pods "ghost" not found' in str(raised.value)
 
 
-def test_completed_pod_answers_an_internal_error_status_after_the_upgrade(sim, core):
-    response = _run(core, ["true"], pod="done-0")
+@pytest.mark.parametrize("pod, cause", [
+    ("done-0", "container is in CONTAINER_EXITED state"),
+    ("starting-0", 'container not found ("app")'),
+])
+def test_pod_not_running_answers_an_internal_error_status_after_the_upgrade(sim, core, pod, cause):
+    response = _run(core, ["true"], pod=pod)
     status = json.loads(response.read_channel(3))
     assert (status["status"], status["reason"], status["code"]) == ("Failure", "InternalError", 500)
+    assert status["message"] == "Internal error occurred: unable to upgrade connection: " + cause
     assert sim.sim.exec_registry.records() == []
 
 
