@@ -122,3 +122,16 @@ def s3_bucket(s3_endpoint, s3_credentials):
         for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
             s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     s3.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
+def ec2_endpoint(s3_endpoint, s3_credentials):
+    """URL of EC2 on the loopback moto server (the one behind s3_endpoint), with its credentials in AWS_*.
+
+    EC2 tests create volumes and snapshots, so they never run against a real account: they skip
+    when KUBESAFE_TEST_S3_ENDPOINT points the S3 tests elsewhere.
+    """
+    del s3_credentials
+    if os.environ.get("KUBESAFE_TEST_S3_ENDPOINT"):
+        pytest.skip("EC2 tests need the loopback moto server, not KUBESAFE_TEST_S3_ENDPOINT")
+    return s3_endpoint

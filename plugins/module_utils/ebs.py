@@ -1,0 +1,833 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""AWS EBS snapshots of persistent volumes, through boto3: create, copy, restore to a volume, delete, find.
+
+``ebs_settings(ebs_config)`` checks the ``ebs_config`` option and applies the AWS_*
+environment fallbacks; ``EbsSnapshots(settings)`` does the EC2 calls, waiting for
+the results with ``ebs_config.timeout``. ``volume_id_from_pv`` and
+``rewrite_pv_for_volume`` read and rewrite the EBS volume of a PersistentVolume
+(in-tree awsElasticBlockStore or the ebs.csi.aws.com CSI driver).
+botocore errors become messages naming the cause and the fix (IAM action, option).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import datetime
+import os
+import re
+import threading
+import time
+
+from urllib.parse import urlparse
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+    HAS_BOTO3 = True
+    BOTO3_IMPORT_ERROR = None
+except ImportError as exc:  # the module reports it with missing_required_lib("boto3")
+    HAS_BOTO3 = False
+    BOTO3_IMPORT_ERROR = exc
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ENV_FALLBACKS
+
+EBS_CSI_DRIVER = "ebs.csi.aws.com"
+VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
+# CreateVolume rejects Iops / Throughput for the other types.
+IOPS_VOLUME_TYPES = ("gp3", "io1", "io2")
+THROUGHPUT_VOLUME_TYPES = ("gp3",)
+DEFAULT_TIMEOUT = 600
+MAX_TAGS = 50  # per EC2 resource
+RESERVED_TAG_PREFIX = "aws:"  # AWS refuses tags under it, so they are never copied
+
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+ZONE_AFFINITY_KEYS = ("topology.ebs.csi.aws.com/zone",) + ZONE_LABELS
+REGION_AFFINITY_KEYS = REGION_LABELS
+# Availability zone IDs (use1-az1) cannot be derived from a zone name without an API call.
+ZONE_ID_AFFINITY_KEYS = ("topology.k8s.aws/zone-id",)
+
+# Suboptions of ebs_config. No env fallbacks here: ebs_settings applies them, so they also
+# work when ebs_config is omitted and for callers that are not modules.
+EBS_CONFIG_SPEC = dict(
+    region=dict(type="str", aliases=["aws_region", "ec2_region"]),
+    endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "ec2_url"]),
+    profile=dict(type="str", aliases=["aws_profile"]),
+    access_key=dict(type="str", no_log=True, aliases=["aws_access_key_id", "aws_access_key", "ec2_access_key"]),
+    secret_key=dict(type="str", no_log=True, aliases=["aws_secret_access_key", "aws_secret_key", "ec2_secret_key"]),
+    session_token=dict(type="str", no_log=True, aliases=["aws_session_token", "security_token", "aws_security_token"]),
+    validate_certs=dict(type="bool", default=True),
+    ca_bundle=dict(type="path", aliases=["aws_ca_bundle"]),
+    kms_key_id=dict(type="str"),
+    copy_to_region=dict(type="str"),
+    copy_kms_key_id=dict(type="str"),
+    availability_zone=dict(type="str"),
+    volume_type=dict(type="str", choices=list(VOLUME_TYPES)),
+    timeout=dict(type="int", default=DEFAULT_TIMEOUT),
+    tags=dict(type="dict"),
+)
+
+EBS_ARGUMENT_SPEC = dict(ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC))
+
+# The same variables as the S3 location (and amazon.aws), except the endpoint: AWS_URL often points at an
+# S3-compatible store (MinIO) for the backup location, and EC2 calls must not go there; only EC2_URL counts.
+# botocore itself still honours AWS_ENDPOINT_URL_EC2 when no endpoint is set here.
+EBS_ENV_FALLBACKS = dict(ENV_FALLBACKS, endpoint_url=("EC2_URL",))
+
+_CREDENTIAL_KEYS = ("access_key", "secret_key", "session_token")
+_CREDENTIALS_HELP = (
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), "
+    "or ebs_config.access_key and ebs_config.secret_key, or a profile (AWS_PROFILE or ebs_config.profile), "
+    "or run where an instance profile or IRSA web identity provides them")
+_REGION_HELP = "set ebs_config.region (or AWS_REGION / AWS_DEFAULT_REGION)"
+_REGION_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# The region an availability zone name starts with: us-east-1a, us-west-2-lax-1a (local zone), us-gov-west-1b.
+_ZONE_REGION = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)(?=[a-z]|-)")
+_VOLUME_ID = re.compile(r"vol-[0-9a-zA-Z]+")
+_DENIED_ACTION = re.compile(r"perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)")
+
+_DENIED_CODES = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "Forbidden", "403")
+_AUTH_CODES = ("AuthFailure", "InvalidClientTokenId", "InvalidAccessKeyId", "UnrecognizedClientException")
+_EXPIRED_CODES = ("ExpiredToken", "RequestExpired", "ExpiredTokenException", "TokenRefreshRequired", "InvalidToken")
+_LIMIT_CODES = ("SnapshotLimitExceeded", "VolumeLimitExceeded", "ResourceLimitExceeded", "MaxIOPSLimitExceeded",
+                "TagLimitExceeded", "SnapshotCreationPerVolumeRateExceeded")
+_KMS_CODES = ("KMSKeyNotAccessibleFault", "InvalidKMSKey.Id", "InvalidKMSKey.NotFound", "InvalidKMSKey.State",
+              "KmsKeyNotAccessible", "KMS.NotFoundException", "KMS.DisabledException")
+# What the encrypted snapshot and volume operations need on the KMS key besides the EC2 action.
+_KMS_PERMISSIONS = "kms:CreateGrant, kms:Decrypt, kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext and kms:ReEncrypt*"
+
+
+class EbsError(KubesafeError):
+    """An EC2 call failed; ``code`` is AWS's error code, ``resource_id`` the snapshot or volume concerned."""
+
+    def __init__(self, message, code=None, resource_id=None):
+        super(EbsError, self).__init__(message)
+        self.code = code
+        self.resource_id = resource_id
+
+
+class EbsNotFound(EbsError):
+    """The volume or snapshot does not exist in the region asked."""
+
+
+class EbsTimeout(EbsError):
+    """A snapshot or volume did not reach its final state within ebs_config.timeout; ``resource_id`` still exists."""
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+def ebs_settings(config, environ=None):
+    """Checked ebs_config with the AWS_* environment fallbacks applied; raises ConfigurationError.
+
+    ``environ`` defaults to os.environ. Alias keys (aws_access_key_id, ...) may be present next to
+    their option, as AnsibleModule leaves them, as long as the values agree.
+    """
+    environ = os.environ if environ is None else environ
+    if config is not None and not isinstance(config, dict):
+        raise ConfigurationError("ebs_config must be a dictionary of options (region, endpoint_url, ...), got %r" % (type(config).__name__,))
+    config = dict(config or {})
+    settings = {}
+    for name, spec in EBS_CONFIG_SPEC.items():
+        for alias in spec.get("aliases", ()):
+            if config.get(alias) is not None:
+                if config.get(name) is not None and config[name] != config[alias]:
+                    raise ConfigurationError("ebs_config: set %s or its alias %s, not both" % (name, alias))
+                config[name] = config[alias]
+            config.pop(alias, None)
+        settings[name] = config.pop(name, None)
+    if config:
+        raise ConfigurationError("ebs_config: unknown option(s) %s; allowed: %s" % (
+            ", ".join(sorted(config)), ", ".join(sorted(EBS_CONFIG_SPEC))))
+
+    _apply_environment(settings, environ)
+    _check_settings(settings)
+    return settings
+
+
+def _apply_environment(settings, environ):
+    """Fill unset settings from AWS_* variables, with the precedence of the S3 location (locations.py)."""
+    explicit_profile = settings["profile"] is not None
+    explicit_keys = any(settings[name] for name in _CREDENTIAL_KEYS)
+    if explicit_profile and explicit_keys:
+        raise ConfigurationError("ebs_config: set either profile or access_key/secret_key/session_token, not both")
+    for name, variables in EBS_ENV_FALLBACKS.items():
+        if settings[name] is not None:
+            continue
+        if (explicit_profile and name in _CREDENTIAL_KEYS) or (explicit_keys and name == "profile"):
+            continue  # an explicit choice of credentials is not mixed with the environment's
+        settings[name] = next((environ[var] for var in variables if environ.get(var)), None)
+    # As boto3 does: keys in the environment win over a profile in the environment.
+    if not explicit_profile and settings["access_key"]:
+        settings["profile"] = None
+    if bool(settings["access_key"]) != bool(settings["secret_key"]):
+        missing = "secret_key (AWS_SECRET_ACCESS_KEY)" if settings["access_key"] else "access_key (AWS_ACCESS_KEY_ID)"
+        raise ConfigurationError("ebs_config: access_key and secret_key go together; %s is missing" % missing)
+
+
+def _check_settings(settings):
+    if settings["validate_certs"] is None:
+        settings["validate_certs"] = True
+    elif not isinstance(settings["validate_certs"], bool):
+        raise ConfigurationError("ebs_config.validate_certs must be true or false, got %r" % (settings["validate_certs"],))
+    settings["timeout"] = _check_timeout(settings["timeout"])
+    for name in ("region", "copy_to_region"):
+        if settings[name] is not None and not _REGION_NAME.match(str(settings[name])):
+            raise ConfigurationError("ebs_config.%s %r is not an AWS region name such as us-east-1" % (name, settings[name]))
+    zone = settings["availability_zone"]
+    if zone is not None and region_from_zone(zone) is None:
+        raise ConfigurationError("ebs_config.availability_zone %r is not an availability zone name such as us-east-1a" % (zone,))
+    if settings["volume_type"] is not None and settings["volume_type"] not in VOLUME_TYPES:
+        raise ConfigurationError("ebs_config.volume_type must be one of %s, got %r" % (", ".join(VOLUME_TYPES), settings["volume_type"]))
+    if settings["copy_kms_key_id"] and not settings["copy_to_region"]:
+        raise ConfigurationError("ebs_config.copy_kms_key_id encrypts the copies made in copy_to_region: set copy_to_region too")
+    endpoint = settings["endpoint_url"]
+    if endpoint is not None:
+        parsed = urlparse(str(endpoint))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigurationError("ebs_config.endpoint_url %r (or EC2_URL) is not a URL: give one such as "
+                                     "https://ec2.us-east-1.amazonaws.com, or leave it unset for AWS" % (endpoint,))
+    if settings["ca_bundle"] and not os.path.isfile(settings["ca_bundle"]):
+        raise ConfigurationError("ebs_config.ca_bundle (or AWS_CA_BUNDLE) %s is not a file: give the path of a PEM CA certificate"
+                                 % settings["ca_bundle"])
+    settings["tags"] = clean_tags(settings["tags"], "ebs_config.tags")
+
+
+def _check_timeout(value):
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, bool):
+        value = None  # int(True) would pass
+    try:
+        timeout = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError("ebs_config.timeout must be a whole number of seconds, got %r" % (value,))
+    if timeout < 1:
+        raise ConfigurationError("ebs_config.timeout must be 1 second or more, got %d" % timeout)
+    return timeout
+
+
+def clean_tags(tags, what="tags"):
+    """Tags as a dict of strings; refuses what EC2 would refuse, naming ``what``."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise ConfigurationError("%s must be a dictionary of tag names and values, got %r" % (what, type(tags).__name__))
+    cleaned = {}
+    for key, value in tags.items():
+        key = "" if key is None else str(key)
+        if not key or len(key) > 128:
+            raise ConfigurationError("%s: tag name %r must have 1 to 128 characters" % (what, key))
+        if key.lower().startswith(RESERVED_TAG_PREFIX):
+            raise ConfigurationError("%s: tag name %r starts with %r, which AWS reserves: rename it" % (what, key, RESERVED_TAG_PREFIX))
+        value = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+        if len(value) > 256:
+            raise ConfigurationError("%s: the value of tag %r is longer than 256 characters" % (what, key))
+        cleaned[key] = value
+    if len(cleaned) > MAX_TAGS:
+        raise ConfigurationError("%s: %d tags, EC2 allows at most %d per snapshot or volume" % (what, len(cleaned), MAX_TAGS))
+    return cleaned
+
+
+def region_from_zone(zone):
+    """The region of an availability zone name (us-east-1a -> us-east-1, us-west-2-lax-1a -> us-west-2), or None."""
+    match = _ZONE_REGION.match(str(zone or ""))
+    return match.group(1) if match else None
+
+
+def ebs_client(config, environ=None):
+    """EbsSnapshots for an ebs_config dict (the modules' factory); ConfigurationError on bad settings, no network yet."""
+    return EbsSnapshots(ebs_settings(config, environ))
+
+
+# ---------------------------------------------------------------------------------------------- persistent volumes
+
+
+def volume_id_from_pv(pv):
+    """(volume_id, region or None, zone or None) of an EBS PersistentVolume; (None, None, None) for other volumes.
+
+    Reads spec.awsElasticBlockStore.volumeID (``vol-x`` or ``aws://zone/vol-x``) or the volumeHandle of an
+    ebs.csi.aws.com CSI volume; the zone from that URL, the PV's zone labels or its node affinity.
+    """
+    spec = (pv or {}).get("spec") or {}
+    name = ((pv or {}).get("metadata") or {}).get("name") or "?"
+    in_tree = spec.get("awsElasticBlockStore")
+    csi = spec.get("csi")
+    zone = None
+    if in_tree is not None:
+        source, field = in_tree.get("volumeID") or "", "spec.awsElasticBlockStore.volumeID"
+        if source.startswith("aws://"):
+            url_zone = source[len("aws://"):].split("/")[0]
+            zone = url_zone or None
+    elif csi is not None and csi.get("driver") == EBS_CSI_DRIVER:
+        source, field = csi.get("volumeHandle") or "", "spec.csi.volumeHandle"
+    else:
+        return None, None, None
+    match = _VOLUME_ID.search(source)
+    if not match:
+        raise EbsError("PersistentVolume %s: %s %r does not name an EBS volume (vol-...); fix the PV or leave it out of "
+                       "the EBS snapshots" % (name, field, source))
+    zone = zone or pv_zone(pv)
+    return match.group(0), region_from_zone(zone), zone
+
+
+def pv_zone(pv):
+    """The availability zone of a PV from its zone labels or node affinity, or None."""
+    labels = ((pv or {}).get("metadata") or {}).get("labels") or {}
+    for label in ZONE_LABELS:
+        if labels.get(label):
+            return labels[label]
+    for expression in _affinity_expressions(pv):
+        if expression.get("key") in ZONE_AFFINITY_KEYS and expression.get("operator", "In") == "In" and expression.get("values"):
+            return expression["values"][0]
+    return None
+
+
+def _affinity_expressions(pv):
+    affinity = (((pv or {}).get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
+    return [expression for term in affinity.get("nodeSelectorTerms") or [] for expression in (term or {}).get("matchExpressions") or []]
+
+
+def rewrite_pv_for_volume(pv, volume_id, availability_zone):
+    """A deep copy of an EBS PV pointing at ``volume_id`` in ``availability_zone``: volume ID, zone/region labels, node affinity."""
+    if not _VOLUME_ID.match(str(volume_id or "")):
+        raise EbsError("cannot point a PersistentVolume at %r: not an EBS volume ID (vol-...)" % (volume_id,))
+    region = region_from_zone(availability_zone)
+    if region is None:
+        raise ConfigurationError("%r is not an availability zone name such as us-east-1a" % (availability_zone,))
+    new_pv = copy.deepcopy(pv)
+    spec = new_pv.setdefault("spec", {})
+    name = (new_pv.get("metadata") or {}).get("name") or "?"
+    if spec.get("awsElasticBlockStore") is not None:
+        in_tree = spec["awsElasticBlockStore"]
+        # Keep the form the PV had: the aws://zone/ URL or the bare ID.
+        if str(in_tree.get("volumeID") or "").startswith("aws://"):
+            in_tree["volumeID"] = "aws://%s/%s" % (availability_zone, volume_id)
+        else:
+            in_tree["volumeID"] = volume_id
+    elif (spec.get("csi") or {}).get("driver") == EBS_CSI_DRIVER:
+        spec["csi"]["volumeHandle"] = volume_id
+    else:
+        raise EbsError("PersistentVolume %s is not an EBS volume (neither awsElasticBlockStore nor the %s CSI driver): "
+                       "it cannot be pointed at EBS volume %s" % (name, EBS_CSI_DRIVER, volume_id))
+
+    labels = (new_pv.get("metadata") or {}).get("labels") or {}
+    for label in ZONE_LABELS:
+        if label in labels:
+            labels[label] = availability_zone
+    for label in REGION_LABELS:
+        if label in labels:
+            labels[label] = region
+
+    affinity = (spec.get("nodeAffinity") or {}).get("required") or {}
+    for term in affinity.get("nodeSelectorTerms") or []:
+        expressions = (term or {}).get("matchExpressions")
+        if not expressions:
+            continue
+        zone_changed = False
+        for expression in expressions:
+            if expression.get("key") in ZONE_AFFINITY_KEYS:
+                zone_changed = zone_changed or expression.get("values") != [availability_zone]
+                expression["values"] = [availability_zone]
+            elif expression.get("key") in REGION_AFFINITY_KEYS:
+                expression["values"] = [region]
+        if zone_changed:
+            # A zone ID of the old zone would pin the PV to nodes it can no longer be attached on.
+            term["matchExpressions"] = [item for item in expressions if item.get("key") not in ZONE_ID_AFFINITY_KEYS]
+    return new_pv
+
+
+# ---------------------------------------------------------------------------------------------- EC2
+
+
+def _iso_time(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _tag_dict(tag_list):
+    return dict((tag["Key"], tag.get("Value", "")) for tag in tag_list or [] if "Key" in tag)
+
+
+def _tag_specification(resource_type, tags):
+    return [{"ResourceType": resource_type, "Tags": [{"Key": key, "Value": value} for key, value in sorted(tags.items())]}]
+
+
+def merge_tags(copied, *explicit):
+    """Tags copied from another resource, overridden by the explicit ones; copied ones are dropped first past EC2's limit."""
+    chosen = {}
+    for tags in explicit:
+        chosen.update(tags or {})
+    copied = dict((key, value) for key, value in (copied or {}).items()
+                  if not key.lower().startswith(RESERVED_TAG_PREFIX) and key not in chosen)
+    for key in sorted(copied):
+        if len(chosen) >= MAX_TAGS:
+            break
+        chosen[key] = copied[key]
+    return chosen
+
+
+def _volume_info(volume, region):
+    return {
+        "volume_id": volume["VolumeId"],
+        "region": region,
+        "availability_zone": volume.get("AvailabilityZone"),
+        "volume_type": volume.get("VolumeType"),
+        "iops": volume.get("Iops"),
+        "throughput": volume.get("Throughput"),
+        "size_gib": volume.get("Size"),
+        "encrypted": bool(volume.get("Encrypted")),
+        "kms_key_id": volume.get("KmsKeyId"),
+        "snapshot_id": volume.get("SnapshotId") or None,
+        "state": volume.get("State"),
+        "tags": _tag_dict(volume.get("Tags")),
+    }
+
+
+def _snapshot_info(snapshot, region):
+    return {
+        "snapshot_id": snapshot["SnapshotId"],
+        "region": region,
+        "volume_id": snapshot.get("VolumeId"),
+        "size_gib": snapshot.get("VolumeSize"),
+        "state": snapshot.get("State"),
+        "progress": snapshot.get("Progress"),
+        "start_time": _iso_time(snapshot.get("StartTime")),
+        "encrypted": bool(snapshot.get("Encrypted")),
+        "kms_key_id": snapshot.get("KmsKeyId"),
+        "description": snapshot.get("Description"),
+        "tags": _tag_dict(snapshot.get("Tags")),
+    }
+
+
+class EbsSnapshots:
+    """EBS snapshot operations with the settings of ``ebs_settings``; one boto3 EC2 client per region, made on first use."""
+
+    # Polling of pending snapshots and volumes: short first, then every MAX_POLL_INTERVAL seconds.
+    poll_interval = 2.0
+    max_poll_interval = 15.0
+    # A resource just created may not be visible to Describe* for a moment (EC2 is eventually consistent).
+    not_found_grace = 30.0
+    retry_attempts = 10
+
+    def __init__(self, settings):
+        if not HAS_BOTO3:
+            raise ConfigurationError("EBS snapshots need the boto3 Python library on the host running the module: %s" % BOTO3_IMPORT_ERROR)
+        self.settings = settings
+        self._session = None
+        self._clients = {}
+        self._lock = threading.Lock()
+
+    # -- clients
+
+    def region(self, region=None):
+        """The region to use: the one given, ebs_config.region / AWS_REGION, or the profile's; ConfigurationError if none."""
+        region = region or self.settings.get("region") or self._get_session().region_name
+        if not region:
+            raise ConfigurationError("no AWS region for the EBS snapshots: %s, or give the region of the volume" % _REGION_HELP)
+        return region
+
+    def _get_session(self):
+        with self._lock:
+            if self._session is None:
+                self._session = self._create_session()
+            return self._session
+
+    def _create_session(self):
+        settings = self.settings
+        session_args = {}
+        if settings.get("profile"):
+            session_args["profile_name"] = settings["profile"]
+        elif settings.get("access_key"):
+            session_args.update(aws_access_key_id=settings["access_key"], aws_secret_access_key=settings["secret_key"],
+                                aws_session_token=settings.get("session_token"))
+        try:
+            session = boto3.session.Session(**session_args)
+            # Fail before the first call, with the ways to give credentials.
+            if session.get_credentials() is None:
+                raise botocore.exceptions.NoCredentialsError()
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._botocore_error(exc, "find credentials for the EBS snapshots", None)
+        return session
+
+    def client(self, region=None):
+        """The boto3 EC2 client of ``region`` (default: self.region())."""
+        region = self.region(region)
+        session = self._get_session()
+        with self._lock:
+            client = self._clients.get(region)
+            if client is None:
+                client = self._clients[region] = self._create_client(session, region)
+            return client
+
+    def _create_client(self, session, region):
+        settings = self.settings
+        verify = settings["ca_bundle"] if settings.get("validate_certs", True) and settings.get("ca_bundle") else settings.get("validate_certs", True)
+        config = botocore.config.Config(retries={"mode": "standard", "max_attempts": self.retry_attempts})
+        try:
+            return session.client("ec2", region_name=region, endpoint_url=settings.get("endpoint_url") or None, verify=verify, config=config)
+        except ValueError as exc:  # botocore's "Invalid endpoint"
+            raise ConfigurationError("ebs_config.endpoint_url %r is not usable: %s; give a URL such as https://ec2.%s.amazonaws.com"
+                                     % (settings.get("endpoint_url"), exc, region))
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._botocore_error(exc, "connect to EC2 in %s" % region, None)
+
+    def _call(self, region, operation, action, permissions, **params):
+        """client.<operation>(**params); errors explained with ``action`` (what we tried) and the IAM ``permissions`` it needs."""
+        client = self.client(region)
+        method = getattr(client, re.sub(r"(?<!^)([A-Z])", r"_\1", operation).lower())
+        try:
+            return method(**params)
+        except botocore.exceptions.ClientError as exc:
+            raise self._client_error(exc, action, permissions, region)
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._botocore_error(exc, action, region)
+
+    # -- volumes and snapshots
+
+    def describe_volume(self, volume_id, region=None):
+        """{volume_id, region, availability_zone, volume_type, iops, throughput, size_gib, encrypted, kms_key_id, snapshot_id, state, tags}."""
+        region = self.region(region)
+        response = self._call(region, "DescribeVolumes", "read EBS volume %s in %s" % (volume_id, region),
+                              ("ec2:DescribeVolumes",), VolumeIds=[volume_id])
+        volumes = response.get("Volumes") or []
+        if not volumes:
+            raise self._volume_not_found(volume_id, region, "InvalidVolume.NotFound")
+        return _volume_info(volumes[0], region)
+
+    def describe_snapshot(self, snapshot_id, region=None):
+        """{snapshot_id, region, volume_id, size_gib, state, progress, start_time, encrypted, kms_key_id, description, tags}."""
+        region = self.region(region)
+        response = self._call(region, "DescribeSnapshots", "read EBS snapshot %s in %s" % (snapshot_id, region),
+                              ("ec2:DescribeSnapshots",), SnapshotIds=[snapshot_id])
+        snapshots = response.get("Snapshots") or []
+        if not snapshots:
+            raise self._snapshot_not_found(snapshot_id, region, "InvalidSnapshot.NotFound")
+        return _snapshot_info(snapshots[0], region)
+
+    def create_snapshot(self, volume_id, description, tags, region=None, wait=True, copy_volume_tags=True):
+        """Snapshot ``volume_id``, tagged with its own tags (as Velero does), ebs_config.tags and ``tags``; waits for completed.
+
+        {snapshot_id, region, volume_id, availability_zone, volume_type, iops, throughput, size_gib, state, progress,
+        start_time, encrypted, kms_key_id, description, tags}. EbsTimeout (resource_id: the snapshot) after ebs_config.timeout.
+        """
+        region = self.region(region)
+        volume = self.describe_volume(volume_id, region)
+        snapshot_tags = merge_tags(volume["tags"] if copy_volume_tags else {}, self.settings.get("tags"), clean_tags(tags))
+        params = dict(VolumeId=volume_id, Description=description or "")
+        permissions = ("ec2:CreateSnapshot",)
+        if snapshot_tags:
+            params["TagSpecifications"] = _tag_specification("snapshot", snapshot_tags)
+            permissions += ("ec2:CreateTags",)
+        response = self._call(region, "CreateSnapshot", "create a snapshot of EBS volume %s in %s" % (volume_id, region),
+                              permissions, **params)
+        snapshot_id = response["SnapshotId"]
+        info = _snapshot_info(response, region)
+        if wait:
+            info = self.wait_for_snapshot(snapshot_id, region, "the snapshot of EBS volume %s" % volume_id)
+        info.update(volume_id=volume_id, availability_zone=volume["availability_zone"], volume_type=volume["volume_type"],
+                    iops=volume["iops"], throughput=volume["throughput"], size_gib=volume["size_gib"])
+        if not info.get("tags"):
+            info["tags"] = snapshot_tags
+        return info
+
+    def copy_snapshot(self, snapshot_id, source_region, destination_region, description=None, kms_key_id=None, tags=None, wait=True):
+        """Copy a snapshot to another region (for DR), with its tags, encrypted with ``kms_key_id`` when given; waits for completed.
+
+        ``kms_key_id`` defaults to ebs_config.copy_kms_key_id. {snapshot_id, region, source_snapshot_id, source_region,
+        state, ...} as describe_snapshot.
+        """
+        source_region = self.region(source_region)
+        kms_key_id = kms_key_id or self.settings.get("copy_kms_key_id")
+        if not destination_region:
+            raise ConfigurationError("no destination region to copy EBS snapshot %s to: set ebs_config.copy_to_region" % snapshot_id)
+        source = self.describe_snapshot(snapshot_id, source_region)
+        copy_tags = merge_tags(source["tags"], self.settings.get("tags"), clean_tags(tags))
+        params = dict(SourceSnapshotId=snapshot_id, SourceRegion=source_region,
+                      Description=description or source.get("description") or "Copy of %s from %s" % (snapshot_id, source_region))
+        permissions = ("ec2:CopySnapshot",)
+        if copy_tags:
+            params["TagSpecifications"] = _tag_specification("snapshot", copy_tags)
+            permissions += ("ec2:CreateTags",)
+        if kms_key_id:
+            params.update(Encrypted=True, KmsKeyId=kms_key_id)
+        if kms_key_id or source["encrypted"]:
+            permissions += (_KMS_PERMISSIONS + " on the KMS keys",)
+        action = "copy EBS snapshot %s from %s to %s" % (snapshot_id, source_region, destination_region)
+        response = self._call(destination_region, "CopySnapshot", action, permissions, **params)
+        copy_id = response["SnapshotId"]
+        if wait:
+            info = self.wait_for_snapshot(copy_id, destination_region, "the copy of EBS snapshot %s" % snapshot_id)
+        else:
+            info = {"snapshot_id": copy_id, "region": destination_region, "state": "pending", "tags": copy_tags}
+        info.update(source_snapshot_id=snapshot_id, source_region=source_region)
+        if not info.get("tags"):
+            info["tags"] = copy_tags
+        return info
+
+    def delete_snapshot(self, snapshot_id, region=None):
+        """True when deleted, False when it was already gone."""
+        region = self.region(region)
+        try:
+            self._call(region, "DeleteSnapshot", "delete EBS snapshot %s in %s" % (snapshot_id, region),
+                       ("ec2:DeleteSnapshot",), SnapshotId=snapshot_id)
+        except EbsNotFound:
+            return False
+        return True
+
+    def create_volume(self, snapshot_id, availability_zone, region=None, volume_type=None, iops=None, kms_key_id=None, tags=None,
+                      throughput=None, wait=True, copy_snapshot_tags=True):
+        """A new volume from ``snapshot_id`` in ``availability_zone`` (in the snapshot's region); waits until available.
+
+        Tags: the snapshot's (as Velero does), ebs_config.tags and ``tags``. Defaults: ebs_config.volume_type and
+        ebs_config.kms_key_id. {volume_id, availability_zone, region, size_gib, volume_type, iops, throughput, encrypted,
+        kms_key_id, snapshot_id, state, tags}.
+        """
+        region = self.region(region)
+        zone = availability_zone or self.settings.get("availability_zone")
+        if not zone:
+            raise ConfigurationError("no availability zone for the volume restored from EBS snapshot %s: set ebs_config.availability_zone" % snapshot_id)
+        if region_from_zone(zone) != region:
+            raise ConfigurationError("availability zone %s is not in region %s, where EBS snapshot %s is: choose a zone of %s "
+                                     "(ebs_config.availability_zone), or copy the snapshot to that zone's region first "
+                                     "(ebs_config.copy_to_region)" % (zone, region, snapshot_id, region))
+        volume_type = volume_type or self.settings.get("volume_type")
+        kms_key_id = kms_key_id or self.settings.get("kms_key_id")
+        snapshot = self.describe_snapshot(snapshot_id, region)
+        if snapshot["state"] != "completed":
+            raise EbsError("EBS snapshot %s in %s is %s, not completed: a volume can only be made from a completed snapshot; "
+                           "wait and retry" % (snapshot_id, region, snapshot["state"]), code="IncorrectState", resource_id=snapshot_id)
+        volume_tags = merge_tags(snapshot["tags"] if copy_snapshot_tags else {}, self.settings.get("tags"), clean_tags(tags))
+        params = dict(SnapshotId=snapshot_id, AvailabilityZone=zone)
+        permissions = ("ec2:CreateVolume",)
+        if volume_type:
+            params["VolumeType"] = volume_type
+        if iops and volume_type in IOPS_VOLUME_TYPES:
+            params["Iops"] = int(iops)
+        if throughput and volume_type in THROUGHPUT_VOLUME_TYPES:
+            params["Throughput"] = int(throughput)
+        if kms_key_id:
+            params.update(Encrypted=True, KmsKeyId=kms_key_id)
+        if kms_key_id or snapshot["encrypted"]:
+            permissions += (_KMS_PERMISSIONS + " on the KMS key",)
+        if volume_tags:
+            params["TagSpecifications"] = _tag_specification("volume", volume_tags)
+            permissions += ("ec2:CreateTags",)
+        response = self._call(region, "CreateVolume", "create a volume from EBS snapshot %s in %s" % (snapshot_id, zone),
+                              permissions, **params)
+        info = _volume_info(response, region)
+        if wait:
+            info = self.wait_for_volume(info["volume_id"], region, "the volume restored from EBS snapshot %s" % snapshot_id,
+                                        kms_key_id=kms_key_id or snapshot.get("kms_key_id"))
+        if not info.get("tags"):
+            info["tags"] = volume_tags
+        return info
+
+    def find_snapshots(self, tags, region=None):
+        """Snapshots of this account in ``region`` carrying every tag of ``tags`` (a None value: the tag with any value).
+
+        Dicts as describe_snapshot, oldest first.
+        """
+        region = self.region(region)
+        any_value = sorted(key for key, value in (tags or {}).items() if value is None)
+        filters = [{"Name": "tag-key", "Values": [key]} for key in any_value]
+        filters += [{"Name": "tag:%s" % key, "Values": [value]} for key, value in sorted(clean_tags(tags).items()) if key not in any_value]
+        action = "list the EBS snapshots in %s" % region
+        paginator = self.client(region).get_paginator("describe_snapshots")
+        found = []
+        try:
+            for page in paginator.paginate(OwnerIds=["self"], Filters=filters):
+                found.extend(_snapshot_info(snapshot, region) for snapshot in page.get("Snapshots") or [])
+        except botocore.exceptions.ClientError as exc:
+            raise self._client_error(exc, action, ("ec2:DescribeSnapshots",), region)
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._botocore_error(exc, action, region)
+        return sorted(found, key=lambda item: (item.get("start_time") or "", item["snapshot_id"]))
+
+    # -- waiting
+
+    def wait_for_snapshot(self, snapshot_id, region=None, what=None):
+        """describe_snapshot once the snapshot is completed; EbsError if it failed, EbsTimeout after ebs_config.timeout."""
+        region = self.region(region)
+        what = what or "EBS snapshot %s" % snapshot_id
+
+        def check():
+            info = self.describe_snapshot(snapshot_id, region)
+            if info["state"] == "completed":
+                return info
+            if info["state"] == "error":
+                raise EbsError("%s (%s in %s) failed (state error): delete it and try again; the volume may have been "
+                               "detached or deleted while it was taken" % (what, snapshot_id, region), code="error", resource_id=snapshot_id)
+            return None
+
+        def progress():
+            return "still %s" % self._snapshot_progress(snapshot_id, region)
+
+        return self._wait(check, progress, "%s (%s in %s)" % (what, snapshot_id, region), snapshot_id,
+                          "the snapshot was not deleted and carries on; the first snapshot of a large volume can take hours")
+
+    def wait_for_volume(self, volume_id, region=None, what=None, kms_key_id=None):
+        """describe_volume once the volume is available; EbsError if it failed, EbsTimeout after ebs_config.timeout."""
+        region = self.region(region)
+        what = what or "EBS volume %s" % volume_id
+        label = "%s (%s in %s)" % (what, volume_id, region)
+        started = time.monotonic()
+
+        def check():
+            try:
+                info = self.describe_volume(volume_id, region)
+            except EbsNotFound:
+                if time.monotonic() - started < self.not_found_grace:
+                    return None
+                info = {"state": "deleted"}
+            if info["state"] in ("available", "in-use"):
+                return info
+            if info["state"] in ("deleted", "deleting", "error"):
+                cause = ""
+                if kms_key_id:
+                    cause = ("; EC2 removes a new volume when it cannot use its KMS key %s: grant %s on it to the credentials "
+                             "and check the key is enabled (ebs_config.kms_key_id)" % (kms_key_id, _KMS_PERMISSIONS))
+                raise EbsError("%s failed: it is %s%s" % (label, info["state"], cause), code=info["state"], resource_id=volume_id)
+            return None
+
+        return self._wait(check, lambda: "still creating", label, volume_id, "the volume may still become available: check it and delete it if unused")
+
+    def _snapshot_progress(self, snapshot_id, region):
+        try:
+            info = self.describe_snapshot(snapshot_id, region)
+        except EbsError:
+            return "pending"
+        return "%s at %s" % (info.get("state"), info.get("progress") or "0%")
+
+    def _wait(self, check, describe_progress, label, resource_id, aftermath):
+        timeout = self.settings.get("timeout") or DEFAULT_TIMEOUT
+        started = time.monotonic()
+        deadline = started + timeout
+        delay = self.poll_interval
+        while True:
+            try:
+                result = check()
+            except EbsNotFound:
+                # Just created and not yet visible; gone for real after the grace period.
+                if time.monotonic() - started >= self.not_found_grace:
+                    raise
+                result = None
+            if result is not None:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise EbsTimeout("%s is %s after %d seconds: raise ebs_config.timeout (now %d) to wait longer; %s"
+                                 % (label, describe_progress(), timeout, timeout, aftermath), code="Timeout", resource_id=resource_id)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, self.max_poll_interval)
+
+    # -- errors
+
+    def _volume_not_found(self, volume_id, region, code):
+        return EbsNotFound("EBS volume %s not found in region %s (%s): if the volume is in another region set ebs_config.region "
+                           "(or AWS_REGION) to it, otherwise the PersistentVolume points at a deleted volume"
+                           % (volume_id, region, code), code=code, resource_id=volume_id)
+
+    def _snapshot_not_found(self, snapshot_id, region, code):
+        return EbsNotFound("EBS snapshot %s not found in region %s (%s): it was deleted, or it is in another region "
+                           "(ebs_config.region, or copy_to_region for copies)" % (snapshot_id, region, code), code=code, resource_id=snapshot_id)
+
+    def _endpoint(self, region):
+        return self.settings.get("endpoint_url") or ("the EC2 endpoint of %s" % region if region else "the EC2 endpoint")
+
+    def _client_error(self, exc, action, permissions, region):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
+        message = str(error.get("Message") or "")
+        resource_id = _first_id(action)
+        if code in ("InvalidVolume.NotFound", "InvalidVolumeID.NotFound"):
+            return self._volume_not_found(resource_id, region, code)
+        if code in ("InvalidSnapshot.NotFound", "InvalidSnapshotID.NotFound"):
+            return self._snapshot_not_found(resource_id, region, code)
+        if code in _DENIED_CODES:
+            return EbsError(_denied_message(code, message, action, permissions), code=code, resource_id=resource_id)
+        if code in _AUTH_CODES:
+            return EbsError("EC2 did not accept the AWS credentials to %s (%s): check ebs_config.access_key / AWS_ACCESS_KEY_ID "
+                            "and secret_key / AWS_SECRET_ACCESS_KEY (or the profile), and that ebs_config.endpoint_url belongs to "
+                            "them" % (action, code), code=code, resource_id=resource_id)
+        if code == "SignatureDoesNotMatch":
+            return EbsError("EC2 rejected the request signature to %s (SignatureDoesNotMatch): check ebs_config.secret_key / "
+                            "AWS_SECRET_ACCESS_KEY" % action, code=code, resource_id=resource_id)
+        if code in _EXPIRED_CODES:
+            return EbsError("the AWS credentials expired or the session token is invalid (%s) to %s: renew "
+                            "ebs_config.session_token / AWS_SESSION_TOKEN (and check the clock of this host)" % (code, action),
+                            code=code, resource_id=resource_id)
+        if code == "OptInRequired" or (code == "UnsupportedOperation" and "region" in message.lower()):
+            return EbsError("region %s is not enabled for this account (%s) to %s: enable it or choose another region "
+                            "(ebs_config.region / copy_to_region)" % (region, code, action), code=code, resource_id=resource_id)
+        if code in _LIMIT_CODES:
+            return EbsError("an EC2 limit stops us to %s (%s: %s): delete old snapshots or volumes, or ask AWS for a higher quota"
+                            % (action, code, message), code=code, resource_id=resource_id)
+        if code in _KMS_CODES or code.startswith("KMS") or "kms" in message.lower():
+            return EbsError("the KMS key could not be used to %s (%s: %s): check ebs_config.kms_key_id / copy_kms_key_id (a key "
+                            "of the region used), that it is enabled, and grant %s on it" % (action, code, message, _KMS_PERMISSIONS),
+                            code=code, resource_id=resource_id)
+        if code == "InvalidSnapshot.InUse":
+            return EbsError("cannot %s: it is in use (%s), usually by an AMI; deregister the image first" % (action, message),
+                            code=code, resource_id=resource_id)
+        if code in ("InvalidZone.NotFound", "InvalidAvailabilityZone") or (code == "InvalidParameterValue" and "zone" in message.lower()):
+            return ConfigurationError("cannot %s: the availability zone is not valid in %s (%s: %s); set ebs_config.availability_zone "
+                                      "to a zone of that region" % (action, region, code, message))
+        if code in ("InvalidVolumeID.Malformed", "InvalidSnapshotID.Malformed", "InvalidParameterValue", "InvalidParameterCombination",
+                    "InvalidParameter", "MissingParameter"):
+            return EbsError("EC2 refused the request to %s (%s: %s)" % (action, code, message), code=code, resource_id=resource_id)
+        if code in ("RequestLimitExceeded", "Throttling", "ThrottlingException"):
+            return EbsError("EC2 throttled the requests to %s (%s) even after retries: try again later, or snapshot fewer volumes "
+                            "at a time" % (action, code), code=code, resource_id=resource_id)
+        return EbsError("cannot %s: %s%s" % (action, code or "error", ": " + message if message else ""), code=code, resource_id=resource_id)
+
+    def _botocore_error(self, exc, action, region):
+        endpoint = self._endpoint(region)
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            return ConfigurationError("no AWS credentials found to %s: %s" % (action, _CREDENTIALS_HELP))
+        if isinstance(exc, botocore.exceptions.PartialCredentialsError):
+            return ConfigurationError("incomplete AWS credentials (%s): %s" % (exc, _CREDENTIALS_HELP))
+        if isinstance(exc, botocore.exceptions.ProfileNotFound):
+            return ConfigurationError("AWS profile %r not found in ~/.aws/config or ~/.aws/credentials: check ebs_config.profile or AWS_PROFILE"
+                                      % self.settings.get("profile"))
+        if isinstance(exc, botocore.exceptions.NoRegionError):
+            return ConfigurationError("no AWS region to %s: %s" % (action, _REGION_HELP))
+        if isinstance(exc, botocore.exceptions.SSLError):
+            return EbsError("TLS verification of %s failed (%s) to %s: set ebs_config.ca_bundle (or AWS_CA_BUNDLE) to the CA certificate "
+                            "that signed the endpoint's, or validate_certs: false for a test endpoint" % (endpoint, exc, action), code="SSLError")
+        if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
+            return EbsError("cannot connect to %s to %s (%s): check ebs_config.endpoint_url (EC2_URL), the region and the "
+                            "network" % (endpoint, action, exc), code="EndpointConnectionError")
+        if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError)):
+            return EbsError("the connection to %s failed while trying to %s (%s); try again" % (endpoint, action, exc), code="ConnectionError")
+        if isinstance(exc, botocore.exceptions.ParamValidationError):
+            return EbsError("invalid EC2 request to %s: %s" % (action, exc), code="ParamValidationError")
+        return EbsError("cannot %s: %s" % (action, exc))
+
+
+def _first_id(action):
+    match = re.search(r"\b((?:vol|snap)-[0-9a-zA-Z]+)", action)
+    return match.group(1) if match else None
+
+
+def _denied_message(code, message, action, permissions):
+    denied = _DENIED_ACTION.search(message)
+    if denied:
+        needed = denied.group(1)
+        others = [permission for permission in permissions if permission != needed]
+        grant = needed + (" (the call also needs %s)" % ", ".join(others) if others else "")
+    else:
+        grant = " and ".join(permissions) if len(permissions) < 3 else ", ".join(permissions[:-1]) + " and " + permissions[-1]
+    text = "access denied (%s) to %s: grant %s to the credentials in use (IAM user or role), or use other credentials" % (code, action, grant)
+    if "encoded authorization failure message" in message.lower():
+        text += "; `aws sts decode-authorization-message --encoded-message ...` explains AWS's refusal: %s" % message
+    return text
