@@ -33,6 +33,9 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeBackup, VolumeSettings
+from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils import hooks as pod_hooks
 
 CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
@@ -43,7 +46,7 @@ class BackupOptions:
     def __init__(self, name=None, name_prefix="backup", included_namespaces=None, excluded_namespaces=None,
                  included_resources=None, excluded_resources=None, include_cluster_resources=None,
                  label_selector=None, or_label_selectors=None, ttl="720h0m0s", labels=None,
-                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500, encryption=None):
+                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500, encryption=None, volumes=None):
         self.name = name
         self.name_prefix = name_prefix
         self.included_namespaces = included_namespaces
@@ -56,7 +59,9 @@ class BackupOptions:
         self.ttl = ttl or "720h0m0s"
         self.labels = dict(labels or {})
         self.storage_location = storage_location or "default"
-        self.snapshot_volumes = bool(snapshot_volumes)
+        # VolumeSettings (volume_backup.py): snapshots and hooks; snapshot_volumes alone means the defaults.
+        self.volumes = volumes or VolumeSettings(snapshot_volumes=snapshot_volumes)
+        self.snapshot_volumes = self.volumes.snapshot_volumes
         if int(parallelism) < 1:
             raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
         self.parallelism = int(parallelism)
@@ -94,6 +99,8 @@ class BackupRun:
         self.warnings, self.errors = self.run_log.warnings, self.run_log.errors
         self.log, self.warn, self.fail_item = self.run_log.log, self.run_log.warn, self.run_log.error
         self._archive = item_sink if check_mode else None
+        self.volumes = (VolumeBackup(client, options.volumes, self.name, self.run_log, options.parallelism, check_mode)
+                        if options.volumes.active else None)
         self._selected_namespaces = set()
         self._crd_names = set()
         self._seen_uids = collections.defaultdict(set)
@@ -117,6 +124,8 @@ class BackupRun:
 
         if self.check_mode:
             self._collect(selected, namespaces)
+            if self.volumes is not None:
+                self.volumes.run()
             return self._result(started_clock, "Completed" if not self.errors else "PartiallyFailed", archive=None, files={})
         return self._write(selected, namespaces, started_clock)
 
@@ -147,6 +156,8 @@ class BackupRun:
                     with ArchiveWriter(sink) as self._archive:
                         self._collect(selected, namespaces)
             archive = {"size": hashing.size, "sha256": hashing.sha256}
+            if self.volumes is not None:
+                self.volumes.run()
             phase = "PartiallyFailed" if self.errors else "Completed"
             files = self._write_sidecars(archive, phase)
         except Exception as exc:
@@ -159,6 +170,10 @@ class BackupRun:
     def _remove_partial_backup(self):
         with contextlib.suppress(Exception):
             self.location.delete_prefix(self.prefix)
+        if self.volumes is not None:
+            # Snapshots of a backup that is never committed would be found by nobody.
+            for warning in self.volumes.discard():
+                self.warn(warning)
 
     # ---------------------------------------------------------------- collection
 
@@ -227,6 +242,8 @@ class BackupRun:
             self.namespace_counts[namespace] += 1
             self.related.observe(resource, obj, self._crd_names)
         self.resource_list.add(resource.api_version, resource.kind, namespace, metadata["name"])
+        if self.volumes is not None and namespace:
+            self.volumes.observe(resource.group_resource, obj)
 
     def _take_namespaces(self, selected, namespaces):
         namespace_resource = next((r for r in selected if r.group_resource == "namespaces"), None)
@@ -297,11 +314,23 @@ class BackupRun:
             "label_selector": options.label_selector,
             "or_label_selectors": [selector.text for selector in self.label_filter.selectors] if options.or_label_selectors else [],
             "snapshot_volumes": options.snapshot_volumes,
+            "hooks": pod_hooks.backup_hooks_to_velero(options.volumes.hooks) if options.volumes.hooks else None,
         }
 
     def _status(self, phase, completed):
         total = sum(self.counts.values())
+        records = self.volumes.records if self.volumes is not None else []
+        hook_results = self.volumes.hook_results if self.volumes is not None else []
+        tried = [record for record in records if record.get("phase") != volume_records.SKIPPED]
         return {
+            "volume_snapshots_attempted": sum(1 for record in tried if record["method"] == volume_records.EBS),
+            "volume_snapshots_completed": sum(1 for record in tried if record["method"] == volume_records.EBS
+                                              and record["phase"] == volume_records.COMPLETED),
+            "csi_volume_snapshots_attempted": sum(1 for record in tried if record["method"] == volume_records.CSI),
+            "csi_volume_snapshots_completed": sum(1 for record in tried if record["method"] == volume_records.CSI
+                                                  and record["phase"] == volume_records.COMPLETED),
+            "hooks_attempted": len(hook_results),
+            "hooks_failed": sum(1 for result in hook_results if result["status"] != "succeeded"),
             "phase": phase,
             "start_timestamp": self.started,
             "completion_timestamp": completed,
@@ -326,8 +355,15 @@ class BackupRun:
             put(self.files["encryption_identity"], wrapped_identity)
         results = velero_format.results_sidecar(velero_format.Result(velero=self.errors), velero_format.Result(velero=self.warnings))
         put(self.files["results"], velero_format.gzip_json(results))
-        for sidecar, empty in sorted(velero_format.EMPTY_SIDECARS.items()):
-            put(self.files[sidecar], velero_format.gzip_json(empty))
+        sidecars = dict(velero_format.EMPTY_SIDECARS)
+        if self.volumes is not None and self.volumes.records:
+            records = self.volumes.records
+            sidecars.update(volume_snapshots=volume_records.native_snapshots_sidecar(records, self.name),
+                            volume_info=volume_records.volume_info_sidecar(records))
+            if volume_records.csi_contents_sidecar(records):
+                sidecars["csi_volume_snapshot_contents"] = volume_records.csi_contents_sidecar(records)
+        for sidecar, content in sorted(sidecars.items()):
+            put(self.files[sidecar], velero_format.gzip_json(content))
         completed = _utcnow()
         self.log("info", "backed up %d items, phase %s" % (sum(self.counts.values()), phase))
         put(self.files["logs"], self.run_log.gzipped())
@@ -359,7 +395,13 @@ class BackupRun:
             "totalItems": sum(self.counts.values()),
             "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
             "encryption": self.options.encryption.header(),
+            "volumeSnapshots": self._volume_records(),
         }
+
+    def _volume_records(self):
+        """Snapshot records without the copies of the contents (those are in the csi sidecar)."""
+        records = self.volumes.records if self.volumes is not None else []
+        return [{key: value for key, value in record.items() if key != "content"} for record in records]
 
     def _result(self, started_clock, phase, archive, files):
         completed = getattr(self, "_completed", None) or _utcnow()
@@ -380,6 +422,8 @@ class BackupRun:
             "archive": archive,
             "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
             "encryption": self.options.encryption.header(),
+            "volume_snapshots": self._volume_records(),
+            "hooks": self.volumes.hook_results if self.volumes is not None else [],
             "check_mode": self.check_mode,
         }
 

@@ -26,10 +26,11 @@ __metaclass__ = type
 import datetime
 import json
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import retention, velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils import retention, velero_format, volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import INCOMPLETE_PROBLEM, check_backup_name, list_backups
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
+from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_deletion import delete_recorded_snapshots
 
 RESTORES_DIR = "restores"
 DEFAULT_INCOMPLETE_OLDER_THAN = "24h"
@@ -66,37 +67,12 @@ class PruneOptions:
 # ---------------------------------------------------------------- deleting one backup
 
 
-def delete_volume_snapshots(location, name, volume_snapshots):
-    """Hook: delete the volume snapshots a backup recorded (its ``volumesnapshots`` sidecar); returns warnings.
-
-    Called before any file of the backup is deleted, so that a failure here
-    (an exception) leaves the backup and its record of snapshots in place.
-    Snapshots are not taken yet by this collection (issue 6): ``None`` or
-    ``[]`` (what every backup holds today) needs nothing. A Velero backup may
-    record snapshots: they are not deleted yet, and the warning names them so
-    that they can be deleted with the provider's tools.
-    """
-    del location  # the snapshot clients will come from the location's settings
-    if not volume_snapshots:
-        return []
-    entries = volume_snapshots if isinstance(volume_snapshots, list) else [volume_snapshots]
-    ids = []
-    for entry in entries:
-        status = (entry.get("status") or {}) if isinstance(entry, dict) else {}
-        ids.append(str(status.get("providerSnapshotID") or status.get("providerSnapshotId") or "?"))
-    return ["backup '%s' recorded %d volume snapshot(s) (%s); deleting snapshots is not supported yet: delete them with "
-            "the storage provider's tools" % (name, len(entries), ", ".join(ids))]
-
-
 def read_volume_snapshots(location, name):
-    """(the volumesnapshots sidecar's content or None, warnings)."""
-    key = velero_format.file_names(name)["volume_snapshots"]
+    """(the backup's snapshot records, warnings)."""
     try:
-        return velero_format.gunzip_json(location.get_bytes(key), key), []
-    except ObjectNotFound:
-        return None, []
+        return volume_records.read_records(location, name), []
     except BackupFormatError as exc:
-        return None, ["the volume snapshots of backup '%s' are unknown (%s): check the provider for snapshots left behind" % (name, exc)]
+        return [], ["the volume snapshots of backup '%s' are unknown (%s): check the provider for snapshots left behind" % (name, exc)]
 
 
 def delete_backup(location, name):
@@ -201,8 +177,11 @@ def _lock_entry(entry, lock):
 class PruneRun:
     """One prune of a location; ``run()`` returns the result document."""
 
-    def __init__(self, location, options, check_mode=False, now=None):
+    def __init__(self, location, options, check_mode=False, now=None, csi=None, ebs=None):
+        """``csi``/``ebs``: CsiSnapshots / EbsSnapshots that delete the backups' snapshots; None leaves them, with a warning."""
         self.location = location
+        self.csi = csi
+        self.ebs = ebs
         self.options = options
         self.check_mode = check_mode
         self.now = now or _utcnow()
@@ -239,7 +218,12 @@ class PruneRun:
             snapshots, warnings = read_volume_snapshots(self.location, name)
             restores = self._restores_of(name)
             if not self.check_mode:
-                warnings.extend(delete_volume_snapshots(self.location, name, snapshots))
+                # Snapshots first: one the provider refuses to delete keeps the backup that records it, for the next prune.
+                deleted_snapshots, snapshot_warnings, failures = delete_recorded_snapshots(snapshots, csi=self.csi, ebs=self.ebs)
+                warnings.extend(snapshot_warnings)
+                entry["snapshots_deleted"] = deleted_snapshots
+                if failures:
+                    raise KubesafeError("backup kept: %s" % "; ".join(failures))
                 delete_backup(self.location, name)
                 restores, restore_warnings = self._delete_restores(restores)
                 warnings.extend(restore_warnings)
@@ -275,14 +259,13 @@ class PruneRun:
 
 
 def _snapshot_preview(name, snapshots):
-    """Check mode: what delete_volume_snapshots would report, without calling a provider."""
-    if not snapshots:
+    """Check mode: the snapshots that would be deleted, without calling a provider."""
+    taken = volume_records.completed(snapshots)
+    if not taken:
         return []
-    count = len(snapshots) if isinstance(snapshots, list) else 1
-    return ["backup '%s' recorded %d volume snapshot(s); deleting snapshots is not supported yet: they would be left in place"
-            % (name, count)]
+    return ["backup '%s': its %d volume snapshot(s) would be deleted: %s" % (name, len(taken), ", ".join(volume_records.describe(r) for r in taken))]
 
 
-def run_prune(location, options, check_mode=False, now=None):
+def run_prune(location, options, check_mode=False, now=None, csi=None, ebs=None):
     """Prune ``location`` by ``options`` (a PruneOptions); returns {location, check_mode, deleted, kept, locked, failed, warnings}."""
-    return PruneRun(location, options, check_mode, now).run()
+    return PruneRun(location, options, check_mode, now, csi=csi, ebs=ebs).run()

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import concurrent.futures
 import datetime
 import fnmatch
 import gc
@@ -26,7 +27,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import Archiv
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
     decrypt_secret, hide_secret_values, keys_for_backup, open_backup_contents, read_encryption_header)
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import ObjectApplier
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_order import restore_order
@@ -36,6 +37,10 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import w
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import LabelFilter, NamespaceFilter, ResourceFilter, as_list
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
+from ansible_collections.kubesafe.k8s.plugins.module_utils import hooks as pod_hooks
+from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import SnapshotError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_restore import VolumeRestore
 
 RESTORABLE_PHASES = ("Completed", "PartiallyFailed")
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
@@ -51,7 +56,7 @@ class RestoreOptions:
                  excluded_resources=None, include_cluster_resources=None, label_selector=None, or_label_selectors=None,
                  names=None, namespace_mapping=None, storage_class_mapping=None, registry_mapping=None, resource_modifiers=None,
                  existing_resource_policy="none", preserve_nodeports=False, restore_status=None, wait=False, wait_timeout=300,
-                 parallelism=8, decryption_keys=None):
+                 parallelism=8, decryption_keys=None, restore_pvs=True, ebs_config=None, ebs_factory=None, hooks=None):
         if existing_resource_policy not in ("none", "update", "recreate"):
             raise ConfigurationError("existing_resource_policy must be none, update or recreate, not %r" % existing_resource_policy)
         self.backup = backup or "latest"
@@ -76,6 +81,11 @@ class RestoreOptions:
         self.parallelism = max(1, int(parallelism))
         # DecryptionKeys (encryption.py) for encrypted backups; None: no key given.
         self.decryption_keys = decryption_keys
+        # Velero's restorePVs: volumes come back from their snapshots; false restores claims without data.
+        self.restore_pvs = bool(restore_pvs)
+        self.ebs_config = ebs_config
+        self.ebs_factory = ebs_factory
+        self.hooks = pod_hooks.prepare_restore_hooks(hooks or [])  # besides the pods' own annotations; checked before any write
 
 
 def _utcnow():
@@ -147,6 +157,11 @@ class RestoreRun:
         self._uids = {}  # backed-up uid -> (group_resource, namespace, name)
         self._new_uids = {}  # backed-up uid -> uid in the target cluster
         self._restored_pvs = set()
+        self._pv_skip_reasons = {}
+        self.volumes = None
+        self.hook_results = []
+        self._hooked_pods = {}  # (namespace, name) -> restored pod with post hooks
+        self._created_hooked_pods = []
         self._target_namespaces = set()
 
     # ---------------------------------------------------------------- reporting
@@ -158,6 +173,9 @@ class RestoreRun:
             before, after = decision["diff"].get("before"), decision["diff"].get("after")
             decision = dict(decision, diff={"before": hide_secret_values(before, after), "after": hide_secret_values(after, before)})
         self.counts[decision["group_resource"]][action] += 1
+        hooked = self._hooked_pods.get((decision.get("namespace"), decision.get("name"))) if decision["group_resource"] == "pods" else None
+        if hooked is not None and action in ("create", "recreate"):
+            self._created_hooked_pods.append(hooked)
         if action == "failed":
             self.run_log.error("%s %s: %s" % (decision["group_resource"], _where(decision), decision.get("reason")))
         elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
@@ -180,6 +198,9 @@ class RestoreRun:
             storage_class_mapping=self.options.storage_class_mapping, registry_mapping=self.options.registry_mapping,
             resource_modifiers=self.options.resource_modifiers, preserve_nodeports=self.options.preserve_nodeports,
             restore_status=self.options.restore_status)
+        self.volumes = VolumeRestore(self.client, volume_records.read_records(self.location, self.backup_name), self.name,
+                                     restore_pvs=self.options.restore_pvs, ebs_config=self.options.ebs_config,
+                                     ebs_factory=self.options.ebs_factory, check_mode=self.check_mode)
         targets = _TargetTypes(self.client)
         for warning in targets.warnings:
             self.warn(warning)
@@ -188,6 +209,8 @@ class RestoreRun:
         with Spool() as spool:
             self._read(spool)
             self._apply(spool, context, targets, applier)
+        if self._created_hooked_pods and not self.check_mode:
+            self._run_post_hooks()
         if self.options.wait and not self.check_mode:
             self._wait()
         phase = "PartiallyFailed" if self.errors or [w for w in self.waits if not w["ready"]] else "Completed"
@@ -304,10 +327,16 @@ class RestoreRun:
         """PVs restored as-is: Retain ones; a Delete one without a snapshot would point at a deleted disk (Velero skips it)."""
         for record in spool.read("persistentvolumes"):
             spec = record["obj"].get("spec") or {}
-            if spec.get("persistentVolumeReclaimPolicy", "Delete") == "Delete":
-                restored_uids.discard(record["obj"]["metadata"].get("uid"))
+            name = record["obj"]["metadata"]["name"]
+            decision = self.volumes.pv_decision(record["obj"])
+            if decision is not None and not decision[0]:
+                self._pv_skip_reasons[name] = decision[1]
+            elif decision is None and spec.get("persistentVolumeReclaimPolicy", "Delete") == "Delete":
+                self._pv_skip_reasons[name] = "reclaimPolicy Delete and no volume snapshot: the claim gets a new volume"
+            else:
+                self._restored_pvs.add(name)
                 continue
-            self._restored_pvs.add(record["obj"]["metadata"]["name"])
+            restored_uids.discard(record["obj"]["metadata"].get("uid"))
 
     def _prepare(self, group_resource, record, context, targets, restored_uids, spool):
         """The object to write and its target resource, None when skipped, or "defer" until owners exist."""
@@ -319,9 +348,10 @@ class RestoreRun:
         if record.get("related_only") and not self._is_related(group_resource, obj, spool):
             return None
         if group_resource == "persistentvolumes" and metadata.get("name") not in self._restored_pvs:
-            self.record(dict(decision, action="skip", reason="reclaimPolicy Delete and no volume snapshot: the claim gets a new volume"))
+            self.record(dict(decision, action="skip", reason=self._pv_skip_reasons.get(metadata.get("name"), "not restored")))
             return None
-        reason = skip_reason(group_resource, obj, restored_uids)
+        # Which PVs come back was decided above, snapshots included; skip_reason's PV rule knows no snapshots.
+        reason = skip_reason(group_resource, obj, restored_uids) if group_resource != "persistentvolumes" else None
         if reason:
             self.record(dict(decision, action="skip", reason=reason))
             return None
@@ -338,12 +368,57 @@ class RestoreRun:
             return "defer"
         desired = sanitize(group_resource, obj, context, restored_pv_names=self._restored_pvs)
         desired = transform(group_resource, desired, context)
+        try:
+            desired = self._prepare_volume_and_pod(group_resource, desired, source_namespace)
+        except (SnapshotError, ConfigurationError) as exc:
+            self.record(dict(decision, action="failed", reason=str(exc)))
+            return None
         desired = restore_labels(desired, context.backup_name, context.restore_name)
         desired["apiVersion"] = target.api_version
         self._rewrite_owner_references(desired)
         if desired.get("metadata", {}).get("namespace"):
             self._target_namespaces.add(desired["metadata"]["namespace"])
         return target, desired, backup_uid, "status" in desired
+
+    def _prepare_volume_and_pod(self, group_resource, desired, source_namespace):
+        if group_resource == "persistentvolumes":
+            return self.volumes.prepare_pv(desired)
+        if group_resource == "persistentvolumeclaims":
+            return self.volumes.prepare_claim(desired, source_namespace)
+        if group_resource == "pods":
+            # Option hooks select pods by their namespace in the backup, before any mapping.
+            try:
+                desired = pod_hooks.add_restore_init_containers(desired, self.options.hooks, namespace=source_namespace)
+                hooked = pod_hooks.restore_post_hooks_for_pod(desired, self.options.hooks, namespace=source_namespace)
+            except KubesafeError as exc:
+                self.run_log.error("restore hooks of pod %s/%s: %s (the pod is restored without them)" % (
+                    source_namespace, desired["metadata"]["name"], exc))
+                return desired
+            if hooked:
+                self._hooked_pods[(desired["metadata"]["namespace"], desired["metadata"]["name"])] = (desired, hooked)
+        return desired
+
+    def _run_post_hooks(self):
+        """Exec hooks in restored pods, once each runs; bounded by the wait timeout so a restore never hangs."""
+        def run_pod_hooks(pod_and_hooks):
+            pod, hooks = pod_and_hooks
+            return pod_hooks.run_restore_post_hooks(self.client, pod["metadata"]["namespace"], pod["metadata"]["name"], hooks,
+                                                    self.options.wait_timeout)
+
+        with concurrent.futures.ThreadPoolExecutor(self.options.parallelism) as pool:
+            runs = list(pool.map(run_pod_hooks, self._created_hooked_pods))
+        for run in runs:
+            self.hook_results.extend(run.results)
+            for result in run.results:
+                if result["status"] == "succeeded":
+                    continue
+                message = "restore hook %s in pod %s/%s %s: %s" % (
+                    pod_hooks.command_text(result["command"]), result["namespace"], result["pod"], result["status"],
+                    result.get("error") or "exit code %s" % result.get("exit_code"))
+                if result["on_error"] == "Fail":
+                    self.run_log.error(message)
+                else:
+                    self.warn(message)
 
     def _reclaim_released_volumes(self, targets, context):
         """A Retain PV left Released by the lost claim keeps that claim's uid and would never bind the restored claim.
@@ -473,6 +548,8 @@ class RestoreRun:
             "skipped_kinds": dict(self.skipped_kinds),
             "objects": self.objects,
             "waits": self.waits,
+            "volumes": self.volumes.created if self.volumes is not None else [],
+            "hooks": self.hook_results,
             "warnings": self.warnings,
             "errors": self.errors,
             "check_mode": self.check_mode,

@@ -23,9 +23,16 @@ description:
   - Deleting a backup removes its C(velero-backup.json) first, so a backup whose deletion is interrupted is never
     listed as complete again; files already removed by hand are fine. The records of the restores of a deleted
     backup go too (I(delete_restores)).
-  - Reads only the location, never the cluster.
+  - Deleting a backup deletes its volume snapshots first - EBS snapshots (and their cross-region copies) through the
+    EC2 API (I(ebs_config), or the C(AWS_*) environment), CSI snapshots by setting their VolumeSnapshotContent to
+    C(deletionPolicy=Delete) and deleting it in the cluster given by the connection options (the cluster the backup was
+    taken of). A snapshot the provider refuses to delete keeps its backup, in I(failed), for the next run. Without
+    cluster access or boto3, the snapshots are left and named in a warning.
+  - Otherwise reads only the location; the cluster is used for nothing but CSI snapshots.
 extends_documentation_fragment:
   - kubesafe.k8s.location
+  - kubesafe.k8s.k8s_auth
+  - kubesafe.k8s.ebs
 options:
   expired:
     description:
@@ -250,12 +257,26 @@ check_mode:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CsiSnapshots
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, ebs_client
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.location_s3 import BOTO3_IMPORT_ERROR, HAS_BOTO3
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.prune_engine import DEFAULT_INCOMPLETE_OLDER_THAN, PruneOptions, run_prune
 
 KEEP_OPTIONS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
+
+
+def _csi_or_none(params):
+    """Cluster access for CSI snapshots, or None when no usable kubeconfig or host is given (their deletion is then a warning)."""
+    if not HAS_K8S:
+        return None
+    try:
+        return CsiSnapshots(KubeClient(**connection_options(params)))
+    except KubesafeError:
+        return None
 
 
 def main():
@@ -269,6 +290,8 @@ def main():
     )
     argument_spec.update((name, dict(type="int")) for name in KEEP_OPTIONS)
     argument_spec.update(LOCATION_ARGUMENT_SPEC)
+    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
+    argument_spec["ebs_config"] = dict(type="dict", options=EBS_CONFIG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if (params["location"] or "").strip().startswith("s3://") and not HAS_BOTO3:
@@ -279,7 +302,8 @@ def main():
                                incomplete_older_than=params["incomplete_older_than"], delete_restores=params["delete_restores"],
                                **dict((name, params[name]) for name in KEEP_OPTIONS))
         location = open_location_to_read(params["location"], params["location_config"])
-        result = run_prune(location, options, check_mode=module.check_mode)
+        result = run_prune(location, options, check_mode=module.check_mode, csi=_csi_or_none(params),
+                           ebs=ebs_client(params["ebs_config"] or {}) if HAS_BOTO3 else None)
     except KubesafeError as exc:
         module.fail_json(msg=str(exc))
     if result["failed"]:

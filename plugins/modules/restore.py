@@ -26,8 +26,20 @@ description:
   - Objects that already exist are skipped, updated or recreated as I(existing_resource_policy) says; nothing else is
     ever deleted.
   - A record of the restore (results, logs and a report) is written to the location under C(restores/<name>/).
+  - Volumes snapshotted by the backup come back with their data (unless I(restore_pvs=false)). A claim with a CSI
+    snapshot is created with a C(dataSource) naming a VolumeSnapshot of it (made from a pre-provisioned, C(Retain)
+    VolumeSnapshotContent holding the recorded snapshot handle), so its storage class provisions a new volume from the
+    snapshot; its old PersistentVolume is not restored. An EBS snapshot becomes a new EBS volume in the target
+    availability zone (see I(ebs_config)) and the PersistentVolume is rewritten to it.
+  - A PersistentVolume with C(reclaimPolicy=Delete) and no snapshot is not restored (its disk is gone with the
+    claim); the claim gets a new, empty volume, as with Velero. Retain volumes are restored as they were.
+  - Restore hooks, as Velero's - the pod annotations C(init.hook.restore.velero.io/container-image),
+    C(container-name), C(command) add an init container to the restored pod; C(post.hook.restore.velero.io/command),
+    C(container), C(on-error), C(exec-timeout), C(wait-timeout), C(wait-for-ready) run a command in the pod once its
+    container runs. I(hooks) gives the same for pods selected by namespace and labels.
 extends_documentation_fragment:
   - kubesafe.k8s.k8s_auth
+  - kubesafe.k8s.ebs
   - kubesafe.k8s.location
   - kubesafe.k8s.decryption
 options:
@@ -129,9 +141,54 @@ options:
     type: int
     default: 300
   parallelism:
-    description: How many objects of one tier are written at once.
+    description: How many objects of one tier are written at once, and how many pods' restore hooks run at once.
     type: int
     default: 8
+  restore_pvs:
+    description:
+      - Restore volumes from the backup's snapshots (Velero's C(restorePVs)). With C(false), claims are restored
+        without their data.
+    type: bool
+    default: true
+  hooks:
+    description:
+      - Restore hooks for the restored pods selected by namespace and labels, as Velero's C(spec.hooks.resources).
+        Pod annotations win over these.
+      - Exec hooks wait for their container to run (at most their I(wait_timeout), else I(wait_timeout) of the
+        restore), so a restore never hangs on a pod that does not start.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the hook set, used in results and messages.
+        type: str
+        required: true
+      included_namespaces:
+        description: Namespaces (of the backup, before any mapping) whose pods get the hooks; globs allowed. All by default.
+        type: list
+        elements: str
+      excluded_namespaces:
+        description: Namespaces left out; globs allowed.
+        type: list
+        elements: str
+      label_selector:
+        description: Only pods matching this label selector.
+        type: str
+      post:
+        description: Hooks in order; each is an C(exec) or an C(init) entry.
+        type: list
+        elements: dict
+        suboptions:
+          exec:
+            description:
+              - A command run in the restored pod - C(container) (default the first), C(command) (list or string),
+                C(on_error) (C(Continue), the default, or C(Fail)), C(exec_timeout) (Go duration, default C(30s)),
+                C(wait_timeout) (Go duration), C(wait_for_ready) (bool, wait for the container to be ready too).
+            type: dict
+          init:
+            description:
+              - Init containers added before the pod's own - C(init_containers), a list of container specs.
+            type: dict
 attributes:
   check_mode:
     support: full
@@ -223,6 +280,16 @@ restore:
     duration_seconds:
       description: Wall-clock duration of the run.
       type: float
+    volumes:
+      description:
+        - What was made to bring volumes back - VolumeSnapshots (C(namespace), C(name), C(content), C(snapshot_handle))
+          and EBS volumes (C(volume_id), C(snapshot_id), C(availability_zone), C(persistent_volume)).
+      type: list
+      elements: dict
+    hooks:
+      description: One entry per restore hook run, with the same keys as the backup module's I(hooks) result.
+      type: list
+      elements: dict
     check_mode:
       description: Whether this was a check-mode preview.
       type: bool
@@ -232,7 +299,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
     DECRYPTION_ARGUMENT_SPEC, HAS_PYRAGE, PYRAGE_IMPORT_ERROR, decryption_keys_from_params)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, HAS_BOTO3, ebs_client
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import RESTORE_HOOKS_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
@@ -268,6 +337,9 @@ def main():
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=300),
         parallelism=dict(type="int", default=8),
+        restore_pvs=dict(type="bool", default=True),
+        ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
+        hooks=dict(type="list", elements="dict", options=RESTORE_HOOKS_SPEC),
     )
     argument_spec.update(SELECTION_ARGUMENT_SPEC)
     argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
@@ -288,7 +360,8 @@ def main():
             "backup", "name", "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
             "include_cluster_resources", "label_selector", "or_label_selectors", "names", "namespace_mapping",
             "storage_class_mapping", "registry_mapping", "resource_modifiers", "existing_resource_policy",
-            "preserve_nodeports", "restore_status", "wait", "wait_timeout", "parallelism")})
+            "preserve_nodeports", "restore_status", "wait", "wait_timeout", "parallelism", "restore_pvs", "ebs_config", "hooks")})
+        options.ebs_factory = ebs_client if HAS_BOTO3 else None
         options.decryption_keys = decryption_keys_from_params(params)
         result = run_restore(client, location, options, check_mode=module.check_mode, want_diff=module._diff)
     except KubesafeError as exc:

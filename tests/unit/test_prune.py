@@ -216,17 +216,19 @@ def test_restores_of_a_deleted_backup_go_with_it(tmp_path, make_backup):
     assert result["deleted"][0]["restores"] == [] and os.path.exists(root / "restores" / "r-gone2")
 
 
-def test_volume_snapshots_hook_warns_for_recorded_snapshots(tmp_path, make_backup):
+def test_snapshots_of_a_velero_backup_without_aws_settings_are_named_in_a_warning(tmp_path, make_backup):
     root = tmp_path / "loc"
     location = open_location(str(root))
     make_backup(location, "with-snapshots", "2025-01-01T00:00:00Z", ttl="1h")
     make_backup(location, "without", "2025-01-01T01:00:00Z", ttl="1h")
     key = velero_format.file_names("with-snapshots")["volume_snapshots"]
-    location.put_bytes(key, velero_format.gzip_json([{"spec": {"persistentVolumeName": "pv-1"}, "status": {"providerSnapshotID": "snap-123"}}]))
+    location.put_bytes(key, velero_format.gzip_json([{"spec": {"persistentVolumeName": "pv-1", "volumeAZ": "eu-west-1b"},
+                                                      "status": {"providerSnapshotID": "snap-123", "phase": "Completed"}}]))
+    location.delete(velero_format.file_names("with-snapshots")["manifest"])  # as Velero wrote it
     result = run_prune(location, PruneOptions(), now=NOW)
     warnings = dict((entry["name"], entry["warnings"]) for entry in result["deleted"])
     assert warnings["without"] == []
-    assert "snap-123" in warnings["with-snapshots"][0] and "not supported yet" in warnings["with-snapshots"][0]
+    assert "aws ec2 delete-snapshot --snapshot-id snap-123 --region eu-west-1" in warnings["with-snapshots"][0]
 
 
 def run_module(capsys, args):

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Volumes of a restore, from the backup's snapshot records.
+
+- CSI: the PersistentVolume is not restored; the claim gets a new volume
+  provisioned from the snapshot (``dataSource``/``dataSourceRef`` naming a
+  VolumeSnapshot that points at a pre-provisioned, Retain content carrying
+  the recorded snapshot handle). The storage class mapping applies to the
+  claim as usual, so the new volume comes from the mapped class.
+- EBS: a new volume is created from the snapshot (or its copy in the
+  restore's region) in the target availability zone, and the PV is
+  rewritten to it; the claim binds to that PV as before.
+- No snapshot: the engine's rules apply (a Delete PV is not restored).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CsiSnapshots, SnapshotError, data_source
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+
+
+class VolumeRestore:
+    def __init__(self, client, records, restore_name, restore_pvs=True, ebs_config=None, ebs_factory=None, check_mode=False):
+        self.client = client
+        self.restore_name = restore_name
+        self.enabled = bool(restore_pvs)
+        self.check_mode = check_mode
+        self.ebs_config = ebs_config or {}
+        self.ebs_factory = ebs_factory
+        completed = volume_records.completed(records) if self.enabled else []
+        self.by_pv = {record["persistent_volume"]: record for record in completed if record.get("persistent_volume")}
+        self.by_claim = {(record["namespace"], record["claim"]): record for record in completed if record.get("claim")}
+        self.created = []  # what this restore made for volumes, for the report
+        self._csi = CsiSnapshots(client)
+        self._ebs = None
+
+    def record_for_pv(self, pv):
+        record = self.by_pv.get(pv["metadata"]["name"])
+        if record is None:
+            ref = (pv.get("spec") or {}).get("claimRef") or {}
+            record = self.by_claim.get((ref.get("namespace"), ref.get("name")))
+        return record
+
+    def pv_decision(self, pv):
+        """None when no snapshot covers the PV (the usual rules apply), else (restore?, reason)."""
+        record = self.record_for_pv(pv)
+        if record is None:
+            return None
+        if record["method"] == volume_records.CSI:
+            return False, "restored from its CSI snapshot: the claim gets a new volume provisioned from %s" % record["snapshot_handle"]
+        return True, None
+
+    # ------------------------------------------------------------ CSI claims
+
+    def prepare_claim(self, desired, source_namespace):
+        """Point a claim with a CSI snapshot at a VolumeSnapshot of it; returns the claim (changed or not)."""
+        record = self.by_claim.get((source_namespace, desired["metadata"]["name"]))
+        if record is None or record["method"] != volume_records.CSI:
+            return desired
+        namespace = desired["metadata"]["namespace"]
+        content, snapshot = self._csi.restore_objects(record, namespace, desired["metadata"]["name"], self.restore_name)
+        if not self.check_mode:
+            self._csi.create_restore_objects(content, snapshot)
+        self.created.append({"kind": "VolumeSnapshot", "namespace": namespace, "name": snapshot["metadata"]["name"],
+                             "content": content["metadata"]["name"], "snapshot_handle": record["snapshot_handle"]})
+        spec = desired.setdefault("spec", {})
+        spec.pop("volumeName", None)
+        spec["dataSource"] = data_source(snapshot["metadata"]["name"])
+        spec["dataSourceRef"] = data_source(snapshot["metadata"]["name"])
+        return desired
+
+    # ------------------------------------------------------------ EBS volumes
+
+    def _ebs_api(self):
+        if self._ebs is None:
+            if self.ebs_factory is None:
+                raise ConfigurationError("restoring EBS snapshots needs boto3 on the host running the module")
+            self._ebs = self.ebs_factory(self.ebs_config)
+        return self._ebs
+
+    def prepare_pv(self, desired):
+        """An EBS PV rewritten to a new volume made from its snapshot; raises SnapshotError."""
+        record = self.record_for_pv(desired)
+        if record is None or record["method"] != volume_records.EBS:
+            return desired
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import rewrite_pv_for_volume  # pylint: disable=import-outside-toplevel
+        region = self.ebs_config.get("region") or record.get("region")
+        snapshot_id = record["snapshot_handle"]
+        if region != record.get("region"):
+            copies = {copy["region"]: copy["snapshot_id"] for copy in record.get("copies") or []}
+            if region not in copies:
+                raise SnapshotError("EBS snapshot %s of PV %s is in %s and has no copy in %s (ebs_config.region): restore in %s, "
+                                    "or back up with ebs_config.copy_to_region %s"
+                                    % (snapshot_id, desired["metadata"]["name"], record.get("region"), region, record.get("region"), region))
+            snapshot_id = copies[region]
+        zone = self.ebs_config.get("availability_zone") or (record.get("availability_zone") if region == record.get("region") else None)
+        if not zone:
+            raise SnapshotError("restoring PV %s into region %s needs ebs_config.availability_zone (the zone of the nodes that will mount it)"
+                                % (desired["metadata"]["name"], region))
+        if self.check_mode:
+            self.created.append({"kind": "EBS volume", "snapshot_id": snapshot_id, "availability_zone": zone, "check_mode": True})
+            return desired
+        try:
+            volume_type = self.ebs_config.get("volume_type") or record.get("volume_type")
+            volume = self._ebs_api().create_volume(snapshot_id, zone, region=region, volume_type=volume_type,
+                                                   iops=record.get("iops"), kms_key_id=self.ebs_config.get("kms_key_id"),
+                                                   tags={"kubesafe.k8s/restore": self.restore_name,
+                                                         "kubesafe.k8s/persistent-volume": desired["metadata"]["name"]})
+        except KubesafeError as exc:
+            raise SnapshotError("could not create a volume from EBS snapshot %s for PV %s: %s" % (snapshot_id, desired["metadata"]["name"], exc))
+        self.created.append({"kind": "EBS volume", "volume_id": volume["volume_id"], "snapshot_id": snapshot_id,
+                             "availability_zone": volume["availability_zone"], "persistent_volume": desired["metadata"]["name"]})
+        return rewrite_pv_for_volume(desired, volume["volume_id"], volume["availability_zone"])

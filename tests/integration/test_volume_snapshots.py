@@ -1,0 +1,233 @@
+"""Volume data through ansible-playbook: CSI snapshots with freeze hooks, restore into another cluster, prune.
+
+The two emulators share one storage backend (one cloud account): the bytes
+written into the source volume must come back in the restored volume.
+"""
+
+import gzip
+import json
+
+import pytest
+
+from kubesim.volume_backend import VolumeBackend
+from volume_workloads import claim_volume_handle, csi_storage, database, freeze_annotations, snapshot_crds
+
+pytestmark = pytest.mark.integration
+
+DATA = b"row 1: precious\nrow 2: also precious\n"
+SNAPSHOT_API = "snapshot.storage.k8s.io"
+
+
+def module_plays(tasks, result_file):
+    """One play running ``tasks`` (each registering a result) and saving the registered results as JSON."""
+    names = [task["register"] for task in tasks]
+    tasks = list(tasks) + [{"name": "Save the results", "ansible.builtin.copy": {
+        "dest": str(result_file), "content": "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (name, name) for name in names)}}]
+    return [{"name": "volumes", "hosts": "localhost", "gather_facts": False,
+             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": tasks}]
+
+
+def run_module(ansible_playbook, env, tmp_path, module, args, check=True):
+    result_file = tmp_path / ("result-%s.json" % module)
+    task = {"name": module, "kubesafe.k8s.%s" % module: args, "register": "out", "ignore_errors": not check}
+    ansible_playbook(module_plays([task], result_file), env)
+    return json.loads(result_file.read_text())["out"]
+
+
+def of_kind(cluster, kind, namespace=None):
+    return [o for o in cluster.control.dump() if o["kind"] == kind and (namespace is None or o["metadata"].get("namespace") == namespace)]
+
+
+@pytest.fixture
+def source(kubesim_factory):
+    """Cluster A: snapshot CRDs, a CSI class, a database pod with freeze hooks and data in its volume."""
+    backend = VolumeBackend()
+    cluster = kubesim_factory(name="source", volume_backend=backend)
+    cluster.control.seed(snapshot_crds())
+    cluster.control.seed(csi_storage() + database(annotations=freeze_annotations()))
+    assert cluster.control.settle(30)
+    cluster.control.write_volume(claim_volume_handle(cluster, "db", "data"), DATA)
+    cluster.backend = backend
+    return cluster
+
+
+def test_csi_snapshot_backup_restore_into_another_cluster_and_prune(source, kubesim_factory, ansible_playbook, tmp_path):
+    location = tmp_path / "backups"
+    source.control.clear_audit()
+    backup = run_module(ansible_playbook, source.env(), tmp_path, "backup", {
+        "name": "db-with-data", "location": str(location), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+
+    assert backup["phase"] == "Completed", backup["errors"]
+    [record] = backup["volume_snapshots"]
+    assert (record["namespace"], record["claim"], record["method"], record["phase"]) == ("db", "data", "csi", "Completed")
+    assert record["snapshot_class"] == "csi-snap" and record["driver"] == "hostpath.csi.k8s.io"
+    [content] = of_kind(source, "VolumeSnapshotContent")
+    assert content["metadata"]["name"] == record["content_name"]
+    assert content["status"]["snapshotHandle"] == record["snapshot_handle"]
+    # Retained and labelled, so it outlives the namespace; the VolumeSnapshot itself is gone.
+    assert content["spec"]["deletionPolicy"] == "Retain" and content["metadata"]["labels"]["kubesafe.k8s/backup"] == "db-with-data"
+    assert of_kind(source, "VolumeSnapshot") == []
+
+    # Hooks: freeze, then the VolumeSnapshot POST, then unfreeze - in the db container, not the first one.
+    execs = source.control.exec_log()
+    assert [(e["container"], e["command"][1]) for e in execs] == [("db", "--freeze"), ("db", "--unfreeze")]
+    [snapshot_post] = [r for r in source.control.audit() if r["method"] == "POST" and r["resource"] == "volumesnapshots"]
+    assert execs[0]["seq"] < snapshot_post["seq"] < execs[1]["seq"]
+    assert [(h["phase"], h["status"], h["source"]) for h in backup["hooks"]] == [("pre", "succeeded", "annotation"), ("post", "succeeded", "annotation")]
+
+    # The record is in the manifest and in Velero's sidecars.
+    directory = location / "backups" / "db-with-data"
+    manifest = json.loads((directory / "db-with-data-manifest.json").read_text())
+    assert manifest["volumeSnapshots"][0]["snapshot_handle"] == record["snapshot_handle"]
+    [info] = json.loads(gzip.decompress((directory / "db-with-data-volumeinfo.json.gz").read_bytes()))
+    assert info["backupMethod"] == "CSISnapshot" and info["csiSnapshotInfo"]["snapshotHandle"] == record["snapshot_handle"]
+    marker = json.loads((directory / "velero-backup.json").read_text())
+    assert marker["status"]["csiVolumeSnapshotsAttempted"] == 1 and marker["status"]["csiVolumeSnapshotsCompleted"] == 1
+
+    # The volume is overwritten after the backup: the restore must bring the backed-up bytes, not these.
+    source.control.write_volume(claim_volume_handle(source, "db", "data"), b"corrupted")
+
+    target = kubesim_factory(name="target", volume_backend=source.backend)
+    target.control.seed(snapshot_crds())
+    target.control.seed(csi_storage(storage_class="csi-standard"))
+    restore = run_module(ansible_playbook, target.env(), tmp_path, "restore", {
+        "backup": "db-with-data", "location": str(location), "namespace_mapping": {"db": "db-restored"},
+        "storage_class_mapping": {"csi-fast": "csi-standard"}, "wait": True, "wait_timeout": 60})["restore"]
+    assert restore["phase"] == "Completed", restore["errors"]
+    assert target.control.settle(30)
+
+    [claim] = of_kind(target, "PersistentVolumeClaim", "db-restored")
+    [restored_snapshot] = of_kind(target, "VolumeSnapshot", "db-restored")
+    source_ref = {"apiGroup": SNAPSHOT_API, "kind": "VolumeSnapshot", "name": restored_snapshot["metadata"]["name"]}
+    assert claim["spec"]["dataSource"] == source_ref and claim["spec"]["dataSourceRef"] == source_ref
+    assert claim["spec"]["storageClassName"] == "csi-standard" and claim["status"]["phase"] == "Bound"
+    [restored_content] = of_kind(target, "VolumeSnapshotContent")
+    assert restored_snapshot["spec"]["source"] == {"volumeSnapshotContentName": restored_content["metadata"]["name"]}
+    assert restored_content["spec"]["source"] == {"snapshotHandle": record["snapshot_handle"]}
+    assert restored_content["spec"]["deletionPolicy"] == "Retain"
+    assert target.control.read_volume(claim_volume_handle(target, "db-restored", "data")) == DATA
+    # The source PV (reclaimPolicy Delete) is not restored: the claim got a new volume from the snapshot.
+    skipped = [o for o in restore["objects"] if o["group_resource"] == "persistentvolumes"]
+    assert skipped and skipped[0]["action"] == "skip" and "CSI snapshot" in skipped[0]["reason"]
+    assert [v["kind"] for v in restore["volumes"]] == ["VolumeSnapshot"]
+
+    # Pruning the backup deletes its snapshot in the source cluster (where it was taken).
+    pruned = run_module(ansible_playbook, source.env(), tmp_path, "prune", {"location": str(location), "keep_last": 0, "expired": False})
+    assert [entry["name"] for entry in pruned["deleted"]] == ["db-with-data"]
+    assert pruned["deleted"][0]["snapshots_deleted"] == ["VolumeSnapshotContent %s" % record["content_name"]]
+    assert of_kind(source, "VolumeSnapshotContent") == []
+    assert not directory.exists()
+
+
+def test_failing_pre_hook_with_fail_skips_the_snapshot_and_the_backup_is_partially_failed(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory()
+    cluster.control.seed(snapshot_crds())
+    cluster.control.seed(csi_storage() + database(annotations=freeze_annotations()))
+    assert cluster.control.settle(30)
+    cluster.control.add_exec_script(command_contains="--freeze", stderr="fsfreeze: /var/lib/postgresql/data: Operation not permitted\n", exit_code=1)
+    backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
+        "name": "frozen-fail", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+
+    assert backup["phase"] == "PartiallyFailed"
+    assert any("'/sbin/fsfreeze --freeze" in error and "exited with code 1" in error for error in backup["errors"]), backup["errors"]
+    # No snapshot without its freeze, and the unfreeze (post hook) is not run after a failed freeze, as in Velero.
+    assert of_kind(cluster, "VolumeSnapshot") == [] and of_kind(cluster, "VolumeSnapshotContent") == []
+    assert [e["command"][1] for e in cluster.control.exec_log()] == ["--freeze"]
+    assert backup["volume_snapshots"][0]["phase"] == "Skipped"
+    # The objects are all still backed up.
+    assert backup["resource_counts"]["persistentvolumeclaims"] == 1 and backup["resource_counts"]["pods"] == 1
+    assert "Operation not permitted" in backup["hooks"][0]["stderr"]
+
+
+def test_failing_pre_hook_with_continue_still_snapshots(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory()
+    cluster.control.seed(snapshot_crds())
+    cluster.control.seed(csi_storage() + database(annotations=freeze_annotations(on_error="Continue")))
+    assert cluster.control.settle(30)
+    cluster.control.add_exec_script(command_contains="--freeze", exit_code=3)
+    backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
+        "name": "frozen-continue", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+    assert backup["phase"] == "Completed" and any("exited with code 3" in warning for warning in backup["warnings"]), backup["warnings"]
+    assert backup["volume_snapshots"][0]["phase"] == "Completed"
+    assert [e["command"][1] for e in cluster.control.exec_log()] == ["--freeze", "--unfreeze"]
+
+
+def test_option_hooks_with_timeout_and_bad_snapshot_class(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory()
+    cluster.control.seed(snapshot_crds())
+    cluster.control.seed(csi_storage() + database())
+    assert cluster.control.settle(30)
+    cluster.control.add_exec_script(command_contains="sleepy", delay_seconds=5)
+    backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
+        "name": "bad-class", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True,
+        "csi_snapshot_class": "no-such-class",
+        "hooks": [{"name": "dump", "label_selector": "app=db",
+                   "pre": [{"command": ["sh", "-c", "sleepy dump"], "container": "db", "timeout": "1s", "on_error": "Continue"}]}]})["backup"]
+
+    assert backup["phase"] == "PartiallyFailed"
+    assert any("VolumeSnapshotClass 'no-such-class' (csi_snapshot_class) does not exist" in e and "csi-snap" in e for e in backup["errors"])
+    assert backup["hooks"][0]["status"] == "timed_out" and backup["hooks"][0]["source"] == "hooks[dump]"
+    assert backup["resource_counts"]["persistentvolumeclaims"] == 1  # the manifests are still backed up
+    assert of_kind(cluster, "VolumeSnapshot") == []
+
+
+def test_volume_of_an_unsupported_driver_is_a_warning(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory()
+    cluster.control.seed([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "files"}},
+        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "nfs-share"},
+         "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteMany"], "persistentVolumeReclaimPolicy": "Retain",
+                  "storageClassName": "", "nfs": {"server": "nfs.example", "path": "/exports/share"}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "share", "namespace": "files"},
+         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": "nfs-share",
+                  "resources": {"requests": {"storage": "5Gi"}}}}])
+    assert cluster.control.settle(30)
+    backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
+        "name": "nfs", "location": str(tmp_path / "backups"), "included_namespaces": ["files"], "snapshot_volumes": True})["backup"]
+    assert backup["phase"] == "Completed"
+    assert any("share" in warning and "in-tree nfs" in warning for warning in backup["warnings"])
+    assert backup["volume_snapshots"][0]["phase"] == "Skipped"
+
+
+def test_volume_snapshot_module_takes_lists_and_deletes_a_set(source, ansible_playbook, tmp_path):
+    taken = run_module(ansible_playbook, source.env(), tmp_path, "volume_snapshot", {
+        "set_name": "before-upgrade", "namespace": "db", "claims": ["data"]})
+    assert taken["changed"] and [s["phase"] for s in taken["snapshots"]] == ["Completed"]
+    assert [h["phase"] for h in taken["hooks"]] == ["pre", "post"]  # the pod's freeze annotations apply here too
+    [content] = of_kind(source, "VolumeSnapshotContent")
+    assert content["metadata"]["labels"]["kubesafe.k8s/backup"] == "before-upgrade"
+
+    listed = run_module(ansible_playbook, source.env(), tmp_path, "volume_snapshot_info", {"set_name": "before-upgrade"})
+    assert [(s["method"], s["content_name"], s["snapshot_handle"]) for s in listed["snapshots"]] == [
+        ("csi", content["metadata"]["name"], taken["snapshots"][0]["snapshot_handle"])]
+    assert run_module(ansible_playbook, source.env(), tmp_path, "volume_snapshot_info", {"set_name": "other"})["snapshots"] == []
+
+    deleted = run_module(ansible_playbook, source.env(), tmp_path, "volume_snapshot", {"set_name": "before-upgrade", "state": "absent"})
+    assert deleted["changed"] and deleted["deleted"] == ["VolumeSnapshotContent %s" % content["metadata"]["name"]]
+    assert of_kind(source, "VolumeSnapshotContent") == []
+
+    missing = run_module(ansible_playbook, source.env(), tmp_path, "volume_snapshot", {
+        "set_name": "typo", "namespace": "db", "claims": ["dta"]}, check=False)
+    assert missing["failed"] and "claims: dta not found in namespace db" in missing["msg"]
+
+
+def test_restore_hooks_add_init_containers_and_run_in_the_restored_pod(kubesim_factory, ansible_playbook, tmp_path):
+    annotations = {"post.hook.restore.velero.io/container": "db",
+                   "post.hook.restore.velero.io/command": '["/bin/sh", "-c", "psql -c \'REINDEX DATABASE shop\'"]'}
+    cluster = kubesim_factory()
+    cluster.control.seed(csi_storage()[:1] + database(annotations=annotations))  # the storage class only: no snapshot API here
+    assert cluster.control.settle(30)
+    location = str(tmp_path / "backups")
+    run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {"name": "hooked", "location": location, "included_namespaces": ["db"]})
+    restore = run_module(ansible_playbook, cluster.env(), tmp_path, "restore", {
+        "backup": "hooked", "location": location, "namespace_mapping": {"db": "db-copy"},
+        "hooks": [{"name": "permissions", "included_namespaces": ["db"], "post": [
+            {"init": {"init_containers": [{"name": "chown", "image": "busybox:1.36", "command": ["chown", "-R", "999", "/data"]}]}}]}]})["restore"]
+
+    assert restore["phase"] == "Completed", restore["errors"]
+    [pod] = of_kind(cluster, "Pod", "db-copy")
+    assert [(c["name"], c["image"]) for c in pod["spec"]["initContainers"]] == [("chown", "busybox:1.36")]
+    [hook] = restore["hooks"]
+    assert (hook["namespace"], hook["pod"], hook["container"], hook["status"]) == ("db-copy", "db-0", "db", "succeeded")
+    [record] = [e for e in cluster.control.exec_log() if e["namespace"] == "db-copy"]
+    assert record["container"] == "db" and record["command"][-1] == "psql -c 'REINDEX DATABASE shop'"
