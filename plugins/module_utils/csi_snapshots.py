@@ -186,15 +186,15 @@ class CsiSnapshots:
         """The pre-provisioned VolumeSnapshotContent and the VolumeSnapshot a restored claim is provisioned from.
 
         Names are derived from the restore and the claim, so a retried restore finds its own objects.
+        The caller labels them with the backup and restore, as every restored object.
         The content is Retain: deleting the restored namespace must never delete the backup's snapshot.
         """
         suffix = short_hash(restore_name, namespace, claim)
         snapshot_name = "%s-%s" % (claim[:52].rstrip("-."), suffix)
         content_name = "kubesafe-restore-%s" % short_hash(restore_name, namespace, claim, record["snapshot_handle"])
-        labels = {"kubesafe.k8s/restore": restore_name[:63].rstrip("-_.")}
         content = {
             "apiVersion": API_VERSION, "kind": "VolumeSnapshotContent",
-            "metadata": {"name": content_name, "labels": dict(labels)},
+            "metadata": {"name": content_name},
             "spec": {
                 "deletionPolicy": "Retain",
                 "driver": record["driver"],
@@ -207,7 +207,7 @@ class CsiSnapshots:
             content["spec"]["volumeSnapshotClassName"] = record["snapshot_class"]
         snapshot = {
             "apiVersion": API_VERSION, "kind": "VolumeSnapshot",
-            "metadata": {"name": snapshot_name, "namespace": namespace, "labels": dict(labels)},
+            "metadata": {"name": snapshot_name, "namespace": namespace},
             "spec": {"source": {"volumeSnapshotContentName": content_name}},
         }
         if record.get("snapshot_class"):

@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CONTENTS_PATH
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import valid_label_value
 
@@ -42,7 +43,10 @@ def clean_up_drill(client, restore_name, check_mode=False, timeout_seconds=300):
     namespaces = sorted(ns["metadata"]["name"] for ns in _items(client, "/api/v1/namespaces", {"labelSelector": selector}))
     claimed = sorted({(pv["metadata"]["name"]) for pv in _items(client, "/api/v1/persistentvolumes")
                       if ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace") in namespaces})
-    result = {"namespaces": namespaces, "persistent_volumes": claimed, "remaining": []}
+    # The pre-provisioned snapshot contents a restore made for its claims are cluster-scoped; they are Retain,
+    # so deleting them leaves the backup's storage snapshots alone.
+    contents = sorted(content["metadata"]["name"] for content in _snapshot_contents(client, selector))
+    result = {"namespaces": namespaces, "persistent_volumes": claimed, "snapshot_contents": contents, "remaining": []}
     if check_mode:
         return result
     for name in namespaces:
@@ -56,8 +60,19 @@ def clean_up_drill(client, restore_name, check_mode=False, timeout_seconds=300):
     # Volumes provisioned for the drill's claims outlive them when their class retains volumes.
     for name in claimed:
         _delete(client, "/api/v1/persistentvolumes/%s" % name)
+    for name in contents:
+        _delete(client, "%s/%s" % (CONTENTS_PATH, name))
     result["remaining"] = remaining
     return result
+
+
+def _snapshot_contents(client, selector):
+    try:
+        return _items(client, CONTENTS_PATH, {"labelSelector": selector})
+    except ApiError as exc:
+        if exc.status == 404:  # the cluster does not serve the snapshot API
+            return []
+        raise
 
 
 def _exists(client, path):

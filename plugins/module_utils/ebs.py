@@ -35,7 +35,7 @@ except ImportError as exc:  # the module reports it with missing_required_lib("b
     BOTO3_IMPORT_ERROR = exc
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ENV_FALLBACKS
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import ENV_FALLBACKS, apply_environment, take_options
 
 EBS_CSI_DRIVER = "ebs.csi.aws.com"
 VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
@@ -80,7 +80,6 @@ EBS_ARGUMENT_SPEC = dict(ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC))
 # botocore itself still honours AWS_ENDPOINT_URL_EC2 when no endpoint is set here.
 EBS_ENV_FALLBACKS = dict(ENV_FALLBACKS, endpoint_url=("EC2_URL",))
 
-_CREDENTIAL_KEYS = ("access_key", "secret_key", "session_token")
 _CREDENTIALS_HELP = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), "
     "or ebs_config.access_key and ebs_config.secret_key, or a profile (AWS_PROFILE or ebs_config.profile), "
@@ -132,43 +131,10 @@ def ebs_settings(config, environ=None):
     environ = os.environ if environ is None else environ
     if config is not None and not isinstance(config, dict):
         raise ConfigurationError("ebs_config must be a dictionary of options (region, endpoint_url, ...), got %r" % (type(config).__name__,))
-    config = dict(config or {})
-    settings = {}
-    for name, spec in EBS_CONFIG_SPEC.items():
-        for alias in spec.get("aliases", ()):
-            if config.get(alias) is not None:
-                if config.get(name) is not None and config[name] != config[alias]:
-                    raise ConfigurationError("ebs_config: set %s or its alias %s, not both" % (name, alias))
-                config[name] = config[alias]
-            config.pop(alias, None)
-        settings[name] = config.pop(name, None)
-    if config:
-        raise ConfigurationError("ebs_config: unknown option(s) %s; allowed: %s" % (
-            ", ".join(sorted(config)), ", ".join(sorted(EBS_CONFIG_SPEC))))
-
-    _apply_environment(settings, environ)
+    settings = take_options(config, EBS_CONFIG_SPEC, "ebs_config")
+    apply_environment(settings, "ebs_config", EBS_ENV_FALLBACKS, environ)
     _check_settings(settings)
     return settings
-
-
-def _apply_environment(settings, environ):
-    """Fill unset settings from AWS_* variables, with the precedence of the S3 location (locations.py)."""
-    explicit_profile = settings["profile"] is not None
-    explicit_keys = any(settings[name] for name in _CREDENTIAL_KEYS)
-    if explicit_profile and explicit_keys:
-        raise ConfigurationError("ebs_config: set either profile or access_key/secret_key/session_token, not both")
-    for name, variables in EBS_ENV_FALLBACKS.items():
-        if settings[name] is not None:
-            continue
-        if (explicit_profile and name in _CREDENTIAL_KEYS) or (explicit_keys and name == "profile"):
-            continue  # an explicit choice of credentials is not mixed with the environment's
-        settings[name] = next((environ[var] for var in variables if environ.get(var)), None)
-    # As boto3 does: keys in the environment win over a profile in the environment.
-    if not explicit_profile and settings["access_key"]:
-        settings["profile"] = None
-    if bool(settings["access_key"]) != bool(settings["secret_key"]):
-        missing = "secret_key (AWS_SECRET_ACCESS_KEY)" if settings["access_key"] else "access_key (AWS_ACCESS_KEY_ID)"
-        raise ConfigurationError("ebs_config: access_key and secret_key go together; %s is missing" % missing)
 
 
 def _check_settings(settings):

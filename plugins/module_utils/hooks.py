@@ -288,19 +288,25 @@ class _ExecTemplate:
                     self.wait_for_ready, problem)
 
 
+def _start_hook_set(hook_set, entry, index, option, spec):
+    """Check a hook set's entry and give ``hook_set`` its name, selector and source; (entry, where for messages)."""
+    where = "%s[%d]" % (option, index)
+    entry = _mapping(entry, where)
+    _check_keys(entry, spec, where)
+    hook_set.name = entry.get("name")
+    if not hook_set.name or not isinstance(hook_set.name, str):
+        raise ConfigurationError("%s.name is required: a name for the hook set, shown in results" % where)
+    where = "%s (%s)" % (where, hook_set.name)
+    hook_set.selector = _PodSelector(entry, where)
+    hook_set.source = "%s[%s]" % (option, hook_set.name)
+    return entry, where
+
+
 class PreparedBackupHooks:
     """One entry of the ``hooks`` option, validated: name, selector, pre and post templates."""
 
     def __init__(self, entry, index, option="hooks"):
-        where = "%s[%d]" % (option, index)
-        entry = _mapping(entry, where)
-        _check_keys(entry, BACKUP_HOOKS_SPEC, where)
-        self.name = entry.get("name")
-        if not self.name or not isinstance(self.name, str):
-            raise ConfigurationError("%s.name is required: a name for the hook set, shown in results" % where)
-        where = "%s (%s)" % (where, self.name)
-        self.selector = _PodSelector(entry, where)
-        self.source = "%s[%s]" % (option, self.name)
+        entry, where = _start_hook_set(self, entry, index, option, BACKUP_HOOKS_SPEC)
         self.pre = self._templates(entry.get("pre"), "pre", where)
         self.post = self._templates(entry.get("post"), "post", where)
 
@@ -321,15 +327,7 @@ class PreparedRestoreHooks:
     """One entry of the restore module's ``hooks`` option, validated: name, selector, init containers and exec templates."""
 
     def __init__(self, entry, index, option="hooks"):
-        where = "%s[%d]" % (option, index)
-        entry = _mapping(entry, where)
-        _check_keys(entry, RESTORE_HOOKS_SPEC, where)
-        self.name = entry.get("name")
-        if not self.name or not isinstance(self.name, str):
-            raise ConfigurationError("%s.name is required: a name for the hook set, shown in results" % where)
-        where = "%s (%s)" % (where, self.name)
-        self.selector = _PodSelector(entry, where)
-        self.source = "%s[%s]" % (option, self.name)
+        entry, where = _start_hook_set(self, entry, index, option, RESTORE_HOOKS_SPEC)
         self.init_containers = []
         self.execs = []
         for number, post in enumerate(_list(entry.get("post"), where + ".post")):

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import apply_environment, take_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.paths import user_path
 
@@ -56,19 +57,6 @@ LOCATION_ARGUMENT_SPEC = dict(
     location_config=dict(type="dict", options=LOCATION_CONFIG_OPTIONS),
 )
 
-# Environment variables read when a setting is not in location_config, in order
-# of preference: the same names amazon.aws modules read.
-ENV_FALLBACKS = dict(
-    region=("AWS_REGION", "AWS_DEFAULT_REGION"),
-    endpoint_url=("AWS_URL",),
-    profile=("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
-    access_key=("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"),
-    secret_key=("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"),
-    session_token=("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
-    ca_bundle=("AWS_CA_BUNDLE",),
-)
-
-_CREDENTIAL_KEYS = ("access_key", "secret_key", "session_token")
 # Temporary files of unfinished local writes start with this; listings skip them.
 _TEMP_PREFIX = ".kubesafe-tmp-"
 
@@ -92,20 +80,7 @@ def open_location(location, config=None):
 
 def resolve_location_config(config, use_environment=True):
     """Checked location_config, with the AWS_* environment fallbacks applied; raises ConfigurationError."""
-    config = dict(config or {})
-    settings = {}
-    for name, spec in LOCATION_CONFIG_OPTIONS.items():
-        for alias in spec.get("aliases", ()):
-            if config.get(alias) is not None:
-                if config.get(name) is not None and config[name] != config[alias]:
-                    raise ConfigurationError("location_config: set %s or its alias %s, not both" % (name, alias))
-                config[name] = config[alias]
-            config.pop(alias, None)
-        settings[name] = config.pop(name, None)
-    if config:
-        raise ConfigurationError("location_config: unknown option(s) %s; allowed: %s" % (
-            ", ".join(sorted(config)), ", ".join(sorted(LOCATION_CONFIG_OPTIONS))))
-
+    settings = take_options(config, LOCATION_CONFIG_OPTIONS, "location_config")
     for name in ("force_path_style", "validate_certs"):
         if settings[name] is None:
             settings[name] = LOCATION_CONFIG_OPTIONS[name]["default"]
@@ -115,7 +90,7 @@ def resolve_location_config(config, use_environment=True):
     _check_encryption(settings)
     _check_object_lock(settings)
     if use_environment:
-        _apply_environment(settings)
+        apply_environment(settings, "location_config")
     return settings
 
 
@@ -155,26 +130,6 @@ def _check_object_lock(settings):
         if days < 1:
             raise ConfigurationError("location_config.object_lock_days must be 1 or more, got %d" % days)
         settings["object_lock_days"] = days
-
-
-def _apply_environment(settings):
-    """Fill unset settings from AWS_* variables; explicit options beat the environment."""
-    explicit_profile = settings["profile"] is not None
-    explicit_keys = any(settings[name] for name in _CREDENTIAL_KEYS)
-    if explicit_profile and explicit_keys:
-        raise ConfigurationError("location_config: set either profile or access_key/secret_key/session_token, not both")
-    for name, variables in ENV_FALLBACKS.items():
-        if settings[name] is not None:
-            continue
-        if (explicit_profile and name in _CREDENTIAL_KEYS) or (explicit_keys and name == "profile"):
-            continue  # an explicit choice of credentials is not mixed with the environment's
-        settings[name] = next((os.environ[var] for var in variables if os.environ.get(var)), None)
-    # As boto3 does: keys in the environment win over a profile in the environment.
-    if not explicit_profile and settings["access_key"]:
-        settings["profile"] = None
-    if bool(settings["access_key"]) != bool(settings["secret_key"]):
-        missing = "secret_key (AWS_SECRET_ACCESS_KEY)" if settings["access_key"] else "access_key (AWS_ACCESS_KEY_ID)"
-        raise ConfigurationError("location_config: access_key and secret_key go together; %s is missing" % missing)
 
 
 def _clean_path(text, what):

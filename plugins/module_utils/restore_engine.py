@@ -198,7 +198,7 @@ class RestoreRun:
             storage_class_mapping=self.options.storage_class_mapping, registry_mapping=self.options.registry_mapping,
             resource_modifiers=self.options.resource_modifiers, preserve_nodeports=self.options.preserve_nodeports,
             restore_status=self.options.restore_status)
-        self.volumes = VolumeRestore(self.client, volume_records.read_records(self.location, self.backup_name), self.name,
+        self.volumes = VolumeRestore(self.client, volume_records.read_records(self.location, self.backup_name), self.backup_name, self.name,
                                      restore_pvs=self.options.restore_pvs, ebs_config=self.options.ebs_config,
                                      ebs_factory=self.options.ebs_factory, check_mode=self.check_mode)
         targets = _TargetTypes(self.client)

@@ -21,11 +21,14 @@ __metaclass__ = type
 from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CsiSnapshots, SnapshotError, data_source
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import restore_labels
 
 
 class VolumeRestore:
-    def __init__(self, client, records, restore_name, restore_pvs=True, ebs_config=None, ebs_factory=None, check_mode=False):
+    def __init__(self, client, records, backup_name, restore_name, restore_pvs=True, ebs_config=None, ebs_factory=None, check_mode=False):
         self.client = client
+        self.backup_name = backup_name
         self.restore_name = restore_name
         self.enabled = bool(restore_pvs)
         self.check_mode = check_mode
@@ -36,6 +39,8 @@ class VolumeRestore:
         self.by_claim = {(record["namespace"], record["claim"]): record for record in completed if record.get("claim")}
         self.created = []  # what this restore made for volumes, for the report
         self._csi = CsiSnapshots(client)
+        self._csi_served = None
+        self._provisioners = {}  # storage class -> provisioner, for the CSI preflight
         self._ebs = None
 
     def record_for_pv(self, pv):
@@ -61,8 +66,11 @@ class VolumeRestore:
         record = self.by_claim.get((source_namespace, desired["metadata"]["name"]))
         if record is None or record["method"] != volume_records.CSI:
             return desired
+        self._check_csi_target(desired, record)
         namespace = desired["metadata"]["namespace"]
         content, snapshot = self._csi.restore_objects(record, namespace, desired["metadata"]["name"], self.restore_name)
+        # Labelled as every restored object, so a drill's cleanup finds them.
+        content, snapshot = (restore_labels(obj, self.backup_name, self.restore_name) for obj in (content, snapshot))
         if not self.check_mode:
             self._csi.create_restore_objects(content, snapshot)
         self.created.append({"kind": "VolumeSnapshot", "namespace": namespace, "name": snapshot["metadata"]["name"],
@@ -72,6 +80,30 @@ class VolumeRestore:
         spec["dataSource"] = data_source(snapshot["metadata"]["name"])
         spec["dataSourceRef"] = data_source(snapshot["metadata"]["name"])
         return desired
+
+    def _check_csi_target(self, claim, record):
+        """Refuse, before any write, a claim the target could never provision from the snapshot (also in check mode)."""
+        if self._csi_served is None:
+            self._csi_served = self._csi.served()
+        if not self._csi_served:
+            raise SnapshotError("the target cluster does not serve snapshot.storage.k8s.io/v1, needed to restore claim %s from its CSI "
+                                "snapshot: install the external-snapshotter CRDs and controller, or restore with restore_pvs: false "
+                                "(the claim then comes back empty)" % claim["metadata"]["name"])
+        class_name = (claim.get("spec") or {}).get("storageClassName")
+        if not class_name:
+            return
+        if class_name not in self._provisioners:
+            try:
+                storage_class = self.client.request("GET", "/apis/storage.k8s.io/v1/storageclasses/%s" % class_name)
+                self._provisioners[class_name] = storage_class.get("provisioner")
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                self._provisioners[class_name] = None  # a missing class is reported by the restore's own checks
+        provisioner = self._provisioners[class_name]
+        if provisioner and record.get("driver") and provisioner != record["driver"]:
+            raise SnapshotError("claim %s: storage class %s provisions with %s, which cannot restore a snapshot of driver %s; map it to a "
+                                "class of that driver (storage_class_mapping)" % (claim["metadata"]["name"], class_name, provisioner, record["driver"]))
 
     # ------------------------------------------------------------ EBS volumes
 

@@ -66,6 +66,13 @@ persistent_volumes:
   returned: always
   type: list
   elements: str
+snapshot_contents:
+  description:
+    - VolumeSnapshotContents the restore made to provision its claims from CSI snapshots, deleted last. They are
+      C(Retain), so the backup's storage snapshots stay.
+  returned: always
+  type: list
+  elements: str
 remaining:
   description: Namespaces still terminating when I(timeout) ran out.
   returned: always
@@ -94,7 +101,7 @@ def main():
         module.fail_json(msg=str(exc))
     if result["remaining"]:
         module.fail_json(msg="namespaces still terminating after %d s: %s" % (module.params["timeout"], ", ".join(result["remaining"])), **result)
-    module.exit_json(changed=bool(result["namespaces"] or result["persistent_volumes"]), **result)
+    module.exit_json(changed=bool(result["namespaces"] or result["persistent_volumes"] or result["snapshot_contents"]), **result)
 
 
 if __name__ == "__main__":

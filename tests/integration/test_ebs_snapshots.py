@@ -12,7 +12,13 @@ import json
 import boto3
 import pytest
 
-from integration.test_volume_snapshots import of_kind, run_module
+from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import ebs_client
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+from module_results import of_kind, run_module
+from velero_archives import velero_archive
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +120,36 @@ def test_unknown_ebs_volume_fails_its_snapshot_and_keeps_the_manifests(kubesim_f
     assert "vol-0123456789abcdef0" in error and "us-east-1" in error and "ebs_config.region" in error
     assert backup["volume_snapshots"][0]["phase"] == "Failed"
     assert backup["resource_counts"]["persistentvolumeclaims"] == 1 and backup["resource_counts"]["persistentvolumes"] == 1
+
+
+def test_a_velero_backup_with_a_native_ebs_snapshot_restores_its_volume(cluster, tmp_path, ec2_endpoint):
+    east = ec2(ec2_endpoint, "us-east-1")
+    volume_id = east.create_volume(AvailabilityZone="us-east-1c", Size=10)["VolumeId"]
+    snapshot_id = east.create_snapshot(VolumeId=volume_id)["SnapshotId"]
+    namespace, pv, claim = ebs_app(volume_id, zone="us-east-1c", namespace="legacy")
+    folder = tmp_path / "backups" / "velero-made"
+    folder.mkdir(parents=True)
+    (folder / "velero-made.tar.gz").write_bytes(velero_archive([
+        ("resources/namespaces/cluster/legacy.json", namespace),
+        ("resources/persistentvolumes/cluster/pv-orders.json", pv),
+        ("resources/persistentvolumeclaims/namespaces/legacy/orders.json", claim)]))
+    (folder / "velero-made-volumesnapshots.json.gz").write_bytes(velero_format.gzip_json([{
+        "spec": {"backupName": "velero-made", "persistentVolumeName": "pv-orders", "providerVolumeID": volume_id,
+                 "volumeType": "gp2", "volumeAZ": "us-east-1c"},
+        "status": {"providerSnapshotID": snapshot_id, "phase": "Completed"}}]))
+    (folder / "velero-backup.json").write_text(json.dumps({
+        "apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "velero-made", "namespace": "velero"},
+        "spec": {"includedNamespaces": ["legacy"], "snapshotVolumes": True},
+        "status": {"phase": "Completed", "version": 1, "formatVersion": "1.1.0", "startTimestamp": "2026-11-01T00:00:00Z",
+                   "completionTimestamp": "2026-11-01T00:01:00Z", "expiration": "2026-12-01T00:00:00Z"}}))
+
+    client = KubeClient(**connection_options({"kubeconfig": cluster.kubeconfig}))
+    result = run_restore(client, open_location(str(tmp_path)), RestoreOptions(
+        backup="velero-made", ebs_config={"endpoint_url": ec2_endpoint}, ebs_factory=ebs_client))
+    assert result["phase"] == "Completed", result["errors"]
+    [restored_pv] = of_kind(cluster, "PersistentVolume")
+    new_volume_id = restored_pv["spec"]["awsElasticBlockStore"]["volumeID"].rsplit("/", 1)[-1]
+    [new_volume] = east.describe_volumes(VolumeIds=[new_volume_id])["Volumes"]
+    assert new_volume["SnapshotId"] == snapshot_id and new_volume["AvailabilityZone"] == "us-east-1c"
+    assert cluster.control.settle(30)
+    assert of_kind(cluster, "PersistentVolumeClaim", "legacy")[0]["status"]["phase"] == "Bound"

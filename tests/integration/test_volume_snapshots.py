@@ -10,32 +10,13 @@ import json
 import pytest
 
 from kubesim.volume_backend import VolumeBackend
+from module_results import of_kind, run_module
 from volume_workloads import claim_volume_handle, csi_storage, database, freeze_annotations, snapshot_crds
 
 pytestmark = pytest.mark.integration
 
 DATA = b"row 1: precious\nrow 2: also precious\n"
 SNAPSHOT_API = "snapshot.storage.k8s.io"
-
-
-def module_plays(tasks, result_file):
-    """One play running ``tasks`` (each registering a result) and saving the registered results as JSON."""
-    names = [task["register"] for task in tasks]
-    tasks = list(tasks) + [{"name": "Save the results", "ansible.builtin.copy": {
-        "dest": str(result_file), "content": "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (name, name) for name in names)}}]
-    return [{"name": "volumes", "hosts": "localhost", "gather_facts": False,
-             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": tasks}]
-
-
-def run_module(ansible_playbook, env, tmp_path, module, args, check=True):
-    result_file = tmp_path / ("result-%s.json" % module)
-    task = {"name": module, "kubesafe.k8s.%s" % module: args, "register": "out", "ignore_errors": not check}
-    ansible_playbook(module_plays([task], result_file), env)
-    return json.loads(result_file.read_text())["out"]
-
-
-def of_kind(cluster, kind, namespace=None):
-    return [o for o in cluster.control.dump() if o["kind"] == kind and (namespace is None or o["metadata"].get("namespace") == namespace)]
 
 
 @pytest.fixture
@@ -231,3 +212,49 @@ def test_restore_hooks_add_init_containers_and_run_in_the_restored_pod(kubesim_f
     assert (hook["namespace"], hook["pod"], hook["container"], hook["status"]) == ("db-copy", "db-0", "db", "succeeded")
     [record] = [e for e in cluster.control.exec_log() if e["namespace"] == "db-copy"]
     assert record["container"] == "db" and record["command"][-1] == "psql -c 'REINDEX DATABASE shop'"
+
+
+def test_post_hook_runs_even_when_the_snapshot_fails(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory()
+    cluster.control.seed(snapshot_crds())
+    cluster.control.seed(csi_storage(velero_label=False) + database(annotations=freeze_annotations()))  # no class for the driver
+    assert cluster.control.settle(30)
+    backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
+        "name": "no-class", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+    assert backup["phase"] == "PartiallyFailed"
+    assert any("no VolumeSnapshotClass for CSI driver hostpath.csi.k8s.io" in error for error in backup["errors"])
+    # The database is never left frozen.
+    assert [e["command"][1] for e in cluster.control.exec_log()] == ["--freeze", "--unfreeze"]
+
+
+def test_preflight_refuses_a_target_without_the_snapshot_api_before_any_write(source, kubesim_factory, ansible_playbook, tmp_path):
+    location = str(tmp_path / "backups")
+    run_module(ansible_playbook, source.env(), tmp_path, "backup", {
+        "name": "db-with-data", "location": location, "included_namespaces": ["db"], "snapshot_volumes": True})
+    target = kubesim_factory(name="bare", volume_backend=source.backend)
+    target.control.seed(csi_storage()[:1])
+    target.control.clear_audit()
+    verified = run_module(ansible_playbook, target.env(), tmp_path, "verify", {
+        "name": "db-with-data", "location": location, "restore_check": True, "fail_on_problems": False})
+    [problem] = [p for p in verified["backups"][0]["problems"] if "snapshot" in p]
+    assert "does not serve snapshot.storage.k8s.io/v1" in problem and "restore_pvs: false" in problem
+    assert {r["verb"] for r in target.control.audit()} <= {"get", "list"}
+
+
+def test_drill_cleanup_removes_the_restores_snapshot_contents_and_keeps_the_backups(source, ansible_playbook, tmp_path):
+    location = str(tmp_path / "backups")
+    backup = run_module(ansible_playbook, source.env(), tmp_path, "backup", {
+        "name": "db-with-data", "location": location, "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+    restore = run_module(ansible_playbook, source.env(), tmp_path, "restore", {
+        "backup": "db-with-data", "name": "drill-1", "location": location, "namespace_mapping": {"db": "db-drill"},
+        "include_cluster_resources": False})["restore"]
+    assert restore["phase"] == "Completed", restore["errors"]
+    assert source.control.settle(30)
+    assert source.control.read_volume(claim_volume_handle(source, "db-drill", "data")) == DATA
+    contents = {c["metadata"]["name"] for c in of_kind(source, "VolumeSnapshotContent")}
+    assert len(contents) == 2  # the backup's and the drill's
+
+    cleaned = run_module(ansible_playbook, source.env(), tmp_path, "drill_cleanup", {"restore_name": "drill-1"})
+    assert cleaned["namespaces"] == ["db-drill"] and len(cleaned["snapshot_contents"]) == 1
+    assert {c["metadata"]["name"] for c in of_kind(source, "VolumeSnapshotContent")} == {backup["volume_snapshots"][0]["content_name"]}
+    assert of_kind(source, "PersistentVolumeClaim", "db-drill") == []
