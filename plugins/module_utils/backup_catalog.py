@@ -23,7 +23,7 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format, volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import (
@@ -429,7 +429,11 @@ def describe_backup(location, name, include_contents=False, contents_limit=None,
     results = results if isinstance(results, dict) else {}
     details["warning_messages"] = _flatten_messages(results.get("warnings"))
     details["error_messages"] = _flatten_messages(results.get("errors"))
-    details["volume_snapshots"] = _read_sidecar(location, keys["volume_snapshots"], files, notes, None) or []
+    try:
+        details["volume_snapshots"] = volume_records.read_records(location, name)
+    except BackupFormatError as exc:
+        details["volume_snapshots"] = []
+        notes.append("the volume snapshots are unknown: %s" % exc)
     details["manifest"] = _read_manifest(location, keys["manifest"], files, notes)
     details["notes"] = notes
     if include_contents:

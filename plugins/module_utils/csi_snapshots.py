@@ -32,7 +32,9 @@ VELERO_CLASS_LABEL = "velero.io/csi-volumesnapshot-class"
 DEFAULT_CLASS_ANNOTATION = "snapshot.storage.kubernetes.io/is-default-class"
 BACKUP_LABEL = "kubesafe.k8s/backup"
 VELERO_BACKUP_LABEL = "velero.io/backup-name"
-POLL_SECONDS = 0.5
+# Polls start fast (a freeze lasts until the snapshot is cut) and back off to spare the API server.
+FIRST_POLL_SECONDS = 0.05
+MAX_POLL_SECONDS = 2.0
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -121,6 +123,7 @@ class CsiSnapshots:
         """Wait until the snapshot is cut (creationTime set) or, with ``ready``, usable; returns it. Raises SnapshotError."""
         namespace, name = snapshot["metadata"]["namespace"], snapshot["metadata"]["name"]
         deadline = deadline or time.monotonic() + self.timeout_seconds
+        pause = FIRST_POLL_SECONDS
         while True:
             status = snapshot.get("status") or {}
             error = (status.get("error") or {}).get("message")
@@ -131,7 +134,8 @@ class CsiSnapshots:
             if time.monotonic() >= deadline:
                 raise SnapshotError("VolumeSnapshot %s/%s was not %s within %ds: check the CSI driver and snapshot controller, "
                                     "or raise csi_snapshot_timeout" % (namespace, name, "ready" if ready else "taken", self.timeout_seconds))
-            time.sleep(POLL_SECONDS)
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_POLL_SECONDS)
             try:
                 snapshot = self.client.request("GET", snapshots_path(namespace, name))
             except ApiError as exc:

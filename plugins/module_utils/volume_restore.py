@@ -59,6 +59,15 @@ class VolumeRestore:
             return False, "restored from its CSI snapshot: the claim gets a new volume provisioned from %s" % record["snapshot_handle"]
         return True, None
 
+    def _exists(self, path):
+        try:
+            self.client.request("GET", path)
+            return True
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
     # ------------------------------------------------------------ CSI claims
 
     def prepare_claim(self, desired, source_namespace):
@@ -66,8 +75,10 @@ class VolumeRestore:
         record = self.by_claim.get((source_namespace, desired["metadata"]["name"]))
         if record is None or record["method"] != volume_records.CSI:
             return desired
-        self._check_csi_target(desired, record)
         namespace = desired["metadata"]["namespace"]
+        if self._exists("/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (namespace, desired["metadata"]["name"])):
+            return desired  # an existing claim keeps its volume (a claim's data source cannot change): nothing to provision
+        self._check_csi_target(desired, record)
         content, snapshot = self._csi.restore_objects(record, namespace, desired["metadata"]["name"], self.restore_name)
         # Labelled as every restored object, so a drill's cleanup finds them.
         content, snapshot = (restore_labels(obj, self.backup_name, self.restore_name) for obj in (content, snapshot))
@@ -119,6 +130,8 @@ class VolumeRestore:
         record = self.record_for_pv(desired)
         if record is None or record["method"] != volume_records.EBS:
             return desired
+        if self._exists("/api/v1/persistentvolumes/%s" % desired["metadata"]["name"]):
+            return desired  # the PV is still there: no new disk (it would be left unused, and billed)
         from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import rewrite_pv_for_volume  # pylint: disable=import-outside-toplevel
         region = self.ebs_config.get("region") or record.get("region")
         snapshot_id = record["snapshot_handle"]

@@ -303,7 +303,10 @@ backups:
       type: list
       elements: str
     volume_snapshots:
-      description: Volume snapshots taken by the backup (Velero's C(volumesnapshots) file).
+      description:
+        - The backup's volume snapshot records, as the backup module returns them (C(namespace), C(claim), C(method),
+          C(phase), C(snapshot_handle), ...), from its manifest; for a backup Velero wrote, from its C(volumesnapshots)
+          and C(csi-volumesnapshotcontents) files.
       returned: when I(name) is given
       type: list
       elements: dict

@@ -20,6 +20,9 @@ Then, before the k8s_info loop (which gets what is left of --budget), the last
 engine backup is restored into fresh emulator processes: raw parallel POSTs of
 the same objects, the engine, and the kubesafe.k8s.restore module (see
 bench/restore_bench.py).
+
+Last, volume snapshots with freeze hooks against a kubernetes.core loop
+(bench/volume_bench.py, --volume-claims).
 """
 
 import argparse
@@ -45,6 +48,7 @@ from bench.emulator_process import EmulatorProcess  # noqa: E402
 from bench.raw_list import PARALLELISM, backed_up_resources, raw_list, served_size  # noqa: E402
 from bench.raw_post import PARALLELISM as RESTORE_PARALLELISM  # noqa: E402
 from bench.report import log, table_row  # noqa: E402
+from bench.volume_bench import bench_volumes, volume_text  # noqa: E402
 from bench.workload import seed_workload  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -206,7 +210,7 @@ def environment():
 def main(argv=None):
     parser = argparse.ArgumentParser(description="kubesafe.k8s backup and restore benchmarks (see tests/bench/run.py)")
     parser.add_argument("--sizes", default="10000,100000", help="generated object counts, comma-separated (default: 10000,100000)")
-    parser.add_argument("--skip-k8s-info", action="store_true", help="do not run the k8s_info loop playbook")
+    parser.add_argument("--skip-k8s-info", action="store_true", help="do not run the hand-written kubernetes.core loops (k8s_info, volume snapshots)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds of raw LIST and engine backup per size, and at most as many of raw POSTs and engine restore; medians are shown")
     parser.add_argument("--skip-restore", action="store_true", help="do not benchmark restores")
@@ -219,6 +223,8 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_SECONDS,
                         help="seconds the whole run may take; the k8s_info loop gets at most what is left")
     parser.add_argument("--profile", action="store_true", help="also write cProfile statistics of one engine backup and one engine restore per size")
+    parser.add_argument("--volume-claims", type=int, default=30,
+                        help="claims of the volume snapshot benchmark (module against a kubernetes.core loop); 0 skips it")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, outputs)")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
@@ -229,6 +235,8 @@ def main(argv=None):
     try:
         for size in sizes:
             results["sizes"].append(bench_size(size, args, workdir, deadline))
+        if args.volume_claims:
+            results["volumes"] = bench_volumes(args.volume_claims, workdir, with_loop=not args.skip_k8s_info)
     finally:
         if args.keep:
             log("work directory kept: %s" % workdir)
@@ -241,6 +249,7 @@ def main(argv=None):
     with open(RESULTS_FILE, "w", encoding="utf-8") as stream:
         json.dump(results, stream, indent=2)
     sys.stdout.write(report.table(results))
+    sys.stdout.write(volume_text(results.get("volumes")))
     sys.stdout.write(report.targets_text(results))
     sys.stdout.write(report.notes(results, args.repeats, os.path.relpath(RESULTS_FILE, collection_path.REPO)))
     return 0

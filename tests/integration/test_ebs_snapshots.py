@@ -87,6 +87,13 @@ def test_ebs_snapshot_copy_restore_in_another_zone_and_region_then_prune(kubesim
     assert of_kind(other_zone, "PersistentVolumeClaim", "ebs-app")[0]["status"]["phase"] == "Bound"
     assert [v["volume_id"] for v in restore["volumes"]] == [new_volume_id]
 
+    # Restoring again over the restored PV makes no second disk.
+    volumes_before = len(east.describe_volumes()["Volumes"])
+    again = run_module(ansible_playbook, other_zone.env(), tmp_path, "restore", {
+        "backup": "orders-ebs", "location": str(location),
+        "ebs_config": {"endpoint_url": ec2_endpoint, "availability_zone": "us-east-1b"}})["restore"]
+    assert again["volumes"] == [] and len(east.describe_volumes()["Volumes"]) == volumes_before
+
     # Restore in the copy's region, as a regional DR.
     other_region = kubesim_factory(name="other-region")
     restore = run_module(ansible_playbook, other_region.env(), tmp_path, "restore", {

@@ -258,3 +258,20 @@ def test_drill_cleanup_removes_the_restores_snapshot_contents_and_keeps_the_back
     assert cleaned["namespaces"] == ["db-drill"] and len(cleaned["snapshot_contents"]) == 1
     assert {c["metadata"]["name"] for c in of_kind(source, "VolumeSnapshotContent")} == {backup["volume_snapshots"][0]["content_name"]}
     assert of_kind(source, "PersistentVolumeClaim", "db-drill") == []
+
+
+def test_migration_moves_the_volume_data(source, kubesim_factory, run_playbook, tmp_path):
+    target = kubesim_factory(name="target", volume_backend=source.backend)
+    target.control.seed(snapshot_crds())
+    target.control.seed(csi_storage(storage_class="csi-standard"))
+    env = source.env()
+    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
+        env.pop(variable)
+    variables = {"migrate_source_kubeconfig": source.kubeconfig, "migrate_target_kubeconfig": target.kubeconfig,
+                 "migrate_location": str(tmp_path / "loc"), "migrate_included_namespaces": ["db"],
+                 "migrate_namespace_mapping": {"db": "db-moved"}, "migrate_storage_class_mapping": {"csi-fast": "csi-standard"},
+                 "migrate_snapshot_volumes": True, "migrate_wait_timeout": 60}
+    run_playbook("playbooks/migrate.yml", env, "-e", json.dumps(variables))
+    assert target.control.settle(30)
+    assert target.control.read_volume(claim_volume_handle(target, "db-moved", "data")) == DATA
+    assert [e["command"][1] for e in source.control.exec_log()] == ["--freeze", "--unfreeze"]

@@ -23,7 +23,11 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import (
     rewrite_pv_for_volume,
     volume_id_from_pv,
 )
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeSettings
 
 boto3 = pytest.importorskip("boto3")
 
@@ -363,6 +367,27 @@ def test_missing_permission_names_the_iam_action(no_aws_environment, enforcing_m
     assert "ec2:CreateTags" in message  # tagging at creation needs it as well
     assert credentials["secret_key"] not in message
     assert error.value.code == "AccessDenied"
+
+
+def test_a_backup_without_the_snapshot_permission_keeps_its_manifests(no_aws_environment, enforcing_moto, cluster, tmp_path):
+    url, volume_id, credentials = enforcing_moto
+    cluster.control.seed([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "orders"}},
+        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-orders"},
+         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain",
+                  "storageClassName": "", "awsElasticBlockStore": {"volumeID": "aws://us-east-1a/%s" % volume_id}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "orders"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": "pv-orders",
+                  "resources": {"requests": {"storage": "1Gi"}}}}])
+    assert cluster.control.settle(30)
+    client = KubeClient(**connection_options({"kubeconfig": cluster.kubeconfig}))
+    volumes = VolumeSettings(snapshot_volumes=True, ebs_config=dict(credentials, endpoint_url=url), ebs_factory=ebs.ebs_client)
+    result = run_backup(client, open_location(str(tmp_path)), BackupOptions(name="denied", included_namespaces=["orders"], volumes=volumes))
+    assert result["phase"] == "PartiallyFailed"
+    [error] = result["errors"]
+    assert "grant ec2:CreateSnapshot" in error and "data" in error and credentials["secret_key"] not in error
+    assert result["resource_counts"]["persistentvolumeclaims"] == 1 and result["resource_counts"]["persistentvolumes"] == 1
+    assert os.path.exists(tmp_path / "backups" / "denied" / "velero-backup.json")
 
 
 def test_unknown_access_key_is_explained(no_aws_environment, enforcing_moto):
