@@ -353,6 +353,8 @@ class RestoreRun:
         # Which PVs come back was decided above, snapshots included; skip_reason's PV rule knows no snapshots.
         reason = skip_reason(group_resource, obj, restored_uids) if group_resource != "persistentvolumes" else None
         if reason:
+            if group_resource == "pods" and not self.check_mode:
+                self._hooks_for_recreated_pod(obj, source_namespace, decision["namespace"])
             self.record(dict(decision, action="skip", reason=reason))
             return None
         target = targets.pick(group_resource, record.get("version") or obj.get("apiVersion", "").rsplit("/", 1)[-1])
@@ -398,10 +400,30 @@ class RestoreRun:
                 self._hooked_pods[(desired["metadata"]["namespace"], desired["metadata"]["name"])] = (desired, hooked)
         return desired
 
+    def _hooks_for_recreated_pod(self, pod, source_namespace, namespace):
+        """A pod its controller recreates still gets its restore exec hooks when the new pod has its name (StatefulSets)."""
+        try:
+            hooks = pod_hooks.restore_post_hooks_for_pod(pod, self.options.hooks, namespace=source_namespace)
+        except KubesafeError as exc:
+            self.run_log.error("restore hooks of pod %s/%s: %s" % (source_namespace, pod["metadata"]["name"], exc))
+            return
+        if not hooks:
+            return
+        owner = next((ref for ref in pod["metadata"].get("ownerReferences") or [] if ref.get("controller")), {})
+        if owner.get("kind") != "StatefulSet":
+            self.warn("restore hooks of pod %s/%s not run: %s %s recreates it under another name (put the hooks on a pod "
+                      "the restore creates, or run them after the restore)"
+                      % (source_namespace, pod["metadata"]["name"], owner.get("kind"), owner.get("name")))
+            return
+        target = {"metadata": {"namespace": namespace, "name": pod["metadata"]["name"]}}
+        self._created_hooked_pods.append((target, hooks))
+
     def _run_post_hooks(self):
         """Exec hooks in restored pods, once each runs; bounded by the wait timeout so a restore never hangs."""
         def run_pod_hooks(pod_and_hooks):
             pod, hooks = pod_and_hooks
+            # A StatefulSet's pod appears once its controller gets to it.
+            self._wait_for_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], self.options.wait_timeout)
             return pod_hooks.run_restore_post_hooks(self.client, pod["metadata"]["namespace"], pod["metadata"]["name"], hooks,
                                                     self.options.wait_timeout)
 
@@ -419,6 +441,17 @@ class RestoreRun:
                     self.run_log.error(message)
                 else:
                     self.warn(message)
+
+    def _wait_for_pod(self, namespace, name, timeout_seconds):
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            try:
+                self.client.request("GET", "/api/v1/namespaces/%s/pods/%s" % (namespace, name))
+                return
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+            time.sleep(0.5)
 
     def _reclaim_released_volumes(self, targets, context):
         """A Retain PV left Released by the lost claim keeps that claim's uid and would never bind the restored claim.

@@ -275,3 +275,46 @@ def test_migration_moves_the_volume_data(source, kubesim_factory, run_playbook, 
     assert target.control.settle(30)
     assert target.control.read_volume(claim_volume_handle(target, "db-moved", "data")) == DATA
     assert [e["command"][1] for e in source.control.exec_log()] == ["--freeze", "--unfreeze"]
+
+
+def test_restore_hooks_run_in_the_pod_a_statefulset_recreates(kubesim_factory, ansible_playbook, tmp_path):
+    template_annotations = {"post.hook.restore.velero.io/command": '["/bin/sh", "-c", "pg_ctl promote"]'}
+    cluster = kubesim_factory()
+    cluster.control.seed([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pg"}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "postgres", "namespace": "pg"},
+         "spec": {"replicas": 1, "serviceName": "postgres", "selector": {"matchLabels": {"app": "postgres"}},
+                  "template": {"metadata": {"labels": {"app": "postgres"}, "annotations": template_annotations},
+                               "spec": {"containers": [{"name": "postgres", "image": "postgres:16"}]}}}}])
+    assert cluster.control.settle(30)
+    location = str(tmp_path / "backups")
+    run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {"name": "pg", "location": location, "included_namespaces": ["pg"]})
+    restore = run_module(ansible_playbook, cluster.env(), tmp_path, "restore", {
+        "backup": "pg", "location": location, "namespace_mapping": {"pg": "pg-copy"}, "wait_timeout": 60})["restore"]
+
+    assert restore["phase"] == "Completed", restore["errors"]
+    [pod_decision] = [o for o in restore["objects"] if o["group_resource"] == "pods"]
+    assert pod_decision["action"] == "skip"  # the StatefulSet recreates it
+    [hook] = restore["hooks"]
+    assert (hook["namespace"], hook["pod"], hook["container"], hook["status"]) == ("pg-copy", "postgres-0", "postgres", "succeeded")
+    assert [e["command"][-1] for e in cluster.control.exec_log() if e["namespace"] == "pg-copy"] == ["pg_ctl promote"]
+
+
+def test_dr_run_brings_the_data_back_and_reports_it(source, kubesim_factory, run_playbook, tmp_path):
+    location = tmp_path / "loc"
+    env = source.env()
+    run_playbook("playbooks/backup.yml", env, "-e", json.dumps({
+        "backup_location": str(location), "backup_name": "nightly", "backup_included_namespaces": ["db"], "backup_snapshot_volumes": True}))
+    dr_site = kubesim_factory(name="dr", volume_backend=source.backend)
+    dr_site.control.seed(snapshot_crds())
+    dr_site.control.seed(csi_storage())
+    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
+        env.pop(variable)
+    run_playbook("playbooks/dr.yml", env, "-e", json.dumps({
+        "dr_location": str(location), "dr_target_kubeconfig": dr_site.kubeconfig, "dr_report_dir": str(tmp_path / "reports"),
+        "dr_wait_timeout": 60}))
+    [report_file] = (tmp_path / "reports").glob("*.json")
+    report = json.loads(report_file.read_text())
+    assert report["complete"] is True and [v["kind"] for v in report["volumes"]] == ["VolumeSnapshot"]
+    assert "| volumes from snapshots | 1 |" in report_file.with_suffix(".md").read_text()
+    assert dr_site.control.read_volume(claim_volume_handle(dr_site, "db", "data")) == DATA
