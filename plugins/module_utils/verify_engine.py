@@ -24,6 +24,8 @@ under ``backups/``.  The checks, each reported with ``ok`` and a detail:
   kinds it does not serve (unless the backup brings their CRD), and storage
   classes of claims that it lacks (unless the backup brings them).  It only
   reads the cluster.
+- ``snapshots`` (with a snapshot checker): every volume snapshot the backup
+  recorded still exists at its provider, complete (snapshot_check.py).
 
 The tarball is read once: the same pass hashes its bytes and parses them, so
 an S3 backup is downloaded once; memory stays bounded apart from one small
@@ -41,7 +43,7 @@ import hashlib
 import json
 import zlib
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format, volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import MARKER_FILE, check_backup_name, list_backups
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, KubesafeError
@@ -57,7 +59,7 @@ ENCRYPTED_SUFFIX = ".age"
 # Gzip sidecars holding JSON (the logs are gzip text).
 _JSON_SIDECARS = ("resource_list", "results", "volume_snapshots", "item_operations", "volume_info", "pod_volume_backups",
                   "csi_volume_snapshots", "csi_volume_snapshot_contents", "csi_volume_snapshot_classes")
-CHECK_ORDER = ("commit_marker", "manifest", "files", "sidecars", "contents", "counts", "secrets", "restore_check")
+CHECK_ORDER = ("commit_marker", "manifest", "files", "sidecars", "contents", "counts", "secrets", "snapshots", "restore_check")
 _KEYS_HINT = "give decryption_identity, decryption_identity_file or decryption_passphrase to check the contents"
 
 
@@ -495,7 +497,7 @@ def _check_restore(report, location, name, client, inventory, keys, mappings):
 # ---------------------------------------------------------------- entry points
 
 
-def verify_backup(location, name, keys=None, restore_client=None, restore_mappings=None):
+def verify_backup(location, name, keys=None, restore_client=None, restore_mappings=None, snapshot_checker=None):
     """Verify backup ``name`` of ``location``: {"name", "ok", "checks", "problems", "warnings"}.
 
     ``keys``: DecryptionKeys for encrypted backups (None: the contents of a
@@ -503,6 +505,7 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     ``restore_client``: a KubeClient of a target cluster for the restore
     check (None: no restore check; the cluster is never contacted).
     ``restore_mappings``: namespace_mapping / storage_class_mapping the real restore will use.
+    ``snapshot_checker``: a function of the snapshot records -> (detail, problems, warnings); None: not checked.
     Raises ObjectNotFound when the location has no such backup directory.
     """
     name = check_backup_name(name)
@@ -520,6 +523,8 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     if inventory.read:
         _check_counts(report, backup, manifest, resource_list, inventory)
         _check_encrypted_secrets(report, inventory, encryption)
+    if snapshot_checker is not None:
+        _check_snapshots(report, location, name, snapshot_checker)
     if restore_client is not None:
         if backup is None or not inventory.read:
             report.add("restore_check", "not run", ["not run: the commit marker or the archive is unreadable (see the other problems)"])
@@ -528,13 +533,25 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     return report.result()
 
 
-def verify_all(location, keys=None, restore_client=None, restore_mappings=None):
+def _check_snapshots(report, location, name, snapshot_checker):
+    try:
+        records = volume_records.read_records(location, name)
+    except BackupFormatError as exc:
+        report.add("snapshots", "the snapshot records cannot be read", [str(exc)])
+        return
+    if volume_records.completed(records):
+        detail, problems, warnings = snapshot_checker(records)
+        report.add("snapshots", detail, _capped(problems), _capped(warnings))
+
+
+def verify_all(location, keys=None, restore_client=None, restore_mappings=None, snapshot_checker=None):
     """Verify every directory under ``backups/`` (newest first; interrupted ones last, and they fail the commit marker check)."""
     names = [summary["name"] for summary in list_backups(location, include_incomplete=True)]
     results = []
     for name in names:
         try:
-            results.append(verify_backup(location, name, keys=keys, restore_client=restore_client, restore_mappings=restore_mappings))
+            results.append(verify_backup(location, name, keys=keys, restore_client=restore_client, restore_mappings=restore_mappings,
+                                         snapshot_checker=snapshot_checker))
         except ObjectNotFound:
             continue  # deleted since it was listed
     return results

@@ -26,12 +26,16 @@ description:
   - With I(restore_check), a check-mode restore into the cluster the connection options point at reports what
     would fail there - kinds it does not serve (unless the backup holds their CRD), objects it would refuse, and
     storage classes of claims it lacks (unless the backup holds them). Missing namespaces are fine, a restore creates
-    them. The cluster is only read, and only contacted with I(restore_check).
+    them. The cluster is only read, and only contacted with I(restore_check) or I(check_snapshots).
+  - With I(check_snapshots), every volume snapshot a backup recorded is looked up at its provider - EBS snapshots
+    (and their copies) through the EC2 API, CSI snapshots as VolumeSnapshotContents in the cluster of the connection
+    options (the cluster the backup was taken of) - and must exist, be complete, and for CSI still be C(Retain).
   - Reads the location only; never writes to it.
 extends_documentation_fragment:
   - kubesafe.k8s.location
   - kubesafe.k8s.k8s_auth
   - kubesafe.k8s.decryption
+  - kubesafe.k8s.ebs
 options:
   name:
     description:
@@ -53,6 +57,13 @@ options:
     description:
       - Also run a check-mode restore of each backup into the cluster of the connection options, and report what
         would fail there.
+    type: bool
+    default: false
+  check_snapshots:
+    description:
+      - Also check that the volume snapshots of each backup still exist at their provider, complete.
+      - A CSI snapshot is not checked (a warning) when the cluster cannot be reached with the connection options, an
+        EBS snapshot when boto3 is missing.
     type: bool
     default: false
   fail_on_problems:
@@ -165,11 +176,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import DECRYPTION_ARGUMENT_SPEC, DecryptionKeys
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, ebs_client
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.location_s3 import BOTO3_IMPORT_ERROR, HAS_BOTO3
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_check import check_recorded_snapshots
 from ansible_collections.kubesafe.k8s.plugins.module_utils.verify_engine import verify_all, verify_backup
 
 # Problems quoted in the failure message; all are in the result.
@@ -192,6 +205,21 @@ def failure_message(backups):
     return "%d of %d backups do not verify: %s" % (len(failed), len(backups), "; ".join(shown))
 
 
+def _snapshot_checker(params):
+    """check_recorded_snapshots bound to the cluster (when reachable) and the EBS settings."""
+    csi_client = None
+    if HAS_K8S:
+        try:
+            csi_client = KubeClient(**connection_options(params))
+        except KubesafeError:
+            csi_client = None  # CSI snapshots are then reported as not checked
+    ebs = ebs_client(params["ebs_config"] or {}) if HAS_BOTO3 else None
+
+    def check(records):
+        return check_recorded_snapshots(records, csi_client=csi_client, ebs=ebs)
+    return check
+
+
 def main():
     argument_spec = dict(
         name=dict(type="str"),
@@ -199,6 +227,8 @@ def main():
         namespace_mapping=dict(type="dict", default={}),
         storage_class_mapping=dict(type="dict", default={}),
         fail_on_problems=dict(type="bool", default=True),
+        check_snapshots=dict(type="bool", default=False),
+        ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
     )
     argument_spec.update(DECRYPTION_ARGUMENT_SPEC)
     argument_spec.update(LOCATION_ARGUMENT_SPEC)
@@ -216,10 +246,12 @@ def main():
         location_url = location.url
         client = KubeClient(**connection_options(params)) if params["restore_check"] else None
         mappings = {key: params[key] for key in ("namespace_mapping", "storage_class_mapping")}
+        checker = _snapshot_checker(params) if params["check_snapshots"] else None
         if params["name"]:
-            backups = [verify_backup(location, params["name"], keys=keys, restore_client=client, restore_mappings=mappings)]
+            backups = [verify_backup(location, params["name"], keys=keys, restore_client=client, restore_mappings=mappings,
+                                     snapshot_checker=checker)]
         else:
-            backups = verify_all(location, keys=keys, restore_client=client, restore_mappings=mappings)
+            backups = verify_all(location, keys=keys, restore_client=client, restore_mappings=mappings, snapshot_checker=checker)
     except KubesafeError as exc:
         module.fail_json(msg=str(exc), changed=False, ok=False, location=location_url, backups=[])
     ok = all(backup["ok"] for backup in backups)

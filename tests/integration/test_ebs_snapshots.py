@@ -106,11 +106,20 @@ def test_ebs_snapshot_copy_restore_in_another_zone_and_region_then_prune(kubesim
     assert west_volume["SnapshotId"] == copy["snapshot_id"] and west_volume["AvailabilityZone"] == "us-west-2a"
     assert pv["metadata"]["labels"]["topology.kubernetes.io/region"] == "us-west-2"
 
-    # Pruning deletes the snapshot and its copy.
+    # Verify finds the snapshot and its copy, then notices the copy deleted behind the backup's back.
+    verify_args = {"name": "orders-ebs", "location": str(location), "check_snapshots": True, "ebs_config": {"endpoint_url": ec2_endpoint}}
+    verified = run_module(ansible_playbook, source.env(), tmp_path, "verify", verify_args)
+    assert verified["ok"] and [c["detail"] for c in verified["backups"][0]["checks"] if c["check"] == "snapshots"] == [
+        "2 snapshot(s) checked at their provider"]
+    west.delete_snapshot(SnapshotId=copy["snapshot_id"])
+    verified = run_module(ansible_playbook, source.env(), tmp_path, "verify", verify_args, check=False)
+    [problem] = verified["backups"][0]["problems"]
+    assert copy["snapshot_id"] in problem and "us-west-2" in problem and "is gone" in problem
+
+    # Pruning deletes the snapshot (its copy is already gone: that is fine).
     pruned = run_module(ansible_playbook, source.env(), tmp_path, "prune", {
         "location": str(location), "keep_last": 0, "expired": False, "ebs_config": {"endpoint_url": ec2_endpoint}})
-    assert sorted(pruned["deleted"][0]["snapshots_deleted"]) == sorted([
-        "EBS snapshot %s (us-east-1)" % record["snapshot_handle"], "EBS snapshot %s (us-west-2)" % copy["snapshot_id"]])
+    assert pruned["deleted"][0]["snapshots_deleted"] == ["EBS snapshot %s (us-east-1)" % record["snapshot_handle"]]
     assert east.describe_snapshots(Filters=[{"Name": "tag:kubesafe.k8s/backup", "Values": ["orders-ebs"]}])["Snapshots"] == []
     assert west.describe_snapshots(Filters=[{"Name": "tag:kubesafe.k8s/backup", "Values": ["orders-ebs"]}])["Snapshots"] == []
 

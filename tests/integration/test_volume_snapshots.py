@@ -303,8 +303,9 @@ def test_restore_hooks_run_in_the_pod_a_statefulset_recreates(kubesim_factory, a
 def test_dr_run_brings_the_data_back_and_reports_it(source, kubesim_factory, run_playbook, tmp_path):
     location = tmp_path / "loc"
     env = source.env()
-    run_playbook("playbooks/backup.yml", env, "-e", json.dumps({
+    backed_up = run_playbook("playbooks/backup.yml", env, "-e", json.dumps({
         "backup_location": str(location), "backup_name": "nightly", "backup_included_namespaces": ["db"], "backup_snapshot_volumes": True}))
+    assert "volume snapshots: 1 completed, 0 failed, 0 skipped; hooks: 2/2 succeeded" in backed_up.stdout
     dr_site = kubesim_factory(name="dr", volume_backend=source.backend)
     dr_site.control.seed(snapshot_crds())
     dr_site.control.seed(csi_storage())
@@ -318,3 +319,20 @@ def test_dr_run_brings_the_data_back_and_reports_it(source, kubesim_factory, run
     assert report["complete"] is True and [v["kind"] for v in report["volumes"]] == ["VolumeSnapshot"]
     assert "| volumes from snapshots | 1 |" in report_file.with_suffix(".md").read_text()
     assert dr_site.control.read_volume(claim_volume_handle(dr_site, "db", "data")) == DATA
+
+
+def test_verify_finds_a_snapshot_deleted_behind_the_backups_back(source, ansible_playbook, tmp_path):
+    location = str(tmp_path / "backups")
+    backup = run_module(ansible_playbook, source.env(), tmp_path, "backup", {
+        "name": "db-with-data", "location": location, "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+    verified = run_module(ansible_playbook, source.env(), tmp_path, "verify", {"name": "db-with-data", "location": location, "check_snapshots": True})
+    assert verified["ok"] and "1 snapshot(s) checked" in [c for c in verified["backups"][0]["checks"] if c["check"] == "snapshots"][0]["detail"]
+
+    content_name = backup["volume_snapshots"][0]["content_name"]
+    run_module(ansible_playbook, source.env(), tmp_path, "volume_snapshot", {"set_name": "db-with-data", "state": "absent"})
+    assert not [c for c in of_kind(source, "VolumeSnapshotContent") if c["metadata"]["name"] == content_name]
+    verified = run_module(ansible_playbook, source.env(), tmp_path, "verify", {
+        "name": "db-with-data", "location": location, "check_snapshots": True}, check=False)
+    assert verified["failed"]
+    [problem] = verified["backups"][0]["problems"]
+    assert content_name in problem and "is gone" in problem and "back empty" in problem
