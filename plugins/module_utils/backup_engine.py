@@ -99,8 +99,8 @@ class BackupRun:
         self.warnings, self.errors = self.run_log.warnings, self.run_log.errors
         self.log, self.warn, self.fail_item = self.run_log.log, self.run_log.warn, self.run_log.error
         self._archive = item_sink if check_mode else None
-        self.volumes = (VolumeBackup(client, options.volumes, self.name, self.run_log, options.parallelism, check_mode)
-                        if options.volumes.active else None)
+        # Always there: Velero runs the hook annotations of backed-up pods even without snapshots.
+        self.volumes = VolumeBackup(client, options.volumes, self.name, self.run_log, options.parallelism, check_mode)
         self._selected_namespaces = set()
         self._crd_names = set()
         self._seen_uids = collections.defaultdict(set)
@@ -124,8 +124,7 @@ class BackupRun:
 
         if self.check_mode:
             self._collect(selected, namespaces)
-            if self.volumes is not None:
-                self.volumes.run()
+            self.volumes.run()
             return self._result(started_clock, "Completed" if not self.errors else "PartiallyFailed", archive=None, files={})
         return self._write(selected, namespaces, started_clock)
 
@@ -156,8 +155,7 @@ class BackupRun:
                     with ArchiveWriter(sink) as self._archive:
                         self._collect(selected, namespaces)
             archive = {"size": hashing.size, "sha256": hashing.sha256}
-            if self.volumes is not None:
-                self.volumes.run()
+            self.volumes.run()
             phase = "PartiallyFailed" if self.errors else "Completed"
             files = self._write_sidecars(archive, phase)
         except Exception as exc:
@@ -170,10 +168,9 @@ class BackupRun:
     def _remove_partial_backup(self):
         with contextlib.suppress(Exception):
             self.location.delete_prefix(self.prefix)
-        if self.volumes is not None:
-            # Snapshots of a backup that is never committed would be found by nobody.
-            for warning in self.volumes.discard():
-                self.warn(warning)
+        # Snapshots of a backup that is never committed would be found by nobody.
+        for warning in self.volumes.discard():
+            self.warn(warning)
 
     # ---------------------------------------------------------------- collection
 
@@ -242,7 +239,7 @@ class BackupRun:
             self.namespace_counts[namespace] += 1
             self.related.observe(resource, obj, self._crd_names)
         self.resource_list.add(resource.api_version, resource.kind, namespace, metadata["name"])
-        if self.volumes is not None and namespace:
+        if namespace:
             self.volumes.observe(resource.group_resource, obj)
 
     def _take_namespaces(self, selected, namespaces):
@@ -319,8 +316,8 @@ class BackupRun:
 
     def _status(self, phase, completed):
         total = sum(self.counts.values())
-        records = self.volumes.records if self.volumes is not None else []
-        hook_results = self.volumes.hook_results if self.volumes is not None else []
+        records = self.volumes.records
+        hook_results = self.volumes.hook_results
         tried = [record for record in records if record.get("phase") != volume_records.SKIPPED]
         return {
             "volume_snapshots_attempted": sum(1 for record in tried if record["method"] == volume_records.EBS),
@@ -356,7 +353,7 @@ class BackupRun:
         results = velero_format.results_sidecar(velero_format.Result(velero=self.errors), velero_format.Result(velero=self.warnings))
         put(self.files["results"], velero_format.gzip_json(results))
         sidecars = dict(velero_format.EMPTY_SIDECARS)
-        if self.volumes is not None and self.volumes.records:
+        if self.volumes.records:
             records = self.volumes.records
             sidecars.update(volume_snapshots=volume_records.native_snapshots_sidecar(records, self.name),
                             volume_info=volume_records.volume_info_sidecar(records))
@@ -400,7 +397,7 @@ class BackupRun:
 
     def _volume_records(self):
         """Snapshot records without the copies of the contents (those are in the csi sidecar)."""
-        records = self.volumes.records if self.volumes is not None else []
+        records = self.volumes.records
         return [{key: value for key, value in record.items() if key != "content"} for record in records]
 
     def _result(self, started_clock, phase, archive, files):
@@ -423,7 +420,7 @@ class BackupRun:
             "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
             "encryption": self.options.encryption.header(),
             "volume_snapshots": self._volume_records(),
-            "hooks": self.volumes.hook_results if self.volumes is not None else [],
+            "hooks": self.volumes.hook_results,
             "check_mode": self.check_mode,
         }
 

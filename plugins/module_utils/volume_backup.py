@@ -58,10 +58,6 @@ class VolumeSettings:
         # Builds the EBS client from ebs_config; a parameter so the engine stays importable without boto3.
         self.ebs_factory = ebs_factory
 
-    @property
-    def active(self):
-        return self.snapshot_volumes or bool(self.hooks)
-
 
 class VolumeBackup:
     def __init__(self, client, settings, backup_name, run_log, parallelism=4, check_mode=False):
@@ -110,6 +106,8 @@ class VolumeBackup:
     def run(self):
         if self.check_mode:
             self._preview()
+            return
+        if not self._pods and not self._claims:
             return
         volumes = self._volumes() if self.settings.snapshot_volumes else {}
         taken = set()

@@ -29,7 +29,8 @@ description:
   - Hooks run commands in pods around the snapshots (e.g. freeze a database), from Velero's pod annotations
     (C(pre.hook.backup.velero.io/command), C(container), C(on-error), C(timeout), and the same with C(post.)) or from I(hooks).
     For each pod, its pre hooks run, then the snapshots of the claims it mounts, then its post hooks (also when a
-    snapshot failed). This happens after the objects are read, so a freeze lasts only as long as the snapshots.
+    snapshot failed). Hooks run also without I(snapshot_volumes), as in Velero. This happens after the objects are
+    read, so a freeze lasts only as long as the snapshots.
   - A failed snapshot, or a failed hook with C(on_error=Fail), makes the backup C(PartiallyFailed); its objects are
     still all backed up.
 extends_documentation_fragment:

@@ -336,3 +336,13 @@ def test_verify_finds_a_snapshot_deleted_behind_the_backups_back(source, ansible
     assert verified["failed"]
     [problem] = verified["backups"][0]["problems"]
     assert content_name in problem and "is gone" in problem and "back empty" in problem
+
+
+def test_hook_annotations_run_without_snapshots_as_in_velero(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory()
+    cluster.control.seed(csi_storage()[:1] + database(annotations=freeze_annotations()))
+    assert cluster.control.settle(30)
+    backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
+        "name": "hooks-only", "location": str(tmp_path / "backups"), "included_namespaces": ["db"]})["backup"]
+    assert backup["phase"] == "Completed" and backup["volume_snapshots"] == []
+    assert [e["command"][1] for e in cluster.control.exec_log()] == ["--freeze", "--unfreeze"]
