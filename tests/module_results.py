@@ -7,7 +7,8 @@ def module_plays(tasks, result_file):
     """One play running ``tasks`` (each registering a result) and saving the registered results as JSON."""
     names = [task["register"] for task in tasks]
     tasks = list(tasks) + [{"name": "Save the results", "ansible.builtin.copy": {
-        "dest": str(result_file), "content": "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (name, name) for name in names)}}]
+        "dest": str(result_file), "content": "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (name, name) for name in names)},
+        "check_mode": False}]  # the results are saved also when the modules run with --check
     return [{"name": "volumes", "hosts": "localhost", "gather_facts": False,
              "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": tasks}]
 

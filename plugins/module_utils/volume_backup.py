@@ -123,13 +123,24 @@ class VolumeBackup:
         self.records.sort(key=lambda record: (record.get("namespace") or "", record.get("claim") or ""))
 
     def _preview(self):
-        for pod in self._pods:
+        """Check mode: the hooks that would run and the volumes that would be snapshotted (phase Planned); only reads."""
+        for pod in sorted(self._pods, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"])):
             for phase in ("pre", "post"):
-                for hook in pod_hooks.backup_hooks_for_pod(pod, self.settings.hooks, phase):
-                    self.run_log.log("info", "check mode: would run %s hook %s in %s/%s" % (phase, hook.command, pod["metadata"]["namespace"],
-                                                                                            pod["metadata"]["name"]))
-        for key in sorted(self._claims):
-            self.run_log.log("info", "check mode: would snapshot the volume of claim %s/%s" % key)
+                try:
+                    hooks = pod_hooks.backup_hooks_for_pod(pod, self.settings.hooks, phase)
+                except KubesafeError as exc:
+                    self.run_log.error("%s hooks of pod %s/%s: %s" % (phase, pod["metadata"]["namespace"], pod["metadata"]["name"], exc))
+                    continue
+                for hook in hooks:
+                    self.hook_results.append({"namespace": pod["metadata"]["namespace"], "pod": pod["metadata"]["name"],
+                                              "container": hook.container, "command": hook.command, "phase": phase,
+                                              "source": hook.source, "on_error": hook.on_error, "status": "planned"})
+        if self.settings.snapshot_volumes:
+            for volume, method in self._volumes().values():
+                record = volume_records.new_record(volume, method)
+                record["phase"] = "Planned"
+                self.records.append(record)
+        self.records.sort(key=lambda record: (record.get("namespace") or "", record.get("claim") or ""))
 
     def _volumes(self):
         """(namespace, claim) -> (ClaimVolume, method) for every claim with a volume, skipping those no method takes."""

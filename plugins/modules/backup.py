@@ -266,7 +266,7 @@ backup:
       description:
         - One record per claim whose volume was considered, also kept in the backup's manifest.
         - C(namespace), C(claim), C(persistent_volume), C(storage_class), C(size), C(driver), C(volume_id), C(method)
-          (C(csi), C(ebs) or C(none)), C(phase) (C(Completed), C(Failed), C(Skipped)), C(snapshot_handle) (the CSI
+          (C(csi), C(ebs) or C(none)), C(phase) (C(Completed), C(Failed), C(Skipped); C(Planned) in check mode), C(snapshot_handle) (the CSI
           snapshot handle or the EBS snapshot ID), C(content_name) (CSI), C(region), C(availability_zone) and C(copies) (EBS),
           C(error) or C(reason).
       type: list
@@ -274,7 +274,8 @@ backup:
     hooks:
       description:
         - One entry per hook run, in order - C(namespace), C(pod), C(container), C(command), C(phase) (C(pre)/C(post)),
-          C(source) (C(annotation) or C(hooks[<name>])), C(status) (C(succeeded), C(failed), C(timed_out)), C(exit_code),
+          C(source) (C(annotation) or C(hooks[<name>])), C(status) (C(succeeded), C(failed), C(timed_out); C(planned) in
+          check mode, where nothing runs), C(exit_code),
           C(stdout), C(stderr) (their last 8 KiB), C(duration_seconds), C(error).
       type: list
       elements: dict

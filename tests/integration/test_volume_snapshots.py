@@ -10,7 +10,7 @@ import json
 import pytest
 
 from kubesim.volume_backend import VolumeBackend
-from module_results import of_kind, run_module
+from module_results import module_plays, of_kind, run_module
 from volume_workloads import claim_volume_handle, csi_storage, database, freeze_annotations, snapshot_crds
 
 pytestmark = pytest.mark.integration
@@ -346,3 +346,15 @@ def test_hook_annotations_run_without_snapshots_as_in_velero(kubesim_factory, an
         "name": "hooks-only", "location": str(tmp_path / "backups"), "included_namespaces": ["db"]})["backup"]
     assert backup["phase"] == "Completed" and backup["volume_snapshots"] == []
     assert [e["command"][1] for e in cluster.control.exec_log()] == ["--freeze", "--unfreeze"]
+
+
+def test_check_mode_plans_hooks_and_snapshots_and_changes_nothing(source, ansible_playbook, tmp_path):
+    source.control.clear_audit()
+    result_file = tmp_path / "planned.json"
+    ansible_playbook(module_plays([{"name": "preview", "kubesafe.k8s.backup": {
+        "name": "preview", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True},
+        "register": "out"}], result_file), source.env(), "--check")
+    backup = json.loads(result_file.read_text())["out"]["backup"]
+    assert [(r["claim"], r["method"], r["phase"]) for r in backup["volume_snapshots"]] == [("data", "csi", "Planned")]
+    assert [(h["phase"], h["container"], h["status"]) for h in backup["hooks"]] == [("pre", "db", "planned"), ("post", "db", "planned")]
+    assert source.control.exec_log() == [] and {r["verb"] for r in source.control.audit()} <= {"get", "list"}
