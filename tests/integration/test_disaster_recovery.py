@@ -78,3 +78,29 @@ def test_a_drill_reports_and_leaves_the_dr_cluster_as_it_was(sample_cluster, kub
     assert report["complete"] and set(report["namespaces"]) == {"shop-drill", "payments-drill"}
     cluster_b.control.settle(10)
     assert state() == before
+
+
+def test_dr_falls_back_to_an_older_backup_when_the_newest_is_damaged_and_decrypts(sample_cluster, kubesim_factory, run_playbook, tmp_path):
+    location = tmp_path / "loc"
+    env = sample_cluster.env()
+    for name in ("a-older", "a-newest"):
+        run_playbook("playbooks/backup.yml", env, "-e", json.dumps({
+            "backup_location": str(location), "backup_name": name, "backup_included_namespaces": ["shop"],
+            "backup_encryption": "all", "backup_encryption_passphrase": "correct horse battery staple"}))
+        time.sleep(1.1)  # distinct start times: "newest" must be newest
+    tarball = location / "backups" / "a-newest" / "a-newest.tar.gz.age"
+    tarball.write_bytes(tarball.read_bytes()[:-200])  # a partial upload, a bad disk: the worst day
+    cluster_b = dr_cluster(kubesim_factory)
+    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
+        env.pop(variable)
+    variables = {"dr_location": str(location), "dr_target_kubeconfig": cluster_b.kubeconfig, "dr_report_dir": str(tmp_path / "reports"),
+                 "dr_wait_timeout": 60, "dr_decryption_passphrase": "correct horse battery staple"}
+    result = run_playbook("playbooks/dr.yml", env, "-e", json.dumps(variables))
+    assert "correct horse battery staple" not in result.stdout
+    [report_file] = (tmp_path / "reports").glob("*.json")
+    report = json.loads(report_file.read_text())
+    assert report["backup"] == "a-older" and report["complete"] is True
+    [passed] = report["passed_over"]
+    assert passed["name"] == "a-newest" and any("a-newest.tar.gz.age" in problem for problem in passed["problems"])
+    assert "## Newer backups passed over (damaged)" in report_file.with_suffix(".md").read_text()
+    assert any(o["kind"] == "Deployment" and o["metadata"].get("namespace") == "shop" for o in cluster_b.control.dump())
