@@ -42,6 +42,14 @@ class SnapshotError(KubesafeError):
     """One volume could not be snapshotted, restored or deleted; the run goes on with the others."""
 
 
+def cluster_identity(client):
+    """The uid of the kube-system namespace, or None when it cannot be read (RBAC)."""
+    try:
+        return (client.request("GET", "/api/v1/namespaces/kube-system").get("metadata") or {}).get("uid")
+    except ApiError:
+        return None
+
+
 def snapshots_path(namespace, name=None):
     path = "/apis/%s/namespaces/%s/volumesnapshots" % (API_VERSION, namespace)
     return path + "/" + name if name else path
@@ -62,6 +70,13 @@ class CsiSnapshots:
         self.class_option = class_option
         self.timeout_seconds = float(timeout_seconds)
         self._classes = None
+        self._cluster_id = False  # not read yet
+
+    def cluster_id(self):
+        """The uid of kube-system, a cluster's stable identity (as Velero and Kasten use it); None when unreadable."""
+        if self._cluster_id is False:
+            self._cluster_id = cluster_identity(self.client)
+        return self._cluster_id
 
     # ------------------------------------------------------------ classes
 

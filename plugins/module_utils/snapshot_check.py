@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
-from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CONTENTS_PATH
+from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CONTENTS_PATH, cluster_identity
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EbsNotFound
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
@@ -23,11 +23,15 @@ def check_recorded_snapshots(records, csi_client=None, ebs=None):
     """(detail, problems, warnings) for the completed snapshots of ``records``."""
     problems, warnings = [], []
     checked = 0
+    connected = cluster_identity(csi_client) if csi_client is not None else None
     for record in volume_records.completed(records):
         where = "claim %s/%s" % (record.get("namespace"), record.get("claim"))
         if record["method"] == volume_records.CSI:
             if csi_client is None:
                 warnings.append("CSI snapshot of %s not checked: no cluster access" % where)
+                continue
+            if record.get("cluster_id") and connected and connected != record["cluster_id"]:
+                warnings.append("CSI snapshot of %s not checked: it lives in the cluster the backup was taken of, not the connected one" % where)
                 continue
             checked += 1
             problems.extend(_check_csi(csi_client, record, where))

@@ -43,6 +43,11 @@ def _delete_csi(record, csi, deleted, warnings):
         warnings.append("VolumeSnapshotContent %s (%s) was not deleted: no cluster access was given; delete it with kubectl "
                         "(set its deletionPolicy to Delete first) or give the cluster's kubeconfig" % (record["content_name"], volume_records.describe(record)))
         return
+    connected = csi.cluster_id()
+    if record.get("cluster_id") and connected and connected != record["cluster_id"]:
+        # A 404 here would look like "already deleted" and orphan the real snapshot: refuse instead.
+        raise KubesafeError("VolumeSnapshotContent %s lives in the cluster the backup was taken of (kube-system uid %s), not in the "
+                            "connected one (%s): run with that cluster's kubeconfig" % (record["content_name"], record["cluster_id"], connected))
     if csi.delete_content(record["content_name"]):
         deleted.append("VolumeSnapshotContent %s" % record["content_name"])
 

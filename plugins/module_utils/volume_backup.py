@@ -267,6 +267,8 @@ class VolumeBackup:
     def _start_csi(self, volume, record):
         csi = self._csi_api()
         record["snapshot_class"] = csi.class_for(volume.driver)
+        # Where the content lives: prune and verify must look for it in this cluster, not another one.
+        record["cluster_id"] = csi.cluster_id()
         snapshot = csi.start(volume.namespace, volume.claim, record["snapshot_class"], self.backup_name, self.backup_label)
         return csi.wait(snapshot, ready=False)
 

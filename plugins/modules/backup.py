@@ -267,7 +267,8 @@ backup:
         - One record per claim whose volume was considered, also kept in the backup's manifest.
         - C(namespace), C(claim), C(persistent_volume), C(storage_class), C(size), C(driver), C(volume_id), C(method)
           (C(csi), C(ebs) or C(none)), C(phase) (C(Completed), C(Failed), C(Skipped); C(Planned) in check mode), C(snapshot_handle) (the CSI
-          snapshot handle or the EBS snapshot ID), C(content_name) (CSI), C(region), C(availability_zone) and C(copies) (EBS),
+          snapshot handle or the EBS snapshot ID), C(content_name) and C(cluster_id) (CSI; the uid of kube-system of the cluster holding the content),
+          C(region), C(availability_zone) and C(copies) (EBS),
           C(error) or C(reason).
       type: list
       elements: dict

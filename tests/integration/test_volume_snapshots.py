@@ -92,6 +92,12 @@ def test_csi_snapshot_backup_restore_into_another_cluster_and_prune(source, kube
     assert skipped and skipped[0]["action"] == "skip" and "CSI snapshot" in skipped[0]["reason"]
     assert [v["kind"] for v in restore["volumes"]] == ["VolumeSnapshot"]
 
+    # Pruning with another cluster's kubeconfig would orphan the snapshot: the backup is kept, and the message says why.
+    wrong = run_module(ansible_playbook, target.env(), tmp_path, "prune", {"location": str(location), "keep_last": 0, "expired": False},
+                       check=False)
+    assert wrong["failed"] and "run with that cluster's kubeconfig" in wrong["msg"] and directory.exists()
+    assert [c["metadata"]["name"] for c in of_kind(source, "VolumeSnapshotContent")] == [record["content_name"]]
+
     # Pruning the backup deletes its snapshot in the source cluster (where it was taken).
     pruned = run_module(ansible_playbook, source.env(), tmp_path, "prune", {"location": str(location), "keep_last": 0, "expired": False})
     assert [entry["name"] for entry in pruned["deleted"]] == ["db-with-data"]
