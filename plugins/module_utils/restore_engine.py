@@ -43,6 +43,9 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_restore import VolumeRestore
 
 RESTORABLE_PHASES = ("Completed", "PartiallyFailed")
+# Labels a controller sets per pod set or revision: a recreated pod may carry other values.
+CONTROLLER_SET_LABELS = ("pod-template-hash", "controller-revision-hash", "controller-uid", "batch.kubernetes.io/controller-uid",
+                         "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index")
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 WORKLOADS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps", "persistentvolumeclaims", "jobs.batch")
 BATCH = 500
@@ -162,6 +165,7 @@ class RestoreRun:
         self.hook_results = []
         self._hooked_pods = {}  # (namespace, name) -> restored pod with post hooks
         self._created_hooked_pods = []
+        self._recreated_hooked_pods = []  # (namespace, label selector, hooks): pods a controller recreates under new names
         self._target_namespaces = set()
 
     # ---------------------------------------------------------------- reporting
@@ -209,7 +213,7 @@ class RestoreRun:
         with Spool() as spool:
             self._read(spool)
             self._apply(spool, context, targets, applier)
-        if self._created_hooked_pods and not self.check_mode:
+        if (self._created_hooked_pods or self._recreated_hooked_pods) and not self.check_mode:
             self._run_post_hooks()
         if self.options.wait and not self.check_mode:
             self._wait()
@@ -401,7 +405,8 @@ class RestoreRun:
         return desired
 
     def _hooks_for_recreated_pod(self, pod, source_namespace, namespace):
-        """A pod its controller recreates still gets its restore exec hooks when the new pod has its name (StatefulSets)."""
+        """A pod its controller recreates still gets its restore exec hooks: in the new pod of its name (StatefulSet), or in
+        one new pod of the same template per backed-up pod (ReplicaSet, DaemonSet, ...), found by the template's labels."""
         try:
             hooks = pod_hooks.restore_post_hooks_for_pod(pod, self.options.hooks, namespace=source_namespace)
         except KubesafeError as exc:
@@ -410,13 +415,16 @@ class RestoreRun:
         if not hooks:
             return
         owner = next((ref for ref in pod["metadata"].get("ownerReferences") or [] if ref.get("controller")), {})
-        if owner.get("kind") != "StatefulSet":
-            self.warn("restore hooks of pod %s/%s not run: %s %s recreates it under another name (put the hooks on a pod "
-                      "the restore creates, or run them after the restore)"
-                      % (source_namespace, pod["metadata"]["name"], owner.get("kind"), owner.get("name")))
+        if owner.get("kind") == "StatefulSet":
+            self._created_hooked_pods.append(({"metadata": {"namespace": namespace, "name": pod["metadata"]["name"]}}, hooks))
             return
-        target = {"metadata": {"namespace": namespace, "name": pod["metadata"]["name"]}}
-        self._created_hooked_pods.append((target, hooks))
+        labels = {key: value for key, value in (pod["metadata"].get("labels") or {}).items() if key not in CONTROLLER_SET_LABELS}
+        if not labels:
+            self.warn("restore hooks of pod %s/%s not run: %s %s recreates it under another name and its pods have no labels to "
+                      "find them by" % (source_namespace, pod["metadata"]["name"], owner.get("kind"), owner.get("name")))
+            return
+        selector = ",".join("%s=%s" % item for item in sorted(labels.items()))
+        self._recreated_hooked_pods.append((namespace, selector, hooks))
 
     def _run_post_hooks(self):
         """Exec hooks in restored pods, once each runs; bounded by the wait timeout so a restore never hangs."""
@@ -428,7 +436,7 @@ class RestoreRun:
                                                     self.options.wait_timeout)
 
         with concurrent.futures.ThreadPoolExecutor(self.options.parallelism) as pool:
-            runs = list(pool.map(run_pod_hooks, self._created_hooked_pods))
+            runs = list(pool.map(run_pod_hooks, self._created_hooked_pods + self._pods_for_recreated_hooks()))
         for run in runs:
             self.hook_results.extend(run.results)
             for result in run.results:
@@ -441,6 +449,28 @@ class RestoreRun:
                     self.run_log.error(message)
                 else:
                     self.warn(message)
+
+    def _pods_for_recreated_hooks(self):
+        """One distinct new pod per backed-up pod of a template, waiting (within the wait timeout) for the controller to make them."""
+        wanted = collections.defaultdict(list)
+        for namespace, selector, hooks in self._recreated_hooked_pods:
+            wanted[(namespace, selector)].append(hooks)
+        assigned = []
+        deadline = time.monotonic() + self.options.wait_timeout
+        for (namespace, selector), hook_lists in sorted(wanted.items()):
+            names = []
+            while True:
+                names = sorted(pod["metadata"]["name"] for page in self.client.list_pages(
+                    "/api/v1/namespaces/%s/pods" % namespace, query={"labelSelector": selector})
+                    for pod in page.get("items") or [] if not pod["metadata"].get("deletionTimestamp"))
+                if len(names) >= len(hook_lists) or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
+            if len(names) < len(hook_lists):
+                self.warn("restore hooks of %d pod(s) with labels %s in %s not run: only %d such pod(s) appeared within %ds"
+                          % (len(hook_lists) - len(names), selector, namespace, len(names), self.options.wait_timeout))
+            assigned.extend(({"metadata": {"namespace": namespace, "name": name}}, hooks) for name, hooks in zip(names, hook_lists))
+        return assigned
 
     def _wait_for_pod(self, namespace, name, timeout_seconds):
         deadline = time.monotonic() + timeout_seconds

@@ -36,8 +36,9 @@ description:
   - Restore hooks, as Velero's - the pod annotations C(init.hook.restore.velero.io/container-image),
     C(container-name), C(command) add an init container to the restored pod; C(post.hook.restore.velero.io/command),
     C(container), C(on-error), C(exec-timeout), C(wait-timeout), C(wait-for-ready) run a command in the pod once its
-    container runs. I(hooks) gives the same for pods selected by namespace and labels. A StatefulSet's pods are
-    recreated by it rather than restored; their exec hooks run in the recreated pod of the same name.
+    container runs. I(hooks) gives the same for pods selected by namespace and labels. Pods a controller recreates are
+    not restored themselves; their exec hooks run in the recreated pod of the same name (StatefulSet), or once in each
+    new pod of the same template, found by its labels (ReplicaSet, DaemonSet).
 extends_documentation_fragment:
   - kubesafe.k8s.k8s_auth
   - kubesafe.k8s.ebs

@@ -364,3 +364,25 @@ def test_check_mode_plans_hooks_and_snapshots_and_changes_nothing(source, ansibl
     assert [(r["claim"], r["method"], r["phase"]) for r in backup["volume_snapshots"]] == [("data", "csi", "Planned")]
     assert [(h["phase"], h["container"], h["status"]) for h in backup["hooks"]] == [("pre", "db", "planned"), ("post", "db", "planned")]
     assert source.control.exec_log() == [] and {r["verb"] for r in source.control.audit()} <= {"get", "list"}
+
+
+def test_restore_hooks_run_once_in_each_pod_a_deployment_recreates(kubesim_factory, ansible_playbook, tmp_path):
+    template_annotations = {"post.hook.restore.velero.io/command": '["/bin/sh", "-c", "warm-cache"]'}
+    cluster = kubesim_factory()
+    cluster.control.seed([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "front", "namespace": "web"},
+         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "front"}},
+                  "template": {"metadata": {"labels": {"app": "front"}, "annotations": template_annotations},
+                               "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}}}])
+    assert cluster.control.settle(30)
+    location = str(tmp_path / "backups")
+    run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {"name": "web", "location": location, "included_namespaces": ["web"]})
+    restore = run_module(ansible_playbook, cluster.env(), tmp_path, "restore", {
+        "backup": "web", "location": location, "namespace_mapping": {"web": "web-copy"}, "wait_timeout": 60})["restore"]
+
+    assert restore["phase"] == "Completed", restore["errors"]
+    new_pods = sorted(p["metadata"]["name"] for p in of_kind(cluster, "Pod", "web-copy"))
+    assert len(new_pods) == 2
+    assert sorted(h["pod"] for h in restore["hooks"]) == new_pods and {h["status"] for h in restore["hooks"]} == {"succeeded"}
+    assert sorted(e["pod"] for e in cluster.control.exec_log() if e["namespace"] == "web-copy") == new_pods
