@@ -31,11 +31,17 @@ class EmulatedCluster:
         from kubernetes import client, config  # pylint: disable=import-outside-toplevel
         return client.ApiClient(configuration=_load_configuration(config, self.kubeconfig))
 
-    def env(self):
-        """Environment for a subprocess (kubectl, ansible-playbook) that should talk to this cluster."""
+    def env(self, with_kubeconfig=True):
+        """Environment for a subprocess (kubectl, ansible-playbook) that should talk to this cluster.
+
+        with_kubeconfig=False: no KUBECONFIG / K8S_AUTH_KUBECONFIG at all, for plays that name each cluster's kubeconfig.
+        """
         env = dict(os.environ)
-        env["KUBECONFIG"] = self.kubeconfig
-        env["K8S_AUTH_KUBECONFIG"] = self.kubeconfig
+        for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
+            if with_kubeconfig:
+                env[variable] = self.kubeconfig
+            else:
+                env.pop(variable, None)
         env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join([COLLECTIONS_PATH, env.get("ANSIBLE_COLLECTIONS_PATH", "")]).rstrip(os.pathsep)
         return env
 

@@ -31,7 +31,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import Configu
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import ObjectApplier
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_order import restore_order
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import RestoreContext, restore_labels, sanitize, skip_reason
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import RestoreContext, needs_reprovisioning, restore_labels, sanitize, skip_reason
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import transform
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import wait_for, wait_for_crds
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import LabelFilter, NamespaceFilter, ResourceFilter, as_list
@@ -328,14 +328,14 @@ class RestoreRun:
         self._apply_deferred(deferred, context, targets, restored_uids, applier, spool)
 
     def _decide_persistent_volumes(self, spool, restored_uids):
-        """PVs restored as-is: Retain ones; a Delete one without a snapshot would point at a deleted disk (Velero skips it)."""
+        """Which PVs come back: those with an EBS snapshot (rewritten to a new volume) and Retain ones; not those with a CSI
+        snapshot (their claims are provisioned from it), nor a Delete one without a snapshot (its disk is gone; Velero skips it)."""
         for record in spool.read("persistentvolumes"):
-            spec = record["obj"].get("spec") or {}
             name = record["obj"]["metadata"]["name"]
             decision = self.volumes.pv_decision(record["obj"])
             if decision is not None and not decision[0]:
                 self._pv_skip_reasons[name] = decision[1]
-            elif decision is None and spec.get("persistentVolumeReclaimPolicy", "Delete") == "Delete":
+            elif decision is None and needs_reprovisioning(record["obj"]):
                 self._pv_skip_reasons[name] = "reclaimPolicy Delete and no volume snapshot: the claim gets a new volume"
             else:
                 self._restored_pvs.add(name)
@@ -354,8 +354,7 @@ class RestoreRun:
         if group_resource == "persistentvolumes" and metadata.get("name") not in self._restored_pvs:
             self.record(dict(decision, action="skip", reason=self._pv_skip_reasons.get(metadata.get("name"), "not restored")))
             return None
-        # Which PVs come back was decided above, snapshots included; skip_reason's PV rule knows no snapshots.
-        reason = skip_reason(group_resource, obj, restored_uids) if group_resource != "persistentvolumes" else None
+        reason = skip_reason(group_resource, obj, restored_uids)
         if reason:
             if group_resource == "pods" and not self.check_mode:
                 self._hooks_for_recreated_pod(obj, source_namespace, decision["namespace"])

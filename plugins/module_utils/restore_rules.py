@@ -126,10 +126,11 @@ def _controller_reference(obj):
 # ------------------------------------------------------------------ skip rules
 
 def needs_reprovisioning(pv):
-    """A PV with reclaim policy Delete is not restored: its claim provisions a fresh volume.
+    """A PV with reclaim policy Delete and no snapshot is not restored: its claim provisions a fresh volume.
 
     Velero does this for PVs without a snapshot; restoring such a PV would let the target
-    cluster delete (on release) a cloud volume it does not own.
+    cluster delete (on release) a cloud volume it does not own. The restore engine decides
+    PVs with this and the backup's snapshots (volume_restore.py), not skip_reason.
     """
     return ((pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") or "Delete") == "Delete"
 
@@ -174,8 +175,6 @@ def skip_reason(group_resource, obj, restored_uids, services_with_selector=None)
         return "service account token secret: the cluster creates it"
     if group_resource == "configmaps" and metadata.get("name") == "kube-root-ca.crt":
         return "kube-root-ca.crt: the cluster publishes it in every namespace"
-    if group_resource == "persistentvolumes" and needs_reprovisioning(obj):
-        return "persistent volume with reclaim policy Delete: its claim provisions a new volume"
     if group_resource == "endpointslices.discovery.k8s.io" and \
             (metadata.get("labels") or {}).get(ENDPOINTSLICE_MANAGED_BY_LABEL) == ENDPOINTSLICE_CONTROLLER:
         return "endpoint slice managed by the endpointslice controller"

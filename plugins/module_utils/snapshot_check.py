@@ -30,7 +30,7 @@ def check_recorded_snapshots(records, csi_client=None, ebs=None):
             if csi_client is None:
                 warnings.append("CSI snapshot of %s not checked: no cluster access" % where)
                 continue
-            if record.get("cluster_id") and connected and connected != record["cluster_id"]:
+            if volume_records.in_other_cluster(record, connected):
                 warnings.append("CSI snapshot of %s not checked: it lives in the cluster the backup was taken of, not the connected one" % where)
                 continue
             checked += 1

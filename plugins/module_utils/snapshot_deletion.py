@@ -44,7 +44,7 @@ def _delete_csi(record, csi, deleted, warnings):
                         "(set its deletionPolicy to Delete first) or give the cluster's kubeconfig" % (record["content_name"], volume_records.describe(record)))
         return
     connected = csi.cluster_id()
-    if record.get("cluster_id") and connected and connected != record["cluster_id"]:
+    if volume_records.in_other_cluster(record, connected):
         # A 404 here would look like "already deleted" and orphan the real snapshot: refuse instead.
         raise KubesafeError("VolumeSnapshotContent %s lives in the cluster the backup was taken of (kube-system uid %s), not in the "
                             "connected one (%s): run with that cluster's kubeconfig" % (record["content_name"], record["cluster_id"], connected))

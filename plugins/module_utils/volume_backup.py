@@ -150,7 +150,7 @@ class VolumeBackup:
             try:
                 pv = self.client.request("GET", "/api/v1/persistentvolumes/%s" % volume_name)
             except ApiError as exc:
-                self._skip_unread(key, volume_name, exc)
+                self.run_log.error("could not read PersistentVolume %s of claim %s/%s: %s" % (volume_name, key[0], key[1], exc))
                 continue
             volume = ClaimVolume(claim, pv)
             method, reason = choose_method(volume, self.settings.method)
@@ -162,9 +162,6 @@ class VolumeBackup:
                 continue
             volumes[key] = (volume, method)
         return volumes
-
-    def _skip_unread(self, key, volume_name, exc):
-        self.run_log.error("could not read PersistentVolume %s of claim %s/%s: %s" % (volume_name, key[0], key[1], exc))
 
     # ------------------------------------------------------------ one pod
 

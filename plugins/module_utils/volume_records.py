@@ -47,6 +47,11 @@ def find(records, namespace, claim):
     return None
 
 
+def in_other_cluster(record, connected_cluster_id):
+    """True when a CSI record names its cluster (kube-system uid) and the connected cluster is known to be another one."""
+    return bool(record.get("cluster_id") and connected_cluster_id and connected_cluster_id != record["cluster_id"])
+
+
 def describe(record):
     handle = record.get("snapshot_handle") or "-"
     return "%s %s/%s (%s)" % (record.get("method"), record.get("namespace"), record.get("claim"), handle)

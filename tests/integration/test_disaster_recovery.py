@@ -27,8 +27,7 @@ def test_dr_run_from_a_backup_of_cluster_a_into_cluster_b(sample_cluster, kubesi
                  "-e", "backup_included_namespaces=shop,payments")
     time.sleep(2)  # the backup is a little old when disaster strikes: RPO > 0
     cluster_b = dr_cluster(kubesim_factory)
-    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
-        env.pop(variable)
+    env = sample_cluster.env(with_kubeconfig=False)
     started = time.time()
     variables = {"dr_location": str(location), "dr_target_kubeconfig": cluster_b.kubeconfig, "dr_report_dir": str(tmp_path / "reports"),
                  "dr_wait_timeout": 60}
@@ -91,8 +90,7 @@ def test_dr_falls_back_to_an_older_backup_when_the_newest_is_damaged_and_decrypt
     tarball = location / "backups" / "a-newest" / "a-newest.tar.gz.age"
     tarball.write_bytes(tarball.read_bytes()[:-200])  # a partial upload, a bad disk: the worst day
     cluster_b = dr_cluster(kubesim_factory)
-    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
-        env.pop(variable)
+    env = sample_cluster.env(with_kubeconfig=False)
     variables = {"dr_location": str(location), "dr_target_kubeconfig": cluster_b.kubeconfig, "dr_report_dir": str(tmp_path / "reports"),
                  "dr_wait_timeout": 60, "dr_decryption_passphrase": "correct horse battery staple"}
     result = run_playbook("playbooks/dr.yml", env, "-e", json.dumps(variables))

@@ -12,9 +12,7 @@ def test_inventory_of_two_clusters_backed_up_in_one_run(kubesim_factory, run_pla
     clusters = {"prod-eu": kubesim_factory(sample=True, name="eu"), "prod-us": kubesim_factory(name="us")}
     inventory = {"clusters": {"hosts": {name: {"backup_kubeconfig": cluster.kubeconfig} for name, cluster in clusters.items()}}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    env = clusters["prod-eu"].env()
-    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
-        env.pop(variable)
+    env = clusters["prod-eu"].env(with_kubeconfig=False)
     env["ANSIBLE_SHOW_CUSTOM_STATS"] = "True"  # set_stats output, what an AWX workflow receives as artifacts
     result = run_playbook("playbooks/backup.yml", env, "-i", str(tmp_path / "inventory.yml"), "-e", "backup_hosts=clusters",
                           "-e", "backup_location=%s" % (tmp_path / "loc"), "-e", "backup_name=nightly", "--forks", "2",

@@ -23,9 +23,7 @@ def target(kubesim_factory):
 
 
 def migrate(run_playbook, source, target, tmp_path, *extra):
-    env = source.env()
-    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
-        env.pop(variable)
+    env = source.env(with_kubeconfig=False)
     variables = {"migrate_source_kubeconfig": source.kubeconfig, "migrate_target_kubeconfig": target.kubeconfig,
                  "migrate_location": str(tmp_path / "loc"), "migrate_included_namespaces": ["shop"],
                  "migrate_namespace_mapping": {"shop": "shop-new"}, "migrate_storage_class_mapping": {"standard": "gp3"},

@@ -270,9 +270,7 @@ def test_migration_moves_the_volume_data(source, kubesim_factory, run_playbook, 
     target = kubesim_factory(name="target", volume_backend=source.backend)
     target.control.seed(snapshot_crds())
     target.control.seed(csi_storage(storage_class="csi-standard"))
-    env = source.env()
-    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
-        env.pop(variable)
+    env = source.env(with_kubeconfig=False)
     variables = {"migrate_source_kubeconfig": source.kubeconfig, "migrate_target_kubeconfig": target.kubeconfig,
                  "migrate_location": str(tmp_path / "loc"), "migrate_included_namespaces": ["db"],
                  "migrate_namespace_mapping": {"db": "db-moved"}, "migrate_storage_class_mapping": {"csi-fast": "csi-standard"},
@@ -315,8 +313,7 @@ def test_dr_run_brings_the_data_back_and_reports_it(source, kubesim_factory, run
     dr_site = kubesim_factory(name="dr", volume_backend=source.backend)
     dr_site.control.seed(snapshot_crds())
     dr_site.control.seed(csi_storage())
-    for variable in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
-        env.pop(variable)
+    env = source.env(with_kubeconfig=False)
     run_playbook("playbooks/dr.yml", env, "-e", json.dumps({
         "dr_location": str(location), "dr_target_kubeconfig": dr_site.kubeconfig, "dr_report_dir": str(tmp_path / "reports"),
         "dr_wait_timeout": 60}))
@@ -386,3 +383,17 @@ def test_restore_hooks_run_once_in_each_pod_a_deployment_recreates(kubesim_facto
     assert len(new_pods) == 2
     assert sorted(h["pod"] for h in restore["hooks"]) == new_pods and {h["status"] for h in restore["hooks"]} == {"succeeded"}
     assert sorted(e["pod"] for e in cluster.control.exec_log() if e["namespace"] == "web-copy") == new_pods
+
+
+def test_restore_pvs_false_brings_claims_back_empty_and_skips_the_delete_pv(source, ansible_playbook, tmp_path):
+    location = str(tmp_path / "backups")
+    run_module(ansible_playbook, source.env(), tmp_path, "backup", {
+        "name": "db-with-data", "location": location, "included_namespaces": ["db"], "snapshot_volumes": True})
+    restore = run_module(ansible_playbook, source.env(), tmp_path, "restore", {
+        "backup": "db-with-data", "location": location, "namespace_mapping": {"db": "db-empty"}, "restore_pvs": False})["restore"]
+    assert restore["phase"] == "Completed", restore["errors"]
+    [pv] = [o for o in restore["objects"] if o["group_resource"] == "persistentvolumes"]
+    assert pv["action"] == "skip" and pv["reason"] == "reclaimPolicy Delete and no volume snapshot: the claim gets a new volume"
+    assert restore["volumes"] == [] and of_kind(source, "VolumeSnapshot", "db-empty") == []
+    assert source.control.settle(30)
+    assert source.control.read_volume(claim_volume_handle(source, "db-empty", "data")) == b""

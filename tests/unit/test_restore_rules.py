@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import (
-    RestoreContext, restore_labels, restored_uid_set, sanitize, skip_reason, valid_label_value)
+    RestoreContext, needs_reprovisioning, restore_labels, restored_uid_set, sanitize, skip_reason, valid_label_value)
 
 RS_UID = "5a895c0a-e89a-4aca-a8b7-899b83654ec0"
 DEPLOY_UID = "0b6f4a39-3c1e-4ab5-9d4e-1c2b3a4d5e6f"
@@ -165,8 +165,6 @@ SKIP_CASES = [
     ("opaque secret", "secrets", {"kind": "Secret", "type": "Opaque", "metadata": meta("db-credentials", "shop")}, (), None),
     ("kube-root-ca.crt", "configmaps", {"kind": "ConfigMap", "metadata": meta("kube-root-ca.crt", "shop")}, (), "kube-root-ca.crt"),
     ("other configmap", "configmaps", {"kind": "ConfigMap", "metadata": meta("web-config", "shop")}, (), None),
-    ("dynamically provisioned PV (Delete)", "persistentvolumes", volume("Delete"), (), "reclaim policy Delete"),
-    ("retained PV", "persistentvolumes", volume("Retain"), (), None),
     ("controller-managed endpoint slice", "endpointslices.discovery.k8s.io",
      {"kind": "EndpointSlice", "metadata": meta("web-abc12", "shop", labels={
          "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io", "kubernetes.io/service-name": "web"})}, (), "endpointslice"),
@@ -177,6 +175,12 @@ SKIP_CASES = [
          "endpoints.kubernetes.io/last-change-trigger-time": "2026-11-26T13:46:57Z"})}, (), "endpoints controller"),
     ("hand-made endpoints of a selector-less service", "endpoints", {"kind": "Endpoints", "metadata": meta("external-db", "shop")}, (), None),
 ]
+
+
+def test_a_delete_pv_needs_reprovisioning_a_retained_one_does_not():
+    # The restore engine decides PVs with this and the backup's snapshots, so skip_reason leaves them alone.
+    assert needs_reprovisioning(volume("Delete")) and not needs_reprovisioning(volume("Retain"))
+    assert skip_reason("persistentvolumes", volume("Delete"), set()) is None
 
 
 @pytest.mark.parametrize("group_resource,obj,restored_uids,expected",
