@@ -115,8 +115,8 @@ class BackupRun:
         resources, discovery_warnings = discover(self.client)
         for warning in discovery_warnings:
             self.warn(warning)
-        for unknown in self.resource_filter.unknown_names(resources):
-            self.warn("resource '%s' in included/excluded resources is not served by the cluster" % unknown)
+        for unknown in self.resource_filter.check_known(resources, "served by the cluster"):
+            self.warn("excluded_resources: '%s' is not served by the cluster" % unknown)
         selected = [r for r in resources if r.preferred and listable(r) and self.resource_filter.matches(r)]
         self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages(CRD_LIST_PATH) for crd in page.get("items") or []}
         namespaces = self._namespaces()

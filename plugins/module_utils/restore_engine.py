@@ -34,7 +34,8 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_order import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import RestoreContext, needs_reprovisioning, restore_labels, sanitize, skip_reason
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import transform
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import wait_for, wait_for_crds
-from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import LabelFilter, NamespaceFilter, ResourceFilter, as_list
+from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
+    LabelFilter, NamespaceFilter, ResourceFilter, as_list, check_namespace_name)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
 from ansible_collections.kubesafe.k8s.plugins.module_utils import hooks as pod_hooks
@@ -73,6 +74,10 @@ class RestoreOptions:
         self.or_label_selectors = or_label_selectors
         self.names = as_list(names, "names")
         self.namespace_mapping = dict(namespace_mapping or {})
+        # A target the API refuses would fail every object of its namespace, after other namespaces were written.
+        for source, target in self.namespace_mapping.items():
+            check_namespace_name(source, "namespace_mapping key")
+            check_namespace_name(target, "namespace_mapping (target of %s)" % source)
         self.storage_class_mapping = dict(storage_class_mapping or {})
         self.registry_mapping = dict(registry_mapping or {})
         self.resource_modifiers = list(resource_modifiers or [])
@@ -81,7 +86,11 @@ class RestoreOptions:
         self.restore_status = as_list(restore_status, "restore_status")
         self.wait = bool(wait)
         self.wait_timeout = int(wait_timeout)
-        self.parallelism = max(1, int(parallelism))
+        if self.wait_timeout < 0:
+            raise ConfigurationError("wait_timeout must be 0 or more seconds, not %s" % wait_timeout)
+        self.parallelism = int(parallelism)
+        if self.parallelism < 1:
+            raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
         # DecryptionKeys (encryption.py) for encrypted backups; None: no key given.
         self.decryption_keys = decryption_keys
         # Velero's restorePVs: volumes come back from their snapshots; false restores claims without data.
@@ -123,7 +132,8 @@ class _TargetTypes:
         self.refresh()
 
     def refresh(self):
-        resources, self.warnings = discover(self.client)
+        self.resources, self.warnings = discover(self.client)
+        resources = self.resources
         self._by_group_resource = collections.defaultdict(dict)
         for resource in resources:
             self._by_group_resource[resource.group_resource][resource.version] = resource
@@ -167,6 +177,7 @@ class RestoreRun:
         self._created_hooked_pods = []
         self._recreated_hooked_pods = []  # (namespace, label selector, hooks): pods a controller recreates under new names
         self._target_namespaces = set()
+        self._archive_kinds = {}  # group_resource -> _ItemKind of its first item, for the resource-name check
 
     # ---------------------------------------------------------------- reporting
 
@@ -212,6 +223,10 @@ class RestoreRun:
                                 check_mode=self.check_mode, want_diff=self.want_diff, parallelism=self.options.parallelism)
         with Spool() as spool:
             self._read(spool)
+            # Before the first write: a resource name that is neither in the backup nor served by the target is a typo.
+            for unknown in self.resource_filter.check_known(list(self._archive_kinds.values()) + targets.resources,
+                                                            "in the backup or served by the target cluster"):
+                self.warn("excluded_resources: '%s' is neither in the backup nor served by the target cluster" % unknown)
             self._apply(spool, context, targets, applier)
         if (self._created_hooked_pods or self._recreated_hooked_pods) and not self.check_mode:
             self._run_post_hooks()
@@ -272,6 +287,8 @@ class RestoreRun:
         # Every item is read (and decrypted) before the first write: a wrong key fails with the cluster untouched.
         with open_backup_contents(self.location, self.backup_name, self.keys, self.encryption) as stream:
             for item in ArchiveReader(stream):
+                if item.group_resource not in self._archive_kinds:
+                    self._archive_kinds[item.group_resource] = _ItemKind(item)
                 if not item.obj.get("metadata", {}).get("name"):
                     continue
                 if not self._selected(item):

@@ -48,6 +48,59 @@ def as_list(value, option):
     return [str(item).strip() for item in value if str(item).strip()]
 
 
+# A namespace name is a DNS-1123 label (kube's ValidateNamespaceName).
+_NAMESPACE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NAMESPACE_NAME_MAX = 63
+_NAMESPACE_RULE = "lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+# What a namespace glob may hold besides name characters.
+_GLOB_CHARACTERS = frozenset("*?[]!")
+
+
+def check_namespace_name(name, option):
+    """Raise ConfigurationError unless ``name`` can name a namespace; ``option`` is what the user set."""
+    if not isinstance(name, str) or len(name) > NAMESPACE_NAME_MAX or not _NAMESPACE_NAME.match(name):
+        raise ConfigurationError("%s: %r is not a valid namespace name (%s)" % (option, name, _NAMESPACE_RULE))
+    return name
+
+
+def check_namespace_pattern(pattern, option):
+    """Raise ConfigurationError unless ``pattern`` is a namespace name or a glob that can match one.
+
+    A pattern no namespace could ever match (an upper-case letter, ``_``, an unclosed ``[``) is a
+    typo that would otherwise select nothing and report success, so it is refused, as Velero
+    refuses a backup whose namespace globs do not compile.
+    """
+    if pattern == "*":
+        return pattern
+    if not any(char in _GLOB_CHARACTERS for char in pattern):
+        return check_namespace_name(pattern, option)
+    position = 0
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "[":
+            # fnmatch: a ']' right after '[' or '[!' is a literal member of the set.
+            end = position + 1
+            if end < len(pattern) and pattern[end] == "!":
+                end += 1
+            if end < len(pattern) and pattern[end] == "]":
+                end += 1
+            end = pattern.find("]", end)
+            if end < 0:
+                raise ConfigurationError("%s: %r is not a valid glob: '[' at position %d is never closed" % (option, pattern, position + 1))
+            members = pattern[position + 1:end].lstrip("!")
+            bad = sorted(set(members) - set("abcdefghijklmnopqrstuvwxyz0123456789-"))
+            if bad:
+                raise ConfigurationError("%s: %r: the set [%s] holds %s, which no namespace name contains (%s)"
+                                         % (option, pattern, pattern[position + 1:end], ", ".join(repr(c) for c in bad), _NAMESPACE_RULE))
+            position = end + 1
+            continue
+        if char not in "*?" and not re.match(r"[a-z0-9-]", char):
+            raise ConfigurationError("%s: %r holds %r, which no namespace name contains (%s; globs may use *, ? and [])"
+                                     % (option, pattern, char, _NAMESPACE_RULE))
+        position += 1
+    return pattern
+
+
 def is_excluded_by_label(obj):
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return labels.get(EXCLUDE_LABEL) == "true"
@@ -57,8 +110,9 @@ class NamespaceFilter:
     """Included/excluded namespace globs."""
 
     def __init__(self, included=None, excluded=None):
-        self.included = as_list(included, "included_namespaces") or ["*"]
-        self.excluded = as_list(excluded, "excluded_namespaces")
+        self.included = [check_namespace_pattern(pattern, "included_namespaces")
+                         for pattern in as_list(included, "included_namespaces")] or ["*"]
+        self.excluded = [check_namespace_pattern(pattern, "excluded_namespaces") for pattern in as_list(excluded, "excluded_namespaces")]
 
     @property
     def selects_all(self):
@@ -110,6 +164,16 @@ class ResourceFilter:
         for resource in resources:
             known.update(_resource_names(resource))
         return sorted(name for name in set(self.included + self.excluded) if name != "*" and name not in known)
+
+    def check_known(self, resources, where):
+        """Refuse included names that match none of ``resources`` (a typo would select nothing and report success);
+        return the unknown excluded names, which are harmless (warnings)."""
+        unknown = set(self.unknown_names(resources))
+        included = sorted(name for name in self.included if name in unknown)
+        if included:
+            raise ConfigurationError("included_resources: %s matches no resource %s; give a plural, kind or kind.group "
+                                     "(e.g. deployments, Deployment, deployments.apps)" % (", ".join(repr(n) for n in included), where))
+        return sorted(name for name in self.excluded if name in unknown)
 
 
 # ------------------------------------------------------------------ label selectors

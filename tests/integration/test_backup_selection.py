@@ -96,10 +96,17 @@ def test_filters(still_sample, tmp_path, options, present, absent):
     assert not absent & keys, absent & keys
 
 
-def test_warnings_for_globs_and_unknown_resources(still_sample, tmp_path):
-    result = back_up(still_sample, tmp_path, included_namespaces=["shop", "nope-*"], included_resources=["deployments", "widgets"])[0]
+def test_warnings_for_globs_and_unknown_excluded_resources(still_sample, tmp_path):
+    result = back_up(still_sample, tmp_path, included_namespaces=["shop", "nope-*"], included_resources=["deployments"],
+                     excluded_resources=["widgets"])[0]
     assert any("nope-*" in warning for warning in result["warnings"])
     assert any("widgets" in warning for warning in result["warnings"])
+
+
+def test_an_unknown_included_resource_is_refused(still_sample, tmp_path):
+    """A typo would back up nothing of that kind and still say Completed."""
+    with pytest.raises(ConfigurationError, match="included_resources: 'widgets' matches no resource served by the cluster"):
+        back_up(still_sample, tmp_path, included_resources=["deployments", "widgets"])
 
 
 def test_or_label_selectors_store_each_object_once(still_sample, tmp_path):
