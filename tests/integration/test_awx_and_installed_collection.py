@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import tarfile
 import sys
 
 import pytest
@@ -55,3 +56,33 @@ def test_installed_collection_runs_its_playbook(sample_cluster, tmp_path):
     assert (tmp_path / "loc" / "backups" / "installed" / "velero-backup.json").exists()
     installed_modules = tmp_path / "installed" / "ansible_collections" / "kubesafe" / "k8s" / "plugins" / "modules"
     assert (installed_modules / "backup.py").exists() and not (tmp_path / "installed" / "ansible_collections" / "kubesafe" / "k8s" / ".venv").exists()
+
+
+# What the built tarball may hold at its top level: collection content only.
+COLLECTION_CONTENT = {"MANIFEST.json", "FILES.json", "README.md", "plugins", "roles", "playbooks", "meta", "docs", "changelogs",
+                      "requirements.txt", "bindep.txt"}
+
+
+def test_built_tarball_holds_only_collection_content(tmp_path):
+    result = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path)],
+                            cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(next(tmp_path.glob("*.tar.gz"))) as tarball:
+        names = tarball.getnames()
+    top_level = {name.split("/", 1)[0] for name in names}
+    assert top_level <= COLLECTION_CONTENT, sorted(top_level - COLLECTION_CONTENT)
+    assert {"plugins", "roles", "playbooks", "meta"} <= top_level
+    assert "plugins/modules/restore.py" in names and "meta/runtime.yml" in names
+
+
+def test_module_defaults_groups_set_the_cluster_and_location_once(cluster, ansible_playbook, tmp_path):
+    """group/kubesafe.k8s.k8s and group/kubesafe.k8s.location, as kubernetes.core users set their auth once."""
+    location = tmp_path / "loc"
+    plays = [{"hosts": "localhost", "gather_facts": False,
+              "module_defaults": {"group/kubesafe.k8s.k8s": {"kubeconfig": cluster.kubeconfig},
+                                  "group/kubesafe.k8s.location": {"location": str(location)}},
+              "tasks": [{"kubesafe.k8s.backup": {"name": "grouped"}},
+                        {"kubesafe.k8s.backup_info": {"name": "grouped"}, "register": "info"},
+                        {"ansible.builtin.assert": {"that": ["info.backups[0].phase == 'Completed'"]}}]}]
+    ansible_playbook(plays, cluster.env(with_kubeconfig=False))
+    assert (location / "backups" / "grouped" / "velero-backup.json").exists()
