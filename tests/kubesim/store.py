@@ -231,11 +231,11 @@ class Store:
     def create(self, rtype, namespace, body, dry_run=False):
         with self.lock:
             obj = self._prepare_create(rtype, namespace, body)
-            strategies.before_create(self, rtype, obj)
+            strategies.strategy_for(rtype).before_create(self, rtype, obj)
             if dry_run:
                 return obj
             self._commit(rtype, obj, "ADDED")
-            strategies.after_create(self, rtype, obj)
+            strategies.strategy_for(rtype).after_create(self, rtype, obj)
             return obj
 
     def _prepare_create(self, rtype, namespace, body):
@@ -255,7 +255,7 @@ class Store:
         if metadata.get("resourceVersion"):
             raise errors.invalid(rtype.group, rtype.kind, name, [(
                 "metadata.resourceVersion", 'Invalid value: "%s": resourceVersion should not be set on objects to be created' % metadata["resourceVersion"])])
-        strategies.validate_name(rtype, name)
+        strategies.strategy_for(rtype).validate_name(rtype, name)
         if rtype.namespaced:
             body_namespace = metadata.get("namespace")
             if body_namespace and namespace and body_namespace != namespace:
@@ -352,7 +352,7 @@ class Store:
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = rtype.kind
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
-        strategies.before_update(self, rtype, old, new)
+        strategies.strategy_for(rtype).before_update(self, rtype, old, new)
         if new == old:
             return self.view(rtype, old)  # a no-op write keeps the resourceVersion, as kube-apiserver does
         if dry_run:
@@ -361,7 +361,7 @@ class Store:
             self._remove(rtype, new)
             return self.view(rtype, new)
         self._commit(rtype, new, "MODIFIED", old)
-        strategies.after_update(self, rtype, old, new)
+        strategies.strategy_for(rtype).after_update(self, rtype, old, new)
         return self.view(rtype, new)
 
     def delete(self, rtype, namespace, name, propagation=None, preconditions=None, dry_run=False):
@@ -381,7 +381,7 @@ class Store:
                 finalizers.append("foregroundDeletion")
             elif propagation == "Orphan" and "orphan" not in finalizers:
                 finalizers.append("orphan")
-            if strategies.deletes_gracefully(rtype) or finalizers:
+            if strategies.strategy_for(rtype).deletes_gracefully or finalizers:
                 if old_meta.get("deletionTimestamp") and finalizers == list(old_meta.get("finalizers") or []):
                     return self.view(rtype, old)
                 new = copy.deepcopy(old)
@@ -389,7 +389,7 @@ class Store:
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
                 if finalizers:
                     new["metadata"]["finalizers"] = finalizers
-                strategies.before_graceful_delete(rtype, new)
+                strategies.strategy_for(rtype).before_graceful_delete(rtype, new)
                 self._commit(rtype, new, "MODIFIED", old)
                 self.gc_queue.put(("finalize", rtype.group_resource, new["metadata"].get("namespace", ""), name))
                 return self.view(rtype, new)
@@ -437,7 +437,7 @@ class Store:
         gone = dict(obj)
         gone["metadata"] = dict(metadata, resourceVersion=str(self._rv))
         self._publish("DELETED", rtype, gone, old_entry.obj)
-        strategies.after_delete(self, rtype, gone)
+        strategies.strategy_for(rtype).after_delete(self, rtype, gone)
         self.gc_queue.put(("dependents", metadata["uid"]))
 
     def _commit(self, rtype, obj, event_type, old=None):

@@ -56,17 +56,48 @@ def _is(rtype, group, plural):
     return rtype.group == group and rtype.plural == plural
 
 
-def validate_name(rtype, name):
-    if rtype.group in _PATH_SEGMENT_NAME_GROUPS:
+class Strategy:
+    """What kube-apiserver's registry strategy of one kind does around its writes; the default does nothing more.
+
+    Each kind that behaves differently has one subclass below holding all its hooks,
+    as kube-apiserver keeps one registry strategy per resource.
+    """
+
+    name_pattern, name_rule, name_limit = DNS_SUBDOMAIN, "RFC 1123 subdomain", 253
+    # Kinds whose DELETE leaves the object Terminating until a controller finalizes it.
+    deletes_gracefully = False
+
+    def validate_name(self, rtype, name):
+        if len(name) > self.name_limit or not self.name_pattern.match(name):
+            raise errors.invalid(rtype.group, rtype.kind, name, [(
+                "metadata.name", 'Invalid value: "%s": a lowercase %s must consist of lower case alphanumeric characters, '
+                "'-' or '.', and must start and end with an alphanumeric character" % (name, self.name_rule))])
+
+    def before_create(self, store, rtype, obj):
+        pass
+
+    def after_create(self, store, rtype, obj):
+        pass
+
+    def before_update(self, store, rtype, old, new):
+        pass
+
+    def after_update(self, store, rtype, old, new):
+        pass
+
+    def before_graceful_delete(self, rtype, obj):
+        pass
+
+    def after_delete(self, store, rtype, obj):
+        pass
+
+
+class _PathSegmentNames(Strategy):
+    """RBAC names are path segments, not DNS names (e.g. "system:controller:x" ClusterRoles)."""
+
+    def validate_name(self, rtype, name):
         if name in (".", "..") or "/" in name or "%" in name:
             raise errors.invalid(rtype.group, rtype.kind, name, [("metadata.name", 'Invalid value: "%s": may not contain \'/\' or \'%%\'' % name)])
-        return
-    pattern, what = (DNS_LABEL, "RFC 1123 label") if _is(rtype, "", "namespaces") else (DNS_SUBDOMAIN, "RFC 1123 subdomain")
-    limit = 63 if pattern is DNS_LABEL else 253
-    if len(name) > limit or not pattern.match(name):
-        raise errors.invalid(rtype.group, rtype.kind, name, [(
-            "metadata.name", 'Invalid value: "%s": a lowercase %s must consist of lower case alphanumeric characters, '
-            "'-' or '.', and must start and end with an alphanumeric character" % (name, what))])
 
 
 def tracks_generation(rtype):
@@ -81,77 +112,27 @@ def spec_changed(old, new):
     return desired(old) != desired(new)
 
 
-def deletes_gracefully(rtype):
-    """Kinds whose DELETE leaves the object Terminating until a controller finalizes it."""
-    return _is(rtype, "", "namespaces")
-
-
-def before_graceful_delete(rtype, obj):
-    if _is(rtype, "", "namespaces"):
-        obj.setdefault("status", {})["phase"] = "Terminating"
-
-
-def before_create(store, rtype, obj):
-    if rtype.group == "":
-        handler = {
-            "namespaces": _create_namespace,
-            "services": _create_service,
-            "secrets": _write_secret,
-            "pods": _create_pod,
-            "persistentvolumeclaims": _create_pvc,
-            "persistentvolumes": _create_pv,
-        }.get(rtype.plural)
-        if handler:
-            handler(store, obj)
-    elif _is(rtype, "apiextensions.k8s.io", "customresourcedefinitions"):
-        _create_crd(obj)
-
-
-def after_create(store, rtype, obj):
-    if _is(rtype, "", "services"):
-        _reserve_service(store, obj)
-    elif _is(rtype, "", "namespaces") and store.settings.namespace_defaults:
-        _populate_namespace(store, obj["metadata"]["name"])
-    elif _is(rtype, "apiextensions.k8s.io", "customresourcedefinitions"):
-        store.registry.register_crd(obj)
-
-
-def before_update(store, rtype, old, new):
-    if rtype.group != "":
-        return
-    if rtype.plural == "services":
-        _update_service(store, old, new)
-    elif rtype.plural == "secrets":
-        _write_secret(store, new)
-        _check_immutable_data(rtype, old, new)
-    elif rtype.plural == "configmaps":
-        _check_immutable_data(rtype, old, new)
-    elif rtype.plural == "namespaces":
-        new.setdefault("spec", old.get("spec", {}))
-
-
-def after_update(store, rtype, old, new):
-    if _is(rtype, "", "services"):
-        _release_service(store, old)
-        _reserve_service(store, new)
-    elif _is(rtype, "apiextensions.k8s.io", "customresourcedefinitions"):
-        store.registry.register_crd(new)
-
-
-def after_delete(store, rtype, obj):
-    if _is(rtype, "", "services"):
-        _release_service(store, obj)
-    elif _is(rtype, "apiextensions.k8s.io", "customresourcedefinitions"):
-        _delete_custom_resources(store, obj)
-
-
 # ----------------------------------------------------------------- namespaces
 
-def _create_namespace(_store, obj):
-    obj["spec"] = {"finalizers": ["kubernetes"]}
-    obj["status"] = {"phase": "Active"}
-    # kube-apiserver labels every namespace with its own name.
-    obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+class NamespaceStrategy(Strategy):
+    name_pattern, name_rule, name_limit = DNS_LABEL, "RFC 1123 label", 63
+    deletes_gracefully = True
+
+    def before_create(self, store, rtype, obj):
+        obj["spec"] = {"finalizers": ["kubernetes"]}
+        obj["status"] = {"phase": "Active"}
+        # kube-apiserver labels every namespace with its own name.
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+    def after_create(self, store, rtype, obj):
+        if store.settings.namespace_defaults:
+            _populate_namespace(store, obj["metadata"]["name"])
+
+    def before_update(self, store, rtype, old, new):
+        new.setdefault("spec", old.get("spec", {}))
+
+    def before_graceful_delete(self, rtype, obj):
+        obj.setdefault("status", {})["phase"] = "Terminating"
 
 
 def _populate_namespace(store, namespace):
@@ -170,6 +151,24 @@ def _populate_namespace(store, namespace):
 
 
 # ------------------------------------------------------------------- services
+
+class ServiceStrategy(Strategy):
+    def before_create(self, store, rtype, obj):
+        _create_service(store, obj)
+
+    def after_create(self, store, rtype, obj):
+        _reserve_service(store, obj)
+
+    def before_update(self, store, rtype, old, new):
+        _update_service(store, old, new)
+
+    def after_update(self, store, rtype, old, new):
+        _release_service(store, old)
+        _reserve_service(store, new)
+
+    def after_delete(self, store, rtype, obj):
+        _release_service(store, obj)
+
 
 def _service_invalid(obj, field, message):
     return errors.invalid("", "Service", obj["metadata"]["name"], [(field, message)])
@@ -295,7 +294,21 @@ def _release_service(store, obj):
 
 # ----------------------------------------------------- secrets and configmaps
 
-def _write_secret(_store, obj):
+class SecretStrategy(Strategy):
+    def before_create(self, store, rtype, obj):
+        _write_secret(obj)
+
+    def before_update(self, store, rtype, old, new):
+        _write_secret(new)
+        _check_immutable_data(rtype, old, new)
+
+
+class ConfigMapStrategy(Strategy):
+    def before_update(self, store, rtype, old, new):
+        _check_immutable_data(rtype, old, new)
+
+
+def _write_secret(obj):
     obj.setdefault("type", "Opaque")
     data = obj.get("data") or {}
     for key, value in (data.items()):
@@ -324,13 +337,15 @@ def _check_immutable_data(rtype, old, new):
 
 # ------------------------------------------------------------ pods and volumes
 
-def _create_pod(_store, obj):
-    obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+class PodStrategy(Strategy):
+    def before_create(self, store, rtype, obj):
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
 
 
-def _create_pvc(_store, obj):
-    _normalize_data_sources(obj)
-    obj["status"] = {"phase": "Pending"}
+class PersistentVolumeClaimStrategy(Strategy):
+    def before_create(self, store, rtype, obj):
+        _normalize_data_sources(obj)
+        obj["status"] = {"phase": "Pending"}
 
 
 def _normalize_data_sources(obj):
@@ -360,11 +375,26 @@ def _normalize_data_sources(obj):
                              [("spec", 'Invalid value: "spec.dataSource": must match dataSourceRef')])
 
 
-def _create_pv(_store, obj):
-    obj["status"] = {"phase": "Available"}
+class PersistentVolumeStrategy(Strategy):
+    def before_create(self, store, rtype, obj):
+        obj["status"] = {"phase": "Available"}
 
 
 # ----------------------------------------------------------------------- CRDs
+
+class CustomResourceDefinitionStrategy(Strategy):
+    def before_create(self, store, rtype, obj):
+        _create_crd(obj)
+
+    def after_create(self, store, rtype, obj):
+        store.registry.register_crd(obj)
+
+    def after_update(self, store, rtype, old, new):
+        store.registry.register_crd(new)
+
+    def after_delete(self, store, rtype, obj):
+        _delete_custom_resources(store, obj)
+
 
 def _create_crd(obj):
     spec = obj.get("spec") or {}
@@ -394,3 +424,27 @@ def _delete_custom_resources(store, crd):
         for obj in store.objects(rtype):
             store.delete(rtype, obj["metadata"].get("namespace"), obj["metadata"]["name"])
     store.registry.unregister_crd(crd["metadata"]["name"])
+
+
+# ------------------------------------------------------------------ lookup
+
+_STRATEGIES = {
+    ("", "namespaces"): NamespaceStrategy(),
+    ("", "services"): ServiceStrategy(),
+    ("", "secrets"): SecretStrategy(),
+    ("", "configmaps"): ConfigMapStrategy(),
+    ("", "pods"): PodStrategy(),
+    ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy(),
+    ("", "persistentvolumes"): PersistentVolumeStrategy(),
+    ("apiextensions.k8s.io", "customresourcedefinitions"): CustomResourceDefinitionStrategy(),
+}
+_DEFAULT = Strategy()
+_PATH_SEGMENT_NAMES = _PathSegmentNames()
+
+
+def strategy_for(rtype):
+    """The strategy of ``rtype``'s kind: its own, its group's (RBAC names), or the default."""
+    strategy = _STRATEGIES.get((rtype.group, rtype.plural))
+    if strategy is not None:
+        return strategy
+    return _PATH_SEGMENT_NAMES if rtype.group in _PATH_SEGMENT_NAME_GROUPS else _DEFAULT
