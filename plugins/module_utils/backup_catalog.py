@@ -303,17 +303,6 @@ def _not_found(location, name):
     return ObjectNotFound("backup '%s' does not exist in %s (%s)" % (name, location.url, hint))
 
 
-def _flatten_messages(result):
-    """Velero's results.Result as lines: Velero's own messages, then ``cluster: ...``, then ``namespace ns: ...``."""
-    result = result if isinstance(result, dict) else {}
-    messages = [str(message) for message in result.get("velero") or []]
-    messages.extend("cluster: %s" % message for message in result.get("cluster") or [])
-    namespaces = result.get("namespaces") or {}
-    for namespace in sorted(namespaces):
-        messages.extend("namespace %s: %s" % (namespace, message) for message in namespaces[namespace] or [])
-    return messages
-
-
 def _entry(key, entry):
     """A resource list entry (``apps/v1/Deployment``, ``shop/web``) as a dict."""
     api_version, _sep, kind = key.rpartition("/")
@@ -427,8 +416,8 @@ def describe_backup(location, name, include_contents=False, contents_limit=None,
     if results is None and keys["results"].rsplit("/", 1)[-1] not in files:
         notes.append("the results sidecar is missing: warning and error messages are unknown")
     results = results if isinstance(results, dict) else {}
-    details["warning_messages"] = _flatten_messages(results.get("warnings"))
-    details["error_messages"] = _flatten_messages(results.get("errors"))
+    details["warning_messages"] = velero_format.result_messages(results.get("warnings"))
+    details["error_messages"] = velero_format.result_messages(results.get("errors"))
     try:
         details["volume_snapshots"] = volume_records.read_records(location, name)
     except BackupFormatError as exc:

@@ -179,6 +179,17 @@ def _as_result(value):
     return Result.from_dict(value)
 
 
+def result_messages(result):
+    """Velero's results.Result as lines: Velero's own messages, then ``cluster: ...``, then ``namespace ns: ...``."""
+    result = result if isinstance(result, dict) else {}
+    messages = [str(message) for message in result.get("velero") or []]
+    messages.extend("cluster: %s" % message for message in result.get("cluster") or [])
+    namespaces = result.get("namespaces") or {}
+    for namespace in sorted(namespaces):
+        messages.extend("namespace %s: %s" % (namespace, message) for message in namespaces[namespace] or [])
+    return messages
+
+
 def results_sidecar(errors, warnings):
     """The ``<name>-results.gz`` document: ``{"errors": {...}, "warnings": {...}}`` (Result objects or dicts)."""
     return {"errors": _as_result(errors).to_dict(), "warnings": _as_result(warnings).to_dict()}

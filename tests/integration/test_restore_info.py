@@ -1,0 +1,73 @@
+"""restore_info: what `velero restore get`, `describe` and `logs` show, read from the location as a playbook would."""
+
+import gzip
+import json
+
+import pytest
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from module_results import run_module
+
+pytestmark = pytest.mark.integration
+
+
+def test_list_describe_and_log_of_restores(sample_cluster, ansible_playbook, tmp_path):
+    location = str(tmp_path / "loc")
+    env = sample_cluster.env()
+    run_module(ansible_playbook, env, tmp_path, "backup", {"name": "nightly", "location": location, "included_namespaces": ["shop"]})
+    first = run_module(ansible_playbook, env, tmp_path, "restore", {
+        "backup": "nightly", "name": "into-copy", "location": location, "namespace_mapping": {"shop": "shop-copy"}})["restore"]
+    second = run_module(ansible_playbook, env, tmp_path, "restore", {
+        "backup": "nightly", "name": "over-live", "location": location})["restore"]
+    # Velero's own record of a restore: results and logs only.
+    velero_dir = tmp_path / "loc" / "restores" / "by-velero"
+    velero_dir.mkdir(parents=True)
+    (velero_dir / "restore-by-velero-results.gz").write_bytes(velero_format.gzip_json(velero_format.results_sidecar(
+        velero_format.Result(namespaces={"shop": ["error restoring configmaps/shop/x: boom"]}), velero_format.Result())))
+    (velero_dir / "restore-by-velero-logs.gz").write_bytes(gzip.compress(b'time="x" level=info msg="restoring"\n'))
+
+    listed = run_module(ansible_playbook, env, tmp_path, "restore_info", {"location": location})["restores"]
+    assert [r["name"] for r in listed] == ["over-live", "into-copy", "by-velero"]
+    by_name = {r["name"]: r for r in listed}
+    assert by_name["into-copy"]["backup"] == "nightly" and by_name["into-copy"]["phase"] == first["phase"]
+    assert by_name["into-copy"]["totals"] == first["totals"] and by_name["into-copy"]["totals"].get("create")
+    assert by_name["over-live"]["warnings"] == len(second["warnings"]) > 0  # objects that already exist
+    assert by_name["by-velero"]["format"] == "velero" and by_name["by-velero"]["phase"] is None and by_name["by-velero"]["errors"] == 1
+
+    only_copy = run_module(ansible_playbook, env, tmp_path, "restore_info", {"location": location, "phase": [first["phase"]],
+                                                                            "backup": "nightly"})["restores"]
+    assert {r["name"] for r in only_copy} <= {"into-copy", "over-live"} and "into-copy" in {r["name"] for r in only_copy}
+
+    described = run_module(ansible_playbook, env, tmp_path, "restore_info", {"location": location, "name": "over-live", "log_lines": 5})
+    restore = described["restores"][0]
+    assert restore["warning_messages"] == second["warnings"]
+    assert restore["counts"] == second["counts"]
+    assert 0 < len(restore["log"]) <= 5 and all("restore=over-live" in line for line in restore["log"])
+    velero = run_module(ansible_playbook, env, tmp_path, "restore_info", {"location": location, "name": "by-velero"})["restores"][0]
+    assert velero["error_messages"] == ["namespace shop: error restoring configmaps/shop/x: boom"]
+    assert any("no report" in note for note in velero["notes"])
+
+
+def test_an_unknown_restore_names_the_ones_there(cluster, ansible_playbook, tmp_path):
+    location = tmp_path / "loc"
+    (location / "restores" / "monday").mkdir(parents=True)
+    (location / "restores" / "monday" / "restore-monday-report.json").write_text(json.dumps({"name": "monday", "phase": "Completed"}))
+    result = run_module(ansible_playbook, cluster.env(), tmp_path, "restore_info", {"location": str(location), "name": "mondy"}, check=False)
+    assert result["failed"] and "restore 'mondy' does not exist" in result["msg"] and "monday" in result["msg"]
+
+
+def test_info_playbook_prints_backups_and_restores_as_tables(sample_cluster, run_playbook, ansible_playbook, tmp_path):
+    location = str(tmp_path / "loc")
+    env = sample_cluster.env()
+    run_module(ansible_playbook, env, tmp_path, "backup", {"name": "nightly", "location": location, "included_namespaces": ["shop"]})
+    restore = run_module(ansible_playbook, env, tmp_path, "restore", {
+        "backup": "nightly", "name": "into-copy", "location": location, "namespace_mapping": {"shop": "shop-copy"},
+        "excluded_resources": ["services"]})["restore"]
+    assert restore["phase"] == "Completed"
+    (tmp_path / "loc" / "backups" / "killed").mkdir()
+    (tmp_path / "loc" / "backups" / "killed" / "killed.tar.gz").write_bytes(b"\x1f\x8b")  # a run killed mid-write
+    output = run_playbook("playbooks/info.yml", env, "-e", "backup_location=%s" % location).stdout
+    assert "NAME | STATUS | ERRORS | WARNINGS | CREATED | EXPIRES | ITEMS" in output
+    assert "nightly | Completed | 0 | 0 | " in output
+    assert "killed | Incomplete | " in output
+    assert "into-copy | nightly | Completed | 0 | %d | " % len(restore["warnings"]) in output
