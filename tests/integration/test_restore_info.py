@@ -71,3 +71,21 @@ def test_info_playbook_prints_backups_and_restores_as_tables(sample_cluster, run
     assert "nightly | Completed | 0 | 0 | " in output
     assert "killed | Incomplete | " in output
     assert "into-copy | nightly | Completed | 0 | %d | " % len(restore["warnings"]) in output
+
+
+def test_verify_playbook_fails_naming_the_backup_that_does_not_verify(sample_cluster, run_playbook, ansible_playbook, tmp_path):
+    location = tmp_path / "loc"
+    env = sample_cluster.env()
+    for name in ("good", "tampered"):
+        run_module(ansible_playbook, env, tmp_path, "backup", {"name": name, "location": str(location), "included_namespaces": ["shop"]})
+    archive = location / "backups" / "tampered" / "tampered.tar.gz"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    failed = run_playbook("playbooks/verify.yml", env, "-e", "backup_location=%s" % location, check=False)
+    assert failed.returncode != 0
+    assert "good | True | 0" in failed.stdout and "tampered | False | " in failed.stdout
+    message = failed.stdout + failed.stderr  # ansible-core 2.19 prints task errors on stderr
+    assert "1 of 2 backup(s)" in message and "tampered: " in message and "the manifest says" in message
+    passed = run_playbook("playbooks/verify.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=good")
+    assert "good | True | 0" in passed.stdout and "tampered" not in passed.stdout
