@@ -264,8 +264,8 @@ backup:
       elements: str
     errors:
       description:
-        - Resources that could not be backed up, with the reason, e.g. C(secrets in all namespaces: list failed: 410 Expired
-          after 3 re-lists ...).
+        - "Resources that could not be backed up, with the reason, e.g. C(secrets in all namespaces: list failed: 410 Expired
+          after 3 re-lists ...)."
       type: list
       elements: str
     archive:
