@@ -123,7 +123,7 @@ class BackupRun:
         for unknown in self.resource_filter.unknown_names(resources):
             self.warn("resource '%s' in included/excluded resources is not served by the cluster" % unknown)
         selected = [r for r in resources if r.preferred and listable(r) and self.resource_filter.matches(r)]
-        self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages(CRD_LIST_PATH) for crd in page.get("items") or []}
+        self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages_relisting(CRD_LIST_PATH) for crd in page.get("items") or []}
         namespaces = self._namespaces()
         self.log("info", "backing up %d resource types in %d namespaces" % (len(selected), len(self._selected_namespaces)))
 
@@ -135,7 +135,7 @@ class BackupRun:
 
     def _namespaces(self):
         namespaces = {}
-        for page in self.client.list_pages("/api/v1/namespaces"):
+        for page in self.client.list_pages_relisting("/api/v1/namespaces"):
             for namespace in page.get("items") or []:
                 namespaces[namespace["metadata"]["name"]] = namespace
         for pattern in self.namespace_filter.unmatched_patterns(namespaces):
@@ -216,9 +216,8 @@ class BackupRun:
 
     def _list_failed(self, task, exc):
         if isinstance(exc, ListExpiredError):
-            self.fail_item("%s: list failed: %s. Each attempt took longer than the API server keeps a LIST's snapshot: raise "
-                           "page_size (backup_page_size in the backup role, now %d) so a LIST needs fewer requests, or back up "
-                           "fewer resources per run" % (task.describe(), exc, self.options.page_size))
+            self.fail_item("%s: list failed: %s. Raise page_size (backup_page_size in the backup role, now %d) so a LIST needs "
+                           "fewer requests, or back up fewer resources per run" % (task.describe(), exc, self.options.page_size))
         elif isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
             self.warn("could not list %s: the namespace is gone (%s)" % (task.describe(), exc))
         elif isinstance(exc, (ApiError, KubesafeError)):
@@ -306,7 +305,7 @@ class BackupRun:
         if bindings is None or not self.related.service_accounts:
             return
         role_names = set()
-        for page in self.client.list_pages(bindings.list_path()):
+        for page in self.client.list_pages_relisting(bindings.list_path()):
             for binding in page.get("items") or []:
                 if self.related.binding_names_service_account(binding):
                     self._take(bindings, binding, related=True)
