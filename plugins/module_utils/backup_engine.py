@@ -23,11 +23,11 @@ import time
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveWriter, HashingWriter
-from ansible_collections.kubesafe.k8s.plugins.module_utils.collector import ListTask, PageCollector
+from ansible_collections.kubesafe.k8s.plugins.module_utils.collector import ListTask, PageCollector, Relisted
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover, listable
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings, encrypt_secret, encrypting_writer
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import MAX_RELISTS, ApiError, ListExpiredError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
@@ -65,6 +65,10 @@ class BackupOptions:
         if int(parallelism) < 1:
             raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
         self.parallelism = int(parallelism)
+        # An unpaginated LIST (limit 0) would hold a whole resource in memory.
+        if page_size is None or int(page_size) < 1:
+            raise ConfigurationError("page_size (backup_page_size in the backup role) must be at least 1 object per LIST page, not %s"
+                                     % page_size)
         self.page_size = int(page_size)
         # EncryptionSettings (encryption.py); None: not encrypted.
         self.encryption = encryption or EncryptionSettings.none()
@@ -93,6 +97,7 @@ class BackupRun:
         self.prefix = velero_format.backup_dir(self.name).rstrip("/")
         self.counts = collections.Counter()
         self.namespace_counts = collections.Counter()
+        self.relists = collections.Counter()  # group_resource -> LISTs started over after their continue token expired
         self.resource_list = velero_format.ResourceListBuilder()
         self.related = RelatedItems()
         self.run_log = RunLog("backup", self.name)
@@ -118,7 +123,7 @@ class BackupRun:
         for unknown in self.resource_filter.check_known(resources, "served by the cluster"):
             self.warn("excluded_resources: '%s' is not served by the cluster" % unknown)
         selected = [r for r in resources if r.preferred and listable(r) and self.resource_filter.matches(r)]
-        self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages(CRD_LIST_PATH) for crd in page.get("items") or []}
+        self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages_relisting(CRD_LIST_PATH) for crd in page.get("items") or []}
         namespaces = self._namespaces()
         self.log("info", "backing up %d resource types in %d namespaces" % (len(selected), len(self._selected_namespaces)))
 
@@ -130,7 +135,7 @@ class BackupRun:
 
     def _namespaces(self):
         namespaces = {}
-        for page in self.client.list_pages("/api/v1/namespaces"):
+        for page in self.client.list_pages_relisting("/api/v1/namespaces"):
             for namespace in page.get("items") or []:
                 namespaces[namespace["metadata"]["name"]] = namespace
         for pattern in self.namespace_filter.unmatched_patterns(namespaces):
@@ -195,14 +200,25 @@ class BackupRun:
 
     def _consume(self, tasks):
         for task, payload in PageCollector(self.client, tasks, self.options.parallelism, self.options.page_size):
+            if isinstance(payload, Relisted):
+                self._relisted(task, payload)
+                continue
             if isinstance(payload, Exception):
                 self._list_failed(task, payload)
                 continue
             for obj in payload:
                 self._take(task.resource, obj)
 
+    def _relisted(self, task, relisted):
+        self.relists[task.resource.group_resource] += 1
+        self.warn("%s: the LIST's continue token expired (410 Expired), listed again from the start (re-list %d of %d); "
+                  "objects already stored are not stored twice (%s)" % (task.describe(), relisted.number, MAX_RELISTS, relisted.error))
+
     def _list_failed(self, task, exc):
-        if isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
+        if isinstance(exc, ListExpiredError):
+            self.fail_item("%s: list failed: %s. Raise page_size (backup_page_size in the backup role, now %d) so a LIST needs "
+                           "fewer requests, or back up fewer resources per run" % (task.describe(), exc, self.options.page_size))
+        elif isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
             self.warn("could not list %s: the namespace is gone (%s)" % (task.describe(), exc))
         elif isinstance(exc, (ApiError, KubesafeError)):
             self.fail_item("could not list %s: %s" % (task.describe(), exc))
@@ -289,7 +305,7 @@ class BackupRun:
         if bindings is None or not self.related.service_accounts:
             return
         role_names = set()
-        for page in self.client.list_pages(bindings.list_path()):
+        for page in self.client.list_pages_relisting(bindings.list_path()):
             for binding in page.get("items") or []:
                 if self.related.binding_names_service_account(binding):
                     self._take(bindings, binding, related=True)
@@ -413,6 +429,7 @@ class BackupRun:
             "items_backed_up": sum(self.counts.values()),
             "resource_counts": dict(sorted(self.counts.items())),
             "namespace_counts": dict(sorted(self.namespace_counts.items())),
+            "relists": dict(sorted(self.relists.items())),
             "namespaces": sorted(self._selected_namespaces),
             "warnings": self.warnings,
             "errors": self.errors,

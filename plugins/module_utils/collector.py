@@ -15,6 +15,8 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import MAX_RELISTS
+
 _DONE = object()
 
 
@@ -32,14 +34,27 @@ class ListTask:
         return "%s in %s%s" % (self.resource.group_resource, where, selector)
 
 
-class PageCollector:
-    """Runs ListTasks on a thread pool; iterate it for ``(task, items)`` pages and ``(task, exception)`` failures."""
+class Relisted:
+    """A ListTask's continue token expired (410): its LIST starts over from the first page (re-list ``number``)."""
 
-    def __init__(self, client, tasks, parallelism=4, page_size=500):
+    def __init__(self, number, error):
+        self.number = number
+        self.error = error
+
+
+class PageCollector:
+    """Runs ListTasks on a thread pool; iterate it for ``(task, items)`` pages, ``(task, Relisted)`` re-lists
+    and ``(task, exception)`` failures.
+
+    A LIST whose continue token expires is listed again from the start (at most ``max_relists`` times) without
+    handing over an object twice (KubeClient.list_pages_relisting)."""
+
+    def __init__(self, client, tasks, parallelism=4, page_size=500, max_relists=MAX_RELISTS):
         self._client = client
         self._tasks = list(tasks)
         self._parallelism = max(1, int(parallelism))
         self._page_size = page_size
+        self._max_relists = max_relists
         self._pages = queue.Queue(maxsize=self._parallelism * 2)
         self._stopping = threading.Event()
 
@@ -55,7 +70,10 @@ class PageCollector:
     def _run(self, task):
         query = {"labelSelector": task.label_selector} if task.label_selector else None
         try:
-            for page in self._client.list_pages(task.resource.list_path(task.namespace), query=query, limit=self._page_size):
+            pages = self._client.list_pages_relisting(task.resource.list_path(task.namespace), query=query, limit=self._page_size,
+                                                      max_relists=self._max_relists,
+                                                      on_relist=lambda number, error: self._put((task, Relisted(number, error))))
+            for page in pages:
                 if not self._put((task, page.get("items") or [])):
                     return
         except Exception as exc:  # pylint: disable=broad-except

@@ -143,6 +143,15 @@ class ListExpiredError(ApiError):
     """A paginated LIST outlived the API server's snapshot (410 Expired on a continue token)."""
 
 
+# How many times list_pages_relisting starts a LIST over after its continue token expired.
+MAX_RELISTS = 3
+
+
+def _list_key(item):
+    metadata = item.get("metadata") or {}
+    return "%s/%s" % (metadata.get("namespace") or "", metadata.get("name"))
+
+
 def describe_request(method, path):
     """Kubernetes verb, group resource and namespace of a request path, for messages."""
     path = path.split("?", 1)[0]
@@ -316,8 +325,7 @@ class KubeClient:
                 if error.status == 410 and token:
                     raise ListExpiredError(
                         "LIST %s: 410 Expired after %d pages (%d objects): the list took longer than the API server keeps "
-                        "its snapshot (etcd compacts it, about every 5 minutes), so the continue token expired. Run again; "
-                        "if it keeps happening, raise the page size or back up fewer resources per run."
+                        "its snapshot (etcd compacts it, about every 5 minutes), so the continue token expired"
                         % (path, pages, objects), status=410, reason=error.reason, body=error.body, method="GET", path=path)
                 raise
             pages += 1
@@ -326,6 +334,41 @@ class KubeClient:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
+
+    def list_pages_relisting(self, path, query=None, limit=500, max_relists=MAX_RELISTS, on_relist=None):
+        """list_pages, but a 410 Expired continue token starts the LIST over, at most ``max_relists`` times.
+
+        client-go's pager answers an expired token with one unpaginated LIST, which would hold the whole
+        resource in memory; this lists page by page again instead. The consumer streams what it gets into
+        an append-only archive, so an object an earlier attempt already yielded is not yielded again: that
+        earlier copy, read during this backup, stands (a tar stream cannot take it back), objects created
+        since come through, objects deleted since stay as they were read. Remembering what was yielded costs
+        one "namespace/name" string per object of this one LIST (not the objects), and nothing for a LIST
+        that fits one page. ``on_relist(number, error)`` is called before each new attempt. After the last
+        attempt expires too, ListExpiredError says how many re-lists were tried.
+        """
+        yielded = set()
+        relists = 0
+        while True:
+            try:
+                for page in self.list_pages(path, query, limit):
+                    items = page.get("items") or []
+                    if relists:
+                        items = [item for item in items if _list_key(item) not in yielded]
+                        page = dict(page, items=items)
+                    if (page.get("metadata") or {}).get("continue"):
+                        # Only a page followed by another can be followed by an expired token.
+                        yielded.update(_list_key(item) for item in items)
+                    yield page
+                return
+            except ListExpiredError as error:
+                if relists >= max_relists:
+                    raise ListExpiredError(
+                        "410 Expired after %d re-lists (the last attempt: %s)" % (relists, error),
+                        status=error.status, reason=error.reason, body=error.body, method=error.method, path=error.path) from error
+                relists += 1
+                if on_relist is not None:
+                    on_relist(relists, error)
 
     # ------------------------------------------------------------ internals
 

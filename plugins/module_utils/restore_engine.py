@@ -609,6 +609,9 @@ class RestoreRun:
         targets = [obj for obj in self.objects if obj["group_resource"] in WORKLOADS and obj["action"] in ("create", "update", "recreate")]
         if targets:
             self.waits = wait_for(self.client, targets, timeout_seconds=self.options.wait_timeout)
+        for wait in self.waits:
+            if not wait["ready"]:
+                self.run_log.error("%s %s/%s: %s" % (wait["kind"], wait["namespace"], wait["name"], wait["reason"]))
 
     def _result(self, phase, started_clock):
         actions = collections.Counter()

@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubesafe.k8s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Wait after a restore: workloads ready, claims bound, jobs complete, CRDs served.
+"""Wait after a restore: workloads ready, claims bound, jobs running, CRDs served.
 
 Every pending target is read again every half second (a few GETs at a time)
 until it is ready, has failed for good, or the overall timeout passes. The
 answer says, per object, whether it became ready, how long it took, and if
-not, what state it was left in.
+not, what state it was left in. A Job counts once it runs (its end may be
+hours away); a suspended Job is not waited for at all.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,6 +40,14 @@ def is_waitable(group_resource):
 
 class _Failed(Exception):
     """The object reached a state it will not recover from (a failed Job): stop waiting for it."""
+
+
+class _NotWaited(Exception):
+    """Nothing to wait for, by the object's own spec (a suspended Job): reported as skipped, not as a failure."""
+
+
+# _poll's answer for an object that is not waited for (ready and skipped in the report).
+SKIPPED = "skipped"
 
 
 def _conditions(obj):
@@ -92,6 +101,7 @@ def _claim_state(obj):
 
 
 def _job_state(obj):
+    """A Job has recovered once it runs (a pod running or one succeeded) or has completed, not when it finishes."""
     conditions = _conditions(obj)
     failed = conditions.get("Failed") or {}
     if failed.get("status") == "True":
@@ -99,7 +109,17 @@ def _job_state(obj):
     status = obj.get("status") or {}
     if (conditions.get("Complete") or {}).get("status") == "True":
         return True, "complete"
-    return False, "%d succeeded, %d active, %d failed" % (status.get("succeeded", 0), status.get("active", 0), status.get("failed", 0))
+    if (obj.get("spec") or {}).get("suspend"):
+        raise _NotWaited("suspended (spec.suspend is true): no pod runs until it is resumed, not waited for")
+    active, succeeded, failed_pods = status.get("active", 0), status.get("succeeded", 0), status.get("failed", 0)
+    # "active" counts pending pods too (unschedulable ones, images still pulling); "ready" (Kubernetes 1.24+) counts
+    # the running ones, so "active" alone is trusted only where the API server does not report "ready".
+    running = status.get("ready") if "ready" in status else active
+    if running or succeeded:
+        return True, "running: %d active, %d succeeded" % (active, succeeded)
+    details = ["%d pending" % active] if active else []
+    details += ["%d failed" % failed_pods] if failed_pods else []
+    return False, "no pod started" + (" (%s)" % ", ".join(details) if details else "")
 
 
 STATES = {
@@ -117,7 +137,7 @@ def _target_path(target):
 
 
 def _poll(client, target):
-    """(ready, reason, final): one look at the target."""
+    """(ready, reason, final): one look at the target; ready is SKIPPED for an object not waited for."""
     kind = WAITABLE[target["group_resource"]][2]
     try:
         obj = client.request("GET", _target_path(target))
@@ -129,6 +149,8 @@ def _poll(client, target):
         ready, reason = STATES[kind](obj)
     except _Failed as failure:
         return False, str(failure), True
+    except _NotWaited as not_waited:
+        return SKIPPED, str(not_waited), True
     return ready, reason, ready
 
 
@@ -165,17 +187,21 @@ def wait_for(client, targets, timeout_seconds):
 
     Only waitable kinds (Deployments, StatefulSets, DaemonSets, PVCs, Jobs) are waited for;
     others are left out of the answer. Returns, in the targets' order, a list of
-    {group_resource, namespace, name, ready, reason, seconds}.
+    {kind, group_resource, namespace, name, ready, skipped, reason, seconds}: reason says why an
+    object is not ready (e.g. "not ready after 300s: 1 of 3 replicas available, 1 updated"), or why
+    it was skipped (ready and skipped: a suspended Job); it is None for a ready object.
     """
     targets = [target for target in targets if is_waitable(target.get("group_resource"))]
     if not targets:
         return []
     results = _poll_until(targets, lambda target: _poll(client, target), timeout_seconds,
-                          lambda reason, waited: "not ready after %.0f s: %s" % (waited, reason))
+                          lambda reason, waited: "not ready after %gs: %s" % (max(float(timeout_seconds), 0.0), reason))
     report = []
     for target, (ready, reason, seconds) in zip(targets, results):
-        report.append({"group_resource": target["group_resource"], "namespace": target.get("namespace"), "name": target["name"],
-                       "ready": ready, "reason": None if ready else reason, "seconds": round(seconds, 2)})
+        skipped = ready == SKIPPED
+        report.append({"kind": WAITABLE[target["group_resource"]][2], "group_resource": target["group_resource"],
+                       "namespace": target.get("namespace"), "name": target["name"], "ready": bool(ready), "skipped": skipped,
+                       "reason": reason if skipped or not ready else None, "seconds": round(seconds, 2)})
     return report
 
 

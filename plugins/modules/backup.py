@@ -106,6 +106,16 @@ options:
     description: How many resource LISTs, and how many pods' hooks and snapshots, run at once.
     type: int
     default: 4
+  page_size:
+    description:
+      - Objects per LIST request (the C(limit) of each page); at least 1. Memory grows with it, requests shrink.
+      - The API server keeps a paginated LIST's snapshot for a few minutes (until etcd compacts, about every 5 minutes);
+        a LIST that takes longer gets C(410 Expired) for its continue token. It is then listed again from the start,
+        at most 3 times per resource, without storing any object twice (an object already stored keeps the copy read
+        first); the re-lists are counted in I(relists) and warned about. A resource still not listed after that is an
+        error naming it and the backup is C(PartiallyFailed). A larger page size makes a LIST need fewer requests.
+    type: int
+    default: 500
   snapshot_volumes:
     description:
       - Snapshot the volumes of the backed-up PersistentVolumeClaims (bound ones), as Velero's C(snapshotVolumes).
@@ -238,6 +248,12 @@ backup:
     namespace_counts:
       description: Objects per namespace.
       type: dict
+    relists:
+      description:
+        - Per resource (group/resource), how many times a LIST was started over because its continue token expired
+          (C(410 Expired)), see I(page_size); empty when none was.
+      type: dict
+      sample: {"secrets": 1}
     namespaces:
       description: Namespaces selected.
       type: list
@@ -247,7 +263,9 @@ backup:
       type: list
       elements: str
     errors:
-      description: Resources that could not be backed up, with the reason.
+      description:
+        - "Resources that could not be backed up, with the reason, e.g. C(secrets in all namespaces: list failed: 410 Expired
+          after 3 re-lists ...)."
       type: list
       elements: str
     archive:
@@ -308,6 +326,7 @@ def main():
         labels=dict(type="dict", default={}),
         storage_location=dict(type="str", default="default"),
         parallelism=dict(type="int", default=4),
+        page_size=dict(type="int", default=500),
         snapshot_volumes=dict(type="bool", default=False),
         volume_snapshot_method=dict(type="raw", default="auto"),
         csi_snapshot_class=dict(type="raw"),
@@ -336,7 +355,7 @@ def main():
             include_cluster_resources=params["include_cluster_resources"],
             label_selector=params["label_selector"], or_label_selectors=params["or_label_selectors"],
             ttl=params["ttl"], labels=params["labels"], storage_location=params["storage_location"],
-            parallelism=params["parallelism"], encryption=encryption_settings_from_params(params),
+            parallelism=params["parallelism"], page_size=params["page_size"], encryption=encryption_settings_from_params(params),
             volumes=VolumeSettings(snapshot_volumes=params["snapshot_volumes"], method=params["volume_snapshot_method"],
                                    csi_snapshot_class=params["csi_snapshot_class"], csi_snapshot_timeout=params["csi_snapshot_timeout"],
                                    ebs_config=params["ebs_config"], hooks=params["hooks"], ebs_factory=ebs_client if HAS_BOTO3 else None))

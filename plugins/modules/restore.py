@@ -135,7 +135,14 @@ options:
     elements: str
     default: []
   wait:
-    description: Wait until restored Deployments, StatefulSets and DaemonSets are ready, claims bound and Jobs complete.
+    description:
+      - Wait until restored Deployments, StatefulSets and DaemonSets are ready, claims bound and Jobs running.
+      - A Job counts once it runs (a pod running, or one succeeded) or has completed, not when it finishes; a suspended
+        Job (C(spec.suspend) true) runs no pod until resumed and is not waited for (reported as skipped, not a failure).
+        A failed Job or a stuck rollout ends its wait at once.
+      - "Each wait not met is in I(waits) and in I(errors) as C(Kind namespace/name: why), for example
+        C(Deployment shop/web: not ready after 300s: 1 of 3 replicas available, 1 updated) or
+        C(Job shop/migrate: not ready after 300s: no pod started (1 pending)), and the restore is C(PartiallyFailed)."
     type: bool
     default: false
   wait_timeout:
@@ -268,7 +275,10 @@ restore:
       description: Resources of the backup the target cluster does not serve, with object counts.
       type: dict
     waits:
-      description: Readiness of restored workloads when I(wait) is set (ready, reason, seconds).
+      description:
+        - Readiness of restored workloads when I(wait) is set, one entry per object - C(kind), C(group_resource),
+          C(namespace), C(name), C(ready), C(skipped) (not waited for, e.g. a suspended Job; C(ready) is then true),
+          C(reason) (why it is not ready, or why it was skipped; null when ready) and C(seconds).
       type: list
       elements: dict
     warnings:

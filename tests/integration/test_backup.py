@@ -1,5 +1,6 @@
 """Backups of the emulated sample cluster, through ansible-playbook, checked the way a user (or Velero) reads them."""
 
+import collections
 import gzip
 import json
 import os
@@ -7,6 +8,7 @@ import os
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
+from module_results import run_module
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +130,70 @@ def test_relative_paths_mean_the_directory_ansible_playbook_runs_from(sample_clu
     run_playbook("playbooks/backup.yml", env, "-e", "backup_location=./rel", "-e", "backup_name=relative",
                  "-e", "backup_included_namespaces=shop", cwd=str(workdir))
     assert (workdir / "rel" / "backups" / "relative" / "velero-backup.json").exists()
+
+
+# ----------------------------------------------------------------- 410 Expired continue tokens
+
+def seed_bulk(cluster, configmaps=1000, secrets=300):
+    """A namespace of about 1,300 objects, so small pages make long LISTs."""
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bulk"}}]
+    objects += [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-%04d" % index, "namespace": "bulk"},
+                 "data": {"index": str(index)}} for index in range(configmaps)]
+    objects += [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "secret-%04d" % index, "namespace": "bulk"},
+                 "data": {"token": "dG9rZW4="}} for index in range(secrets)]
+    cluster.control.seed(objects)
+    cluster.control.configure(controllers=False)  # a still cluster, so the expectation is exact
+
+
+def archive_counts(items, namespace="bulk"):
+    return collections.Counter(item.group_resource for item in items if item.namespace == namespace)
+
+
+def cluster_counts(cluster, namespace="bulk"):
+    plural = {"ConfigMap": "configmaps", "Secret": "secrets", "ServiceAccount": "serviceaccounts"}
+    return collections.Counter(plural[o["kind"]] for o in cluster.control.dump() if o["metadata"].get("namespace") == namespace)
+
+
+def first_pages_of_secrets(cluster):
+    return [r for r in cluster.control.audit() if r["verb"] == "list" and r["resource"] == "secrets" and "continue=" not in r["path"]]
+
+
+def test_an_expired_continue_token_lists_the_resource_again_and_stores_each_object_once(cluster, ansible_playbook, location, tmp_path):
+    seed_bulk(cluster)
+    # An etcd compaction while the Secrets are listed: their third page's token has expired, 100 Secrets are stored already.
+    cluster.control.add_fault(action="compact", verbs=["list"], resources=["secrets"], continued=True, after=1, count=1)
+    cluster.control.clear_audit()
+    result = run_module(ansible_playbook, cluster.env(), tmp_path, "backup",
+                        {"location": str(location), "name": "relisted", "page_size": 50, "parallelism": 1})["backup"]
+    assert result["phase"] == "Completed" and result["errors"] == []
+    assert result["relists"] == {"secrets": 1}
+    assert any("secrets in all namespaces: the LIST's continue token expired" in warning for warning in result["warnings"])
+    assert len(first_pages_of_secrets(cluster)) == 2
+    items = archive_items(str(location), "relisted")
+    stored = [identity(item.obj) for item in items]
+    assert len(stored) == len(set(stored)), "an object was stored twice"
+    counts = archive_counts(items)
+    assert counts["secrets"] == 300 and counts["configmaps"] == 1001  # with kube-root-ca.crt
+    expected = cluster_counts(cluster)
+    assert {resource: counts[resource] for resource in expected} == dict(expected)
+    assert set(stored) == expected_in_full_backup(cluster)
+    assert result["items_backed_up"] == len(stored)
+
+
+def test_a_resource_whose_list_keeps_expiring_makes_the_backup_partially_failed(cluster, run_playbook, location):
+    seed_bulk(cluster)
+    cluster.control.add_fault(action="compact", verbs=["list"], resources=["secrets"], continued=True)
+    cluster.control.clear_audit()
+    run_playbook("playbooks/backup.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup_name=expiring",
+                 "-e", "backup_page_size=50", "-e", "backup_parallelism=1", check=False)
+    folder = location / "backups" / "expiring"
+    marker = json.loads((folder / "velero-backup.json").read_text())
+    assert marker["status"]["phase"] == "PartiallyFailed"
+    errors = json.loads(gzip.decompress((folder / "expiring-results.gz").read_bytes()))["errors"]["velero"]
+    assert [error for error in errors if error.startswith("secrets in all namespaces: list failed: 410 Expired after 3 re-lists")]
+    assert "page_size (backup_page_size in the backup role, now 50)" in errors[0]
+    assert len(first_pages_of_secrets(cluster)) == 4  # the first LIST and 3 re-lists
+    items = archive_items(str(location), "expiring")
+    stored = [identity(item.obj) for item in items]
+    assert len(stored) == len(set(stored))
+    assert archive_counts(items)["configmaps"] == 1001  # the other resources are whole

@@ -241,3 +241,69 @@ def test_selective_restore_by_name(sample_cluster, tmp_path, names, restored, no
     restore(sample_cluster, tmp_path, backup="snap", names=names)
     present = {(kind, name) for (kind, namespace, name) in objects_in(sample_cluster, {"shop"})}
     assert restored <= present and not not_restored & present
+
+
+# ----------------------------------------------------------------- waits (restore_wait)
+
+NEVER_SCHEDULED = {"kubesim.example/no-such-node": "true"}  # no node of the emulator matches: no pod ever starts
+
+
+def batch_job(namespace, name, suspend=False, completions=None, node_selector=None):
+    pod_spec = {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36"}]}
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    spec = {"suspend": suspend, "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec}}
+    if completions:
+        spec.update(completions=completions, parallelism=1)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def back_up_and_lose(cluster, run_playbook, location, namespace, objects):
+    client = client_for(cluster)
+    client.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    for obj in objects:
+        plural = {"Job": "jobs", "Deployment": "deployments"}[obj["kind"]]
+        client.request("POST", "/apis/%s/namespaces/%s/%s" % (obj["apiVersion"], namespace, plural), body=obj)
+    run_playbook("playbooks/backup.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup_name=work",
+                 "-e", "backup_included_namespaces=%s" % namespace)
+    wipe(cluster, [namespace])
+
+
+def restore_report(location, name):
+    return json.loads((location / "restores" / name / ("restore-%s-report.json" % name)).read_text())
+
+
+def test_restore_wait_skips_a_suspended_job_and_counts_a_running_one(cluster, run_playbook, tmp_path):
+    location = tmp_path / "location"
+    back_up_and_lose(cluster, run_playbook, location, "batch", [
+        batch_job("batch", "paused", suspend=True),
+        batch_job("batch", "long", completions=1000000)])  # one pod at a time: it runs for days
+    run_playbook("playbooks/restore.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup=work",
+                 "-e", "restore_name=jobs-back", "-e", "restore_wait=true")
+    report = restore_report(location, "jobs-back")
+    assert report["phase"] == "Completed" and report["errors"] == []
+    waits = {wait["name"]: wait for wait in report["waits"]}
+    assert waits["paused"]["kind"] == "Job" and waits["paused"]["ready"] and waits["paused"]["skipped"]
+    assert waits["paused"]["reason"].startswith("suspended (spec.suspend is true)")
+    assert waits["long"]["ready"] and not waits["long"]["skipped"]
+    long_job = client_for(cluster).request("GET", "/apis/batch/v1/namespaces/batch/jobs/long")
+    assert long_job["status"].get("succeeded", 0) < 1000000 and not long_job["status"].get("conditions")  # still running
+
+
+def test_restore_wait_names_what_never_became_ready(cluster, run_playbook, tmp_path):
+    location = tmp_path / "location"
+    template = {"metadata": {"labels": {"app": "web"}},
+                "spec": {"nodeSelector": NEVER_SCHEDULED, "containers": [{"name": "web", "image": "nginx:1.27"}]}}
+    back_up_and_lose(cluster, run_playbook, location, "shop", [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template}},
+        batch_job("shop", "migrate", node_selector=NEVER_SCHEDULED)])
+    # A short timeout: neither can ever become ready here.
+    run_playbook("playbooks/restore.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup=work",
+                 "-e", "restore_name=stuck", "-e", "restore_wait=true", "-e", "restore_wait_timeout=2", check=False)
+    report = restore_report(location, "stuck")
+    assert report["phase"] == "PartiallyFailed"
+    assert [error for error in report["errors"] if error.startswith("Deployment shop/web: not ready after 2s: 0 of 3 replicas available")]
+    assert "Job shop/migrate: not ready after 2s: no pod started (1 pending)" in report["errors"]
+    waits = {wait["name"]: wait for wait in report["waits"]}
+    assert not waits["web"]["ready"] and not waits["migrate"]["ready"]

@@ -10,13 +10,17 @@ class FaultRule:
     """Matches requests by verb, resource and namespace; fires ``count`` times after skipping ``after``.
 
     ``action`` is one of: ``latency`` (sleep ``seconds`` then serve), ``status`` (answer
-    ``status`` — 429 carries Retry-After ``retry_after`` — without serving) or ``drop``
-    (close the connection without an answer).
+    ``status`` — 429 carries Retry-After ``retry_after`` — without serving), ``drop``
+    (close the connection without an answer) or ``compact`` (forget every pagination
+    snapshot, as an etcd compaction does, then serve: a continue token answers 410 Expired
+    from the store, as kube-apiserver does after a compaction).
+    ``continued``: True matches only LISTs carrying a continue token, False only first pages.
     """
 
-    def __init__(self, action, verbs=None, resources=None, namespaces=None, count=None, after=0, status=500, retry_after=1, seconds=0.0):
-        if action not in ("latency", "status", "drop"):
-            raise ValueError("fault action must be latency, status or drop, not %r" % action)
+    def __init__(self, action, verbs=None, resources=None, namespaces=None, count=None, after=0, status=500, retry_after=1, seconds=0.0,
+                 continued=None):
+        if action not in ("latency", "status", "drop", "compact"):
+            raise ValueError("fault action must be latency, status, drop or compact, not %r" % action)
         self.action = action
         self.verbs = set(verbs or ())
         self.resources = set(resources or ())
@@ -26,16 +30,18 @@ class FaultRule:
         self.status = int(status)
         self.retry_after = int(retry_after)
         self.seconds = float(seconds)
+        self.continued = None if continued is None else bool(continued)
         self.fired = 0
 
-    def matches(self, verb, resource, namespace):
+    def matches(self, verb, resource, namespace, continued=False):
         return ((not self.verbs or verb in self.verbs)
                 and (not self.resources or resource in self.resources)
-                and (not self.namespaces or namespace in self.namespaces))
+                and (not self.namespaces or namespace in self.namespaces)
+                and (self.continued is None or self.continued == continued))
 
     def describe(self):
         return {"action": self.action, "verbs": sorted(self.verbs), "resources": sorted(self.resources),
-                "namespaces": sorted(self.namespaces), "remaining": self.remaining, "fired": self.fired}
+                "namespaces": sorted(self.namespaces), "continued": self.continued, "remaining": self.remaining, "fired": self.fired}
 
 
 class FaultInjector:
@@ -55,11 +61,11 @@ class FaultInjector:
         with self._lock:
             return [rule.describe() for rule in self._rules]
 
-    def pick(self, verb, resource, namespace):
-        """The rule to apply to this request, consuming one of its shots, or None."""
+    def pick(self, verb, resource, namespace, continued=False):
+        """The rule to apply to this request (``continued``: a LIST with a continue token), consuming one of its shots, or None."""
         with self._lock:
             for rule in self._rules:
-                if not rule.matches(verb, resource, namespace) or rule.remaining == 0:
+                if not rule.matches(verb, resource, namespace, continued) or rule.remaining == 0:
                     continue
                 if rule.skip > 0:
                     rule.skip -= 1

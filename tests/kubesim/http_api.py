@@ -171,7 +171,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 request = parse_resource_path(self.cluster.registry, segments)
                 verb = kube_verb(method, request, query)
                 resource, namespace = request.resource, request.namespace or ""
-            code = self._apply_fault(verb, resource, namespace)
+            code = self._apply_fault(verb, resource, namespace, bool(query.get("continue")))
             if code:
                 return
             if request is None:
@@ -189,9 +189,12 @@ class ApiHandler(BaseHTTPRequestHandler):
             if self._audited:
                 self.cluster.audit.record(verb, method, self.path, user, code, resource, namespace, time.monotonic() - started, seq=self._answer_seq)
 
-    def _apply_fault(self, verb, resource, namespace):
-        rule = self.cluster.faults.pick(verb, resource, namespace)
+    def _apply_fault(self, verb, resource, namespace, continued=False):
+        rule = self.cluster.faults.pick(verb, resource, namespace, continued)
         if rule is None:
+            return 0
+        if rule.action == "compact":
+            self.cluster.store.compact()
             return 0
         if rule.action != "latency":
             # Consume the body: on a kept-alive connection it would be read as the next request.

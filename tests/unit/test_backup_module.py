@@ -21,6 +21,15 @@ def test_bad_ttl_names_the_option(capsys, cluster, tmp_path):
     assert not (tmp_path / "b" / "backups").exists()
 
 
+@pytest.mark.parametrize("page_size", [0, -5])
+def test_page_size_below_one_names_the_option(capsys, cluster, tmp_path, page_size):
+    cluster.control.clear_audit()
+    result = run_module(capsys, {"kubeconfig": cluster.kubeconfig, "location": str(tmp_path / "b"), "page_size": page_size})
+    assert result["failed"] and "page_size" in result["msg"] and "at least 1" in result["msg"]
+    assert not (tmp_path / "b" / "backups").exists()
+    assert cluster.control.audit() == []  # refused before the first request
+
+
 def test_label_selector_and_or_label_selectors_are_exclusive(capsys, cluster, tmp_path):
     result = run_module(capsys, {"kubeconfig": cluster.kubeconfig, "location": str(tmp_path), "label_selector": "a=b",
                                  "or_label_selectors": ["c=d"]})
@@ -43,4 +52,5 @@ def test_successful_backup_result(capsys, sample_cluster, tmp_path):
     backup_result = result["backup"]
     assert result["changed"] and backup_result["phase"] == "Completed" and backup_result["namespaces"] == ["payments"]
     assert backup_result["resource_counts"]["deployments.apps"] == 1
+    assert backup_result["relists"] == {}
     assert (tmp_path / "b" / "backups" / "unit" / "velero-backup.json").exists()

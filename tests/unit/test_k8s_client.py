@@ -332,7 +332,34 @@ def test_expired_continue_token_is_a_clear_error(cluster):
         next(pages)
     assert isinstance(raised.value, ListExpiredError) and raised.value.status == 410
     assert "410 Expired after 1 pages (10 objects)" in str(raised.value)
-    assert "took longer" in str(raised.value)
+    assert "took longer" in str(raised.value) and "page size" not in str(raised.value)
+
+
+def test_expired_continue_token_lists_again_without_repeating_objects(cluster):
+    seed_configmaps(cluster, 95)
+    # The third page's token expires: 20 objects were handed over already.
+    cluster.control.add_fault(action="compact", verbs=["list"], resources=["configmaps"], continued=True, after=1, count=1)
+    relists = []
+    pages = list(client_for(cluster).list_pages_relisting("/api/v1/namespaces/bulk/configmaps", limit=10,
+                                                           on_relist=lambda number, error: relists.append((number, error.status))))
+    names = [item["metadata"]["name"] for page in pages for item in page["items"]]
+    assert relists == [(1, 410)]
+    assert len(names) == len(set(names)) == 96
+    first_pages = [record for record in records_for(cluster, "/api/v1/namespaces/bulk/configmaps") if "continue=" not in record["path"]]
+    assert len(first_pages) == 2  # listed again from the start
+
+
+def test_a_list_that_keeps_expiring_gives_up_after_the_relists(cluster):
+    seed_configmaps(cluster, 30)
+    cluster.control.add_fault(action="compact", verbs=["list"], resources=["configmaps"], continued=True)
+    relists = []
+    with pytest.raises(ListExpiredError) as raised:
+        for _page in client_for(cluster).list_pages_relisting("/api/v1/namespaces/bulk/configmaps", limit=10, max_relists=2,
+                                                              on_relist=lambda number, error: relists.append(number)):
+            pass
+    assert relists == [1, 2] and raised.value.status == 410
+    assert str(raised.value).startswith("410 Expired after 2 re-lists")
+    assert len([r for r in records_for(cluster, "/api/v1/namespaces/bulk/configmaps") if "continue=" not in r["path"]]) == 3
 
 
 def test_concurrent_lists_share_the_pool(cluster):

@@ -80,6 +80,52 @@ def test_job_completes(client):
     assert result["ready"] is True, result
 
 
+def job(name, suspend=False, completions=None, node_selector=None):
+    pod_spec = {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36"}]}
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    spec = {"template": dict(pod_template(name), spec=pod_spec), "suspend": suspend}
+    if completions:
+        spec.update(completions=completions, parallelism=1)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec}
+
+
+def test_a_suspended_job_is_not_waited_for(client):
+    client.request("POST", "/apis/batch/v1/namespaces/%s/jobs" % NAMESPACE, body=job("paused", suspend=True))
+
+    (result,) = wait_for(client, [target("jobs.batch", "paused")], 300)
+
+    assert result["ready"] is True and result["skipped"] is True and result["kind"] == "Job"
+    assert result["reason"].startswith("suspended (spec.suspend is true)")
+
+
+def test_a_running_job_counts_as_recovered_before_it_finishes(client):
+    # A million completions one pod at a time: it runs for days, it has recovered once its first pod runs.
+    client.request("POST", "/apis/batch/v1/namespaces/%s/jobs" % NAMESPACE, body=job("long", completions=1000000))
+
+    (result,) = wait_for(client, [target("jobs.batch", "long")], 300)
+
+    assert result["ready"] is True and result["skipped"] is False and result["reason"] is None, result
+    status = client.request("GET", "/apis/batch/v1/namespaces/%s/jobs/long" % NAMESPACE)["status"]
+    assert status.get("succeeded", 0) < 1000000 and not status.get("conditions")
+
+
+def test_waits_not_met_say_kind_and_why(client):
+    never = {"kubesim.example/no-such-node": "true"}  # no node matches: no pod is ever scheduled
+    client.request("POST", "/apis/batch/v1/namespaces/%s/jobs" % NAMESPACE, body=job("stuck", node_selector=never))
+    template = pod_template("web")
+    template["spec"]["nodeSelector"] = never
+    client.request("POST", "/apis/apps/v1/namespaces/%s/deployments" % NAMESPACE, body={
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NAMESPACE},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template}})
+
+    job_result, deployment_result = wait_for(client, [target("jobs.batch", "stuck"), target("deployments.apps", "web")], 1)
+
+    assert (job_result["kind"], job_result["ready"], job_result["reason"]) == ("Job", False, "not ready after 1s: no pod started (1 pending)")
+    assert deployment_result["kind"] == "Deployment" and deployment_result["ready"] is False
+    assert deployment_result["reason"].startswith("not ready after 1s: 0 of 3 replicas available")
+
+
 def test_missing_object_and_other_kinds(client):
     decisions = [Decision(action="create", group_resource="configmaps", namespace=NAMESPACE, name="c"),
                  Decision(action="create", group_resource="deployments.apps", namespace=NAMESPACE, name="ghost")]

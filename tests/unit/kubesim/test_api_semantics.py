@@ -313,6 +313,29 @@ def test_stale_continue_token_is_expired(cluster, api):
     assert code == 410 and status["reason"] == "Expired"
 
 
+def test_compact_fault_expires_the_continue_token_of_a_list_under_way(cluster, api):
+    """A "compact" fault on the second continued page: the store answers 410 Expired as kube-apiserver does after a compaction."""
+    for index in range(7):
+        api.post(CM, configmap("cm-%d" % index))
+    cluster.control.add_fault(action="compact", verbs=["list"], resources=["configmaps"], continued=True, after=1, count=1)
+    _, first, _ = api.get(CM + "?limit=2")  # a first page: not matched (continued=True)
+    code, second, _ = api.get(CM + "?limit=2&continue=" + first["metadata"]["continue"])
+    assert code == 200  # the first continued page is skipped (after=1)
+    code, status, _ = api.get(CM + "?limit=2&continue=" + second["metadata"]["continue"])
+    assert code == 410
+    assert (status["kind"], status["status"], status["reason"], status["code"]) == ("Status", "Failure", "Expired", 410)
+    assert status["message"].startswith("The provided continue parameter is too old to display a consistent list result.")
+    # Its one shot is used: a new LIST runs to its end.
+    names, token = [], None
+    while True:
+        _, page, _ = api.get(CM + "?limit=2" + ("&continue=" + token if token else ""))
+        names += [item["metadata"]["name"] for item in page["items"]]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+    assert names == sorted(["cm-%d" % i for i in range(7)] + ["kube-root-ca.crt"])
+
+
 def test_watch_streams_changes_after_a_resource_version(api):
     _, created, _ = api.post(CM, configmap("a"))
     api.patch(CM + "/a", {"data": {"k": "changed"}})
