@@ -7,8 +7,8 @@ Pure functions over plain dicts; nothing here talks to a cluster.
 
 - ``skip_reason``: objects the target cluster makes itself or that must not come back
   (nodes, events, finished pods and jobs, mirror pods, auto-created token secrets,
-  ``kube-root-ca.crt``, objects whose restored controller recreates them, PVs that are
-  re-provisioned by their claim).
+  ``kube-root-ca.crt``, objects that Kubernetes' own controllers recreate from their
+  restored controller (``RECREATED_BY_CONTROLLER``), PVs that are re-provisioned by their claim).
 - ``sanitize``: server-owned metadata and status go; per-kind fixes (Services, Pods,
   PVCs, PVs, Jobs, ServiceAccounts, token Secrets). ownerReferences are kept: the
   orchestrator rewrites them to the new owners' uids.
@@ -64,6 +64,30 @@ ENDPOINTSLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 ENDPOINTSLICE_CONTROLLER = "endpointslice-controller.k8s.io"
 ENDPOINTS_CONTROLLER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 PROJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-"
+
+# (API group, kind) of a controlling owner -> the group/resources of the objects it controls that
+# Kubernetes' own controllers (kube-controller-manager) make again from the owner alone, so a restore
+# leaves them to it. The pairs are those the built-in controllers create with a controller reference:
+# the deployment, replicaset, replication, statefulset, daemonset, job, cronjob, endpointslice and
+# endpointslice-mirroring controllers, and the resourceclaim controller's claims made from a pod's
+# claim templates. (The ephemeral-volume controller's claims are not listed: claims are always restored.)
+# Any other controller (an operator's custom resource, cert-manager's Certificate controlling a TLS
+# Secret) is not assumed to recreate what it controls, nor to recreate it with the same content (a
+# new private key): such objects are restored with their ownerReferences pointing at the restored
+# owner. That holds for a Pod controlled by a custom resource too: restoring it under its own name is
+# safe (an operator finds it there), leaving it out may lose it.
+RECREATED_BY_CONTROLLER = {
+    ("apps", "Deployment"): frozenset(("replicasets.apps",)),
+    ("apps", "ReplicaSet"): frozenset(("pods",)),
+    ("", "ReplicationController"): frozenset(("pods",)),
+    ("apps", "StatefulSet"): frozenset(("pods", "controllerrevisions.apps")),
+    ("apps", "DaemonSet"): frozenset(("pods", "controllerrevisions.apps")),
+    ("batch", "Job"): frozenset(("pods",)),
+    ("batch", "CronJob"): frozenset(("jobs.batch",)),
+    ("", "Service"): frozenset(("endpoints", "endpointslices.discovery.k8s.io")),
+    ("", "Endpoints"): frozenset(("endpointslices.discovery.k8s.io",)),
+    ("", "Pod"): frozenset(("resourceclaims.resource.k8s.io",)),
+}
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
@@ -123,6 +147,13 @@ def _controller_reference(obj):
     return None
 
 
+def recreated_by_controller(group_resource, owner_reference):
+    """Whether Kubernetes' own controller behind ``owner_reference`` recreates an object of ``group_resource``."""
+    api_version = owner_reference.get("apiVersion") or ""
+    owner_group = api_version.rpartition("/")[0]
+    return group_resource in RECREATED_BY_CONTROLLER.get((owner_group, owner_reference.get("kind")), ())
+
+
 # ------------------------------------------------------------------ skip rules
 
 def needs_reprovisioning(pv):
@@ -153,7 +184,8 @@ def skip_reason(group_resource, obj, restored_uids, services_with_selector=None)
     """Why the object is not restored, or None.
 
     ``restored_uids``: the backed-up uids of the objects this restore writes (see
-    ``restored_uid_set``); an object controlled by one of them is recreated by it.
+    ``restored_uid_set``); an object controlled by one of them is left to it when Kubernetes'
+    own controllers recreate it (``RECREATED_BY_CONTROLLER``), restored otherwise.
     ``services_with_selector``: optional set of (namespace, name) of restored Services
     that have a selector: their Endpoints are rebuilt by the endpoints controller.
     """
@@ -184,7 +216,8 @@ def skip_reason(group_resource, obj, restored_uids, services_with_selector=None)
             return "endpoints of a service with a selector: the endpoints controller rebuilds them"
     # A StatefulSet does not recreate a missing claim's data, so claims are always restored.
     controller = _controller_reference(obj)
-    if controller and group_resource != "persistentvolumeclaims" and controller.get("uid") in restored_uids:
+    if controller and group_resource != "persistentvolumeclaims" and controller.get("uid") in restored_uids and \
+            recreated_by_controller(group_resource, controller):
         return "controlled by %s %s, which is restored and recreates it" % (controller.get("kind"), controller.get("name"))
     return None
 

@@ -19,8 +19,11 @@ description:
     priorities (namespaces, storage classes, volumes, claims, service accounts, secrets, config maps, ...), then the
     rest - creating the objects of each tier in parallel.
   - Objects are sanitized as Velero does (server-set metadata and status dropped, Service cluster IPs and
-    auto-assigned node ports cleared, pods unbound from nodes, ...); objects a controller recreates, completed pods and
-    jobs, nodes, events and service-account tokens are skipped.
+    auto-assigned node ports cleared, pods unbound from nodes, ...); objects that Kubernetes' own controllers recreate
+    from their restored controller (ReplicaSets of Deployments, pods of ReplicaSets, StatefulSets, DaemonSets and Jobs,
+    Jobs of CronJobs, EndpointSlices of Services, ControllerRevisions), completed pods and jobs, nodes, events and
+    service-account tokens are skipped. Objects controlled by anything else (a TLS Secret of a cert-manager
+    Certificate, an operator's pods) are restored.
   - ownerReferences are rewritten to the uids of the restored owners instead of being dropped.
   - Every restored object is labelled C(velero.io/backup-name) and C(velero.io/restore-name).
   - Objects that already exist are skipped, updated or recreated as I(existing_resource_policy) says; nothing else is
