@@ -26,12 +26,14 @@ import fnmatch
 import hashlib
 import json
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import (
+    BACKUP_NAME_LABEL, CLAIM_BINDING_ANNOTATIONS, CONTAINER_LISTS, JOB_CONTROLLER_UID_LABELS, RESTORE_NAME_LABEL, SERVER_METADATA,
+    SERVICE_ACCOUNT_TOKEN_TYPE, SERVICE_CLUSTER_IP_FIELDS, SERVICE_ACCOUNT_UID_ANNOTATION, VOLUME_BINDING_ANNOTATIONS, has_allocated_cluster_ip,
+    is_service_account_token_volume)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import (  # noqa: F401 pylint: disable=unused-import
     ModifierError, compile_resource_modifiers, transform)
 
-BACKUP_NAME_LABEL = "velero.io/backup-name"
-RESTORE_NAME_LABEL = "velero.io/restore-name"
 RESTORE_STATUS_ANNOTATION = "velero.io/restore-status"
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
@@ -46,24 +48,13 @@ NON_RESTORABLE_RESOURCES = frozenset((
 RESTORABLE_VELERO_RESOURCES = frozenset((
     "schedules.velero.io", "backupstoragelocations.velero.io", "volumesnapshotlocations.velero.io",
 ))
-SERVER_OWNED_METADATA = (
-    "uid", "resourceVersion", "generation", "creationTimestamp", "selfLink", "managedFields",
-    "deletionTimestamp", "deletionGracePeriodSeconds", "generateName",
-)
-PVC_BINDING_ANNOTATIONS = (
-    "pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller",
-    "volume.kubernetes.io/storage-provisioner", "volume.beta.kubernetes.io/storage-provisioner",
-    "volume.kubernetes.io/selected-node", "velero.io/volume-snapshot-name", "velero.io/data-upload-name",
-)
-PV_BINDING_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller")
-JOB_CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
-SERVICE_ACCOUNT_TOKEN_TYPE = "kubernetes.io/service-account-token"
+SERVER_OWNED_METADATA = SERVER_METADATA + ("generateName",)
+PVC_BINDING_ANNOTATIONS = CLAIM_BINDING_ANNOTATIONS + ("velero.io/volume-snapshot-name", "velero.io/data-upload-name")
+PV_BINDING_ANNOTATIONS = VOLUME_BINDING_ANNOTATIONS
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
-SERVICE_ACCOUNT_UID_ANNOTATION = "kubernetes.io/service-account.uid"
 ENDPOINTSLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 ENDPOINTSLICE_CONTROLLER = "endpointslice-controller.k8s.io"
 ENDPOINTS_CONTROLLER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
-PROJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-"
 
 # (API group, kind) of a controlling owner -> the group/resources of the objects it controls that
 # Kubernetes' own controllers (kube-controller-manager) make again from the owner alone, so a restore
@@ -88,7 +79,6 @@ RECREATED_BY_CONTROLLER = {
     ("", "Endpoints"): frozenset(("endpointslices.discovery.k8s.io",)),
     ("", "Pod"): frozenset(("resourceclaims.resource.k8s.io",)),
 }
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
 class RestoreContext:
@@ -307,9 +297,9 @@ def _sanitize_service(service, context, explicit):
     spec = service.get("spec")
     if not spec:
         return
-    if spec.get("clusterIP") != "None":
-        spec.pop("clusterIP", None)
-        spec.pop("clusterIPs", None)
+    if has_allocated_cluster_ip(spec):
+        for field in SERVICE_CLUSTER_IP_FIELDS:
+            spec.pop(field, None)
     if context.preserve_nodeports or spec.get("type") == "ExternalName":
         return
     names, numbers, keys, health_check = explicit
@@ -329,15 +319,6 @@ def _sanitize_service(service, context, explicit):
         del spec["healthCheckNodePort"]
 
 
-def _is_service_account_token_volume(volume, account):
-    """The token volume the ServiceAccount admission plugin adds; it re-adds it on create."""
-    name = volume.get("name") or ""
-    if account and name.startswith(account + "-token-"):
-        return True  # legacy secret-based token volume (Velero's rule)
-    sources = (volume.get("projected") or {}).get("sources") or []
-    return name.startswith(PROJECTED_TOKEN_VOLUME_PREFIX) and any("serviceAccountToken" in source for source in sources)
-
-
 def _sanitize_pod(pod, context):  # pylint: disable=unused-argument
     spec = pod.get("spec")
     if not spec:
@@ -346,7 +327,7 @@ def _sanitize_pod(pod, context):  # pylint: disable=unused-argument
     spec.pop("priority", None)  # admission sets it from priorityClassName and rejects a mismatch
     spec.pop("ephemeralContainers", None)  # the API refuses them on create
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    dropped = {volume.get("name") for volume in spec.get("volumes") or [] if _is_service_account_token_volume(volume, account)}
+    dropped = {volume.get("name") for volume in spec.get("volumes") or [] if is_service_account_token_volume(volume, account)}
     if not dropped:
         return
     spec["volumes"] = [volume for volume in spec["volumes"] if volume.get("name") not in dropped]
