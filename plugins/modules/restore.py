@@ -127,9 +127,9 @@ options:
         patches it to the backed-up state, C(recreate) deletes and creates it (never for Namespaces,
         PersistentVolumes and PersistentVolumeClaims).
       - With C(update) the object ends equal to the backup - keys added since the backup are removed - except for what
-        the cluster assigned, which is kept: Service cluster IPs, IP families and auto-assigned node ports, a bound
+        the cluster assigned, which is kept (Service cluster IPs, IP families and auto-assigned node ports, a bound
         claim's volume, a pod's node and token volume, a Job's generated selector, finalizers, the bookkeeping
-        annotations of Kubernetes' controllers, status and server metadata. ServiceAccounts are merged as under
+        annotations of Kubernetes' controllers, status and server metadata). ServiceAccounts are merged as under
         C(none), the backup's labels and annotations winning. The patch carries the resourceVersion read, so a
         concurrent change is read again and decided anew.
       - An object that differs only in what the cluster assigned, or in the restore labels, is C(unchanged).
