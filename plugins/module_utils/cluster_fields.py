@@ -33,10 +33,11 @@ CLAIM_BINDING_ANNOTATIONS = (
 )
 VOLUME_BINDING_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller")
 SERVICE_ACCOUNT_UID_ANNOTATION = "kubernetes.io/service-account.uid"
+ENDPOINTS_CONTROLLER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 # Bookkeeping of Kubernetes' controllers on the objects they watch: the live value is the true one.
 CONTROLLER_ANNOTATIONS = frozenset(CLAIM_BINDING_ANNOTATIONS + VOLUME_BINDING_ANNOTATIONS + (
     "deployment.kubernetes.io/revision", "deprecated.daemonset.template.generation", SERVICE_ACCOUNT_UID_ANNOTATION,
-    "endpoints.kubernetes.io/last-change-trigger-time",
+    ENDPOINTS_CONTROLLER_ANNOTATION,
 ))
 # The namespace controller labels every namespace with its name.
 CLUSTER_LABELS = ("kubernetes.io/metadata.name",)

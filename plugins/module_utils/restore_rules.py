@@ -27,9 +27,9 @@ import hashlib
 import json
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import (
-    BACKUP_NAME_LABEL, CLAIM_BINDING_ANNOTATIONS, CONTAINER_LISTS, JOB_CONTROLLER_UID_LABELS, RESTORE_NAME_LABEL, SERVER_METADATA,
-    SERVICE_ACCOUNT_TOKEN_TYPE, SERVICE_CLUSTER_IP_FIELDS, SERVICE_ACCOUNT_UID_ANNOTATION, VOLUME_BINDING_ANNOTATIONS, has_allocated_cluster_ip,
-    is_service_account_token_volume)
+    BACKUP_NAME_LABEL, CLAIM_BINDING_ANNOTATIONS, CONTAINER_LISTS, ENDPOINTS_CONTROLLER_ANNOTATION, JOB_CONTROLLER_UID_LABELS,
+    RESTORE_NAME_LABEL, SERVER_METADATA, SERVICE_ACCOUNT_TOKEN_TYPE, SERVICE_ACCOUNT_UID_ANNOTATION, SERVICE_CLUSTER_IP_FIELDS,
+    VOLUME_BINDING_ANNOTATIONS, has_allocated_cluster_ip, is_service_account_token_volume)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import (  # noqa: F401 pylint: disable=unused-import
     ModifierError, compile_resource_modifiers, transform)
@@ -54,7 +54,6 @@ PV_BINDING_ANNOTATIONS = VOLUME_BINDING_ANNOTATIONS
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 ENDPOINTSLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 ENDPOINTSLICE_CONTROLLER = "endpointslice-controller.k8s.io"
-ENDPOINTS_CONTROLLER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 
 # (API group, kind) of a controlling owner -> the group/resources of the objects it controls that
 # Kubernetes' own controllers (kube-controller-manager) make again from the owner alone, so a restore
