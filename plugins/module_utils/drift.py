@@ -45,6 +45,8 @@ import tempfile
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, BackupRun
+from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import (
+    RESTORE_LABELS, SERVER_METADATA, SERVICE_CLUSTER_IP_FIELDS, has_allocated_cluster_ip)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
@@ -55,9 +57,6 @@ CLUSTER = "cluster"
 LATEST = "latest"
 READABLE_PHASES = ("Completed", "PartiallyFailed")
 
-SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "selfLink", "managedFields",
-                   "deletionTimestamp", "deletionGracePeriodSeconds")
-RESTORE_LABELS = ("velero.io/backup-name", "velero.io/restore-name")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Helper O's encryption of Secret values (encryption: secrets): ciphertexts differ on every backup.
 ENCRYPTED_ANNOTATION = "kubesafe.k8s/encrypted"
@@ -217,9 +216,9 @@ class Normalizer:
             obj.pop("status", None)
         if group_resource == "services" and isinstance(obj.get("spec"), dict):
             spec = dict(obj["spec"])
-            if spec.get("clusterIP") != "None":
-                spec.pop("clusterIP", None)
-                spec.pop("clusterIPs", None)
+            if has_allocated_cluster_ip(spec):
+                for field in SERVICE_CLUSTER_IP_FIELDS:
+                    spec.pop(field, None)
             obj["spec"] = spec
         return obj
 

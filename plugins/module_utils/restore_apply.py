@@ -20,18 +20,13 @@ import time
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import strip_server_fields, with_cluster_assigned, without_restore_labels
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.json_merge_patch import apply_merge_patch, merge_patch_between
 
 POLICIES = ("none", "update", "recreate")
 ACTIONS = ("create", "update", "unchanged", "recreate", "skip", "failed")
-
-# Set by the API server; never part of what a restore compares or writes.
-SERVER_MANAGED_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "selfLink", "managedFields",
-                           "deletionTimestamp", "deletionGracePeriodSeconds")
-# Every restore stamps its own names; an object that differs only by them is unchanged.
-RESTORE_LABELS = ("velero.io/backup-name", "velero.io/restore-name")
 
 # Deleting these loses what they hold (every object of a namespace, the data of a volume).
 NEVER_RECREATED = {
@@ -63,29 +58,6 @@ class Decision(dict):
     @property
     def changed(self):
         return self.get("action") in ("create", "update", "recreate")
-
-
-def strip_server_fields(obj):
-    """A copy of obj without status and the metadata the API server sets, as compared and shown in diffs."""
-    clean = copy.deepcopy(obj)
-    clean.pop("status", None)
-    metadata = clean.get("metadata")
-    if isinstance(metadata, dict):
-        for key in SERVER_MANAGED_METADATA:
-            metadata.pop(key, None)
-    return clean
-
-
-def _without_restore_labels(obj):
-    labels = (obj.get("metadata") or {}).get("labels")
-    if not labels or not any(key in labels for key in RESTORE_LABELS):
-        return obj
-    obj = copy.deepcopy(obj)
-    for key in RESTORE_LABELS:
-        obj["metadata"]["labels"].pop(key, None)
-    if not obj["metadata"]["labels"]:
-        obj["metadata"].pop("labels")
-    return obj
 
 
 def _union_by_name(current, extra):
@@ -234,10 +206,14 @@ class ObjectApplier:
     def _decide_once(self, decision, resource, desired, existing, status):
         before = strip_server_fields(existing)
         live_uid = (existing.get("metadata") or {}).get("uid")
-        after = apply_merge_patch(before, desired)
-        if _without_restore_labels(after) == _without_restore_labels(before):
-            return self._finish(decision, "unchanged", before=before, after=before, new_uid=live_uid)
         service_account = resource.group_resource == "serviceaccounts"
+        # The backed-up state, keeping what the cluster assigned (cluster IPs, auto-assigned node ports, a bound
+        # claim's volume, controllers' finalizers and annotations): keys added since the backup are not in it.
+        # ServiceAccounts are merged (Velero), so only what the backup adds to the live account counts.
+        after = apply_merge_patch(before, desired) if service_account else \
+            with_cluster_assigned(resource.group_resource, strip_server_fields(desired), before)
+        if without_restore_labels(after) == without_restore_labels(before):
+            return self._finish(decision, "unchanged", before=before, after=before, new_uid=live_uid)
         if self.policy == "recreate" and not service_account:
             return self._recreate(decision, resource, desired, existing, before, status)
         if service_account:
@@ -246,8 +222,9 @@ class ObjectApplier:
         elif self.policy == "none":
             return self._finish(decision, "skip", before=before, after=before, new_uid=live_uid,
                                 reason="already exists in the cluster and differs from the backup (existing_resource_policy is none)")
+        # Keys of before that after lacks are nulled: the live object ends equal to after.
         patch = merge_patch_between(before, after)
-        if not patch or _without_restore_labels(after) == _without_restore_labels(before):
+        if not patch or without_restore_labels(after) == without_restore_labels(before):
             return self._finish(decision, "skip", before=before, after=before, new_uid=live_uid,
                                 reason="already exists; its secrets, imagePullSecrets, labels and annotations already include the backup's")
         if self.check_mode:

@@ -7,8 +7,8 @@ Pure functions over plain dicts; nothing here talks to a cluster.
 
 - ``skip_reason``: objects the target cluster makes itself or that must not come back
   (nodes, events, finished pods and jobs, mirror pods, auto-created token secrets,
-  ``kube-root-ca.crt``, objects whose restored controller recreates them, PVs that are
-  re-provisioned by their claim).
+  ``kube-root-ca.crt``, objects that Kubernetes' own controllers recreate from their
+  restored controller (``RECREATED_BY_CONTROLLER``), PVs that are re-provisioned by their claim).
 - ``sanitize``: server-owned metadata and status go; per-kind fixes (Services, Pods,
   PVCs, PVs, Jobs, ServiceAccounts, token Secrets). ownerReferences are kept: the
   orchestrator rewrites them to the new owners' uids.
@@ -26,12 +26,14 @@ import fnmatch
 import hashlib
 import json
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import (
+    BACKUP_NAME_LABEL, CLAIM_BINDING_ANNOTATIONS, CONTAINER_LISTS, ENDPOINTS_CONTROLLER_ANNOTATION, JOB_CONTROLLER_UID_LABELS,
+    RESTORE_NAME_LABEL, SERVER_METADATA, SERVICE_ACCOUNT_TOKEN_TYPE, SERVICE_ACCOUNT_UID_ANNOTATION, SERVICE_CLUSTER_IP_FIELDS,
+    VOLUME_BINDING_ANNOTATIONS, has_allocated_cluster_ip, is_service_account_token_volume)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import (  # noqa: F401 pylint: disable=unused-import
     ModifierError, compile_resource_modifiers, transform)
 
-BACKUP_NAME_LABEL = "velero.io/backup-name"
-RESTORE_NAME_LABEL = "velero.io/restore-name"
 RESTORE_STATUS_ANNOTATION = "velero.io/restore-status"
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
@@ -46,25 +48,36 @@ NON_RESTORABLE_RESOURCES = frozenset((
 RESTORABLE_VELERO_RESOURCES = frozenset((
     "schedules.velero.io", "backupstoragelocations.velero.io", "volumesnapshotlocations.velero.io",
 ))
-SERVER_OWNED_METADATA = (
-    "uid", "resourceVersion", "generation", "creationTimestamp", "selfLink", "managedFields",
-    "deletionTimestamp", "deletionGracePeriodSeconds", "generateName",
-)
-PVC_BINDING_ANNOTATIONS = (
-    "pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller",
-    "volume.kubernetes.io/storage-provisioner", "volume.beta.kubernetes.io/storage-provisioner",
-    "volume.kubernetes.io/selected-node", "velero.io/volume-snapshot-name", "velero.io/data-upload-name",
-)
-PV_BINDING_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller")
-JOB_CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
-SERVICE_ACCOUNT_TOKEN_TYPE = "kubernetes.io/service-account-token"
+SERVER_OWNED_METADATA = SERVER_METADATA + ("generateName",)
+PVC_BINDING_ANNOTATIONS = CLAIM_BINDING_ANNOTATIONS + ("velero.io/volume-snapshot-name", "velero.io/data-upload-name")
+PV_BINDING_ANNOTATIONS = VOLUME_BINDING_ANNOTATIONS
 SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
-SERVICE_ACCOUNT_UID_ANNOTATION = "kubernetes.io/service-account.uid"
 ENDPOINTSLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 ENDPOINTSLICE_CONTROLLER = "endpointslice-controller.k8s.io"
-ENDPOINTS_CONTROLLER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
-PROJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-"
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+# (API group, kind) of a controlling owner -> the group/resources of the objects it controls that
+# Kubernetes' own controllers (kube-controller-manager) make again from the owner alone, so a restore
+# leaves them to it. The pairs are those the built-in controllers create with a controller reference:
+# the deployment, replicaset, replication, statefulset, daemonset, job, cronjob, endpointslice and
+# endpointslice-mirroring controllers, and the resourceclaim controller's claims made from a pod's
+# claim templates. (The ephemeral-volume controller's claims are not listed: claims are always restored.)
+# Any other controller (an operator's custom resource, cert-manager's Certificate controlling a TLS
+# Secret) is not assumed to recreate what it controls, nor to recreate it with the same content (a
+# new private key): such objects are restored with their ownerReferences pointing at the restored
+# owner. That holds for a Pod controlled by a custom resource too: restoring it under its own name is
+# safe (an operator finds it there), leaving it out may lose it.
+RECREATED_BY_CONTROLLER = {
+    ("apps", "Deployment"): frozenset(("replicasets.apps",)),
+    ("apps", "ReplicaSet"): frozenset(("pods",)),
+    ("", "ReplicationController"): frozenset(("pods",)),
+    ("apps", "StatefulSet"): frozenset(("pods", "controllerrevisions.apps")),
+    ("apps", "DaemonSet"): frozenset(("pods", "controllerrevisions.apps")),
+    ("batch", "Job"): frozenset(("pods",)),
+    ("batch", "CronJob"): frozenset(("jobs.batch",)),
+    ("", "Service"): frozenset(("endpoints", "endpointslices.discovery.k8s.io")),
+    ("", "Endpoints"): frozenset(("endpointslices.discovery.k8s.io",)),
+    ("", "Pod"): frozenset(("resourceclaims.resource.k8s.io",)),
+}
 
 
 class RestoreContext:
@@ -123,6 +136,13 @@ def _controller_reference(obj):
     return None
 
 
+def recreated_by_controller(group_resource, owner_reference):
+    """Whether Kubernetes' own controller behind ``owner_reference`` recreates an object of ``group_resource``."""
+    api_version = owner_reference.get("apiVersion") or ""
+    owner_group = api_version.rpartition("/")[0]
+    return group_resource in RECREATED_BY_CONTROLLER.get((owner_group, owner_reference.get("kind")), ())
+
+
 # ------------------------------------------------------------------ skip rules
 
 def needs_reprovisioning(pv):
@@ -153,7 +173,8 @@ def skip_reason(group_resource, obj, restored_uids, services_with_selector=None)
     """Why the object is not restored, or None.
 
     ``restored_uids``: the backed-up uids of the objects this restore writes (see
-    ``restored_uid_set``); an object controlled by one of them is recreated by it.
+    ``restored_uid_set``); an object controlled by one of them is left to it when Kubernetes'
+    own controllers recreate it (``RECREATED_BY_CONTROLLER``), restored otherwise.
     ``services_with_selector``: optional set of (namespace, name) of restored Services
     that have a selector: their Endpoints are rebuilt by the endpoints controller.
     """
@@ -184,7 +205,8 @@ def skip_reason(group_resource, obj, restored_uids, services_with_selector=None)
             return "endpoints of a service with a selector: the endpoints controller rebuilds them"
     # A StatefulSet does not recreate a missing claim's data, so claims are always restored.
     controller = _controller_reference(obj)
-    if controller and group_resource != "persistentvolumeclaims" and controller.get("uid") in restored_uids:
+    if controller and group_resource != "persistentvolumeclaims" and controller.get("uid") in restored_uids and \
+            recreated_by_controller(group_resource, controller):
         return "controlled by %s %s, which is restored and recreates it" % (controller.get("kind"), controller.get("name"))
     return None
 
@@ -274,9 +296,9 @@ def _sanitize_service(service, context, explicit):
     spec = service.get("spec")
     if not spec:
         return
-    if spec.get("clusterIP") != "None":
-        spec.pop("clusterIP", None)
-        spec.pop("clusterIPs", None)
+    if has_allocated_cluster_ip(spec):
+        for field in SERVICE_CLUSTER_IP_FIELDS:
+            spec.pop(field, None)
     if context.preserve_nodeports or spec.get("type") == "ExternalName":
         return
     names, numbers, keys, health_check = explicit
@@ -296,15 +318,6 @@ def _sanitize_service(service, context, explicit):
         del spec["healthCheckNodePort"]
 
 
-def _is_service_account_token_volume(volume, account):
-    """The token volume the ServiceAccount admission plugin adds; it re-adds it on create."""
-    name = volume.get("name") or ""
-    if account and name.startswith(account + "-token-"):
-        return True  # legacy secret-based token volume (Velero's rule)
-    sources = (volume.get("projected") or {}).get("sources") or []
-    return name.startswith(PROJECTED_TOKEN_VOLUME_PREFIX) and any("serviceAccountToken" in source for source in sources)
-
-
 def _sanitize_pod(pod, context):  # pylint: disable=unused-argument
     spec = pod.get("spec")
     if not spec:
@@ -313,7 +326,7 @@ def _sanitize_pod(pod, context):  # pylint: disable=unused-argument
     spec.pop("priority", None)  # admission sets it from priorityClassName and rejects a mismatch
     spec.pop("ephemeralContainers", None)  # the API refuses them on create
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    dropped = {volume.get("name") for volume in spec.get("volumes") or [] if _is_service_account_token_volume(volume, account)}
+    dropped = {volume.get("name") for volume in spec.get("volumes") or [] if is_service_account_token_volume(volume, account)}
     if not dropped:
         return
     spec["volumes"] = [volume for volume in spec["volumes"] if volume.get("name") not in dropped]

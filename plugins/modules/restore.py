@@ -19,8 +19,11 @@ description:
     priorities (namespaces, storage classes, volumes, claims, service accounts, secrets, config maps, ...), then the
     rest - creating the objects of each tier in parallel.
   - Objects are sanitized as Velero does (server-set metadata and status dropped, Service cluster IPs and
-    auto-assigned node ports cleared, pods unbound from nodes, ...); objects a controller recreates, completed pods and
-    jobs, nodes, events and service-account tokens are skipped.
+    auto-assigned node ports cleared, pods unbound from nodes, ...); objects that Kubernetes' own controllers recreate
+    from their restored controller (ReplicaSets of Deployments, pods of ReplicaSets, StatefulSets, DaemonSets and Jobs,
+    Jobs of CronJobs, EndpointSlices of Services, ControllerRevisions), completed pods and jobs, nodes, events and
+    service-account tokens are skipped. Objects controlled by anything else (a TLS Secret of a cert-manager
+    Certificate, an operator's pods) are restored.
   - ownerReferences are rewritten to the uids of the restored owners instead of being dropped.
   - Every restored object is labelled C(velero.io/backup-name) and C(velero.io/restore-name).
   - Objects that already exist are skipped, updated or recreated as I(existing_resource_policy) says; nothing else is
@@ -119,9 +122,17 @@ options:
     default: []
   existing_resource_policy:
     description:
-      - What to do with an object that already exists. C(none) leaves it and warns (ServiceAccounts still get the
-        backed-up secrets and image pull secrets added, as Velero does), C(update) patches it to the backed-up state,
-        C(recreate) deletes and creates it (never for Namespaces, PersistentVolumes and PersistentVolumeClaims).
+      - What to do with an object that already exists and differs from the backup. C(none) leaves it and warns
+        (ServiceAccounts still get the backed-up secrets and image pull secrets added, as Velero does), C(update)
+        patches it to the backed-up state, C(recreate) deletes and creates it (never for Namespaces,
+        PersistentVolumes and PersistentVolumeClaims).
+      - With C(update) the object ends equal to the backup - keys added since the backup are removed - except for what
+        the cluster assigned, which is kept (Service cluster IPs, IP families and auto-assigned node ports, a bound
+        claim's volume, a pod's node and token volume, a Job's generated selector, finalizers, the bookkeeping
+        annotations of Kubernetes' controllers, status and server metadata). ServiceAccounts are merged as under
+        C(none), the backup's labels and annotations winning. The patch carries the resourceVersion read, so a
+        concurrent change is read again and decided anew.
+      - An object that differs only in what the cluster assigned, or in the restore labels, is C(unchanged).
     type: str
     choices: [none, update, recreate]
     default: none

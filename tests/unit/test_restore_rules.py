@@ -8,7 +8,8 @@ import json
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import (
-    RestoreContext, needs_reprovisioning, restore_labels, restored_uid_set, sanitize, skip_reason, valid_label_value)
+    RestoreContext, needs_reprovisioning, recreated_by_controller, restore_labels, restored_uid_set, sanitize, skip_reason,
+    valid_label_value)
 
 RS_UID = "5a895c0a-e89a-4aca-a8b7-899b83654ec0"
 DEPLOY_UID = "0b6f4a39-3c1e-4ab5-9d4e-1c2b3a4d5e6f"
@@ -175,6 +176,56 @@ SKIP_CASES = [
          "endpoints.kubernetes.io/last-change-trigger-time": "2026-11-26T13:46:57Z"})}, (), "endpoints controller"),
     ("hand-made endpoints of a selector-less service", "endpoints", {"kind": "Endpoints", "metadata": meta("external-db", "shop")}, (), None),
 ]
+
+
+# (owner apiVersion, owner kind, owned group/resource, recreated by Kubernetes' own controller)
+CONTROLLER_PAIRS = [
+    ("apps/v1", "Deployment", "replicasets.apps", True),
+    ("apps/v1", "ReplicaSet", "pods", True),
+    ("v1", "ReplicationController", "pods", True),
+    ("apps/v1", "StatefulSet", "pods", True),
+    ("apps/v1", "StatefulSet", "controllerrevisions.apps", True),
+    ("apps/v1", "DaemonSet", "pods", True),
+    ("apps/v1", "DaemonSet", "controllerrevisions.apps", True),
+    ("batch/v1", "Job", "pods", True),
+    ("batch/v1", "CronJob", "jobs.batch", True),
+    ("v1", "Service", "endpoints", True),
+    ("v1", "Service", "endpointslices.discovery.k8s.io", True),
+    ("v1", "Endpoints", "endpointslices.discovery.k8s.io", True),
+    ("v1", "Pod", "resourceclaims.resource.k8s.io", True),
+    # Kubernetes' controllers make none of these from the owner.
+    ("cert-manager.io/v1", "Certificate", "secrets", False),
+    ("example.com/v1", "Database", "pods", False),
+    ("example.com/v1", "Database", "configmaps", False),
+    ("monitoring.coreos.com/v1", "Prometheus", "statefulsets.apps", False),
+    ("apps/v1", "Deployment", "pods", False),
+    ("apps/v1", "Deployment", "configmaps", False),
+    ("apps/v1", "StatefulSet", "persistentvolumeclaims", False),
+    ("batch/v1", "CronJob", "pods", False),
+    ("v1", "Pod", "persistentvolumeclaims", False),
+    # Same kind in another API group: not the built-in controller.
+    ("example.com/v1", "ReplicaSet", "pods", False),
+    ("v1", "Deployment", "replicasets.apps", False),
+]
+
+
+@pytest.mark.parametrize("api_version, kind, group_resource, recreated", CONTROLLER_PAIRS,
+                         ids=["%s %s -> %s" % (case[0], case[1], case[2]) for case in CONTROLLER_PAIRS])
+def test_recreated_by_controller_only_for_kubernetes_own_pairs(api_version, kind, group_resource, recreated):
+    reference = {"apiVersion": api_version, "kind": kind, "name": "owner", "uid": "owner-uid", "controller": True}
+    assert recreated_by_controller(group_resource, reference) is recreated
+    obj = {"kind": "Thing", "metadata": meta("owned", "shop", ownerReferences=[reference])}
+    reason = skip_reason(group_resource, obj, {"owner-uid"})
+    assert (reason is not None and "controlled by %s owner" % kind in reason) is recreated
+    if not recreated:
+        assert reason is None
+
+
+def test_a_tls_secret_controlled_by_a_certificate_is_restored():
+    certificate = owner("Certificate", "web-tls", "cert-uid", api_version="cert-manager.io/v1")
+    secret = {"kind": "Secret", "type": "kubernetes.io/tls", "metadata": meta("web-tls", "shop", ownerReferences=certificate),
+              "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"}}
+    assert skip_reason("secrets", secret, {"cert-uid"}) is None
 
 
 def test_a_delete_pv_needs_reprovisioning_a_retained_one_does_not():
