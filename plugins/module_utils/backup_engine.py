@@ -32,6 +32,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.related import Relate
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
 from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeBackup, VolumeSettings
 from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
@@ -109,6 +110,8 @@ class BackupRun:
 
     def run(self):
         started_clock = time.monotonic()
+        for path in sweep_stale():
+            self.log("info", "removed %s, the scratch directory of an interrupted run" % path)
         if not self.check_mode and next(iter(self.location.list(self.prefix)), None) is not None:
             raise ConfigurationError("backup '%s' already exists in %s: choose another name (backups are never overwritten)"
                                      % (self.name, self.location.url))
