@@ -309,10 +309,10 @@ def main():
     if result["failed"]:
         message = "could not delete %d backup(s): %s" % (len(result["failed"]), "; ".join(
             "%s: %s" % (entry["name"], entry["error"]) for entry in result["failed"]))
-        module.fail_json(msg=message, changed=bool(result["deleted"]), **result)
+        module.fail_json(msg=message, changed=bool(result["deleted"] or result["unfinished_writes"]), **result)
     for warning in result["warnings"]:
         module.warn(warning)
-    module.exit_json(changed=bool(result["deleted"]), **result)
+    module.exit_json(changed=bool(result["deleted"] or result["unfinished_writes"]), **result)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ request arrives, then sleeps far longer than the test takes); the test waits unt
 rule has fired, so the process is known to be waiting there, then kills it.
 """
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -192,3 +194,112 @@ def test_sigterm_leaves_no_scratch_directory(kubesim_factory, encrypted_backup, 
     kill_tree(process, signal.SIGTERM)
     assert scratch_dirs(temp_dir) == []
     assert files_holding(temp_dir, SECRET_VALUES) == {}
+
+
+# ---------------------------------------------------------------- killed backups leave visible debris
+
+
+@pytest.fixture
+def bulky_cluster(kubesim_factory):
+    """Archive data of more than one 5 MiB part before the Secrets are listed: ConfigMaps of incompressible data."""
+    cluster = kubesim_factory(name="bulky")
+    cluster.control.configure(controllers=False)
+    cluster.control.seed([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bulk-%04d" % index, "namespace": "bulk"},
+                           "data": {"blob": base64.b64encode(os.urandom(9000)).decode()}} for index in range(1000)])
+    cluster.control.seed([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token", "namespace": "bulk"},
+                           "stringData": {"token": "t"}}])
+    return cluster
+
+
+def uploads(s3, bucket):
+    """[(key, parts uploaded)] of the multipart uploads in progress."""
+    found = []
+    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        parts = s3.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts", [])
+        found.append((upload["Key"], len(parts)))
+    return found
+
+
+def results_of(ansible_playbook, tmp_path, env, task, *args, check=True):
+    """Run one task, registered; (its result as a dict, the play's process result)."""
+    path = tmp_path / ("result-%d.json" % len(list(tmp_path.glob("result-*.json"))))
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        dict(task, register="outcome", ignore_errors=not check),
+        {"ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(path)}, "check_mode": False}]}]
+    process = ansible_playbook(play, env, *args, check=True)
+    return json.loads(path.read_text()), process
+
+
+@pytest.mark.parametrize("where", ["directory", "s3"])
+def test_a_backup_killed_during_list_is_listed_holds_its_name_and_is_pruned(request, where, tmp_path, ansible_playbook):
+    if where == "s3":
+        s3, bucket = request.getfixturevalue("s3_bucket")
+        cluster = request.getfixturevalue("bulky_cluster")
+        location = "s3://%s/prod" % bucket
+        config = {"endpoint_url": request.getfixturevalue("s3_endpoint"), "force_path_style": True, "region": "us-east-1", "part_size_mb": 5}
+    else:
+        cluster = request.getfixturevalue("sample_cluster")
+        location, config = str(tmp_path / "location"), None
+    where_args = {"location": location, "location_config": config} if config else {"location": location}
+    env = cluster.env()
+    backup_task = {"kubesafe.k8s.backup": dict(where_args, name="held")}
+
+    # Killed while it waits for the LIST of Secrets: the tarball is being written.
+    cluster.control.add_fault(action="latency", verbs=["list"], resources=["secrets"], seconds=HOLD_SECONDS)
+    process = start_playbook(tmp_path, [{"hosts": "localhost", "gather_facts": False, "tasks": [backup_task]}], env)
+    wait_until_held(cluster, process)
+    if where == "s3":
+        # The other resources are still read and written while the Secrets wait: parts of the tarball reach the bucket.
+        limit = time.monotonic() + 240
+        while not any(parts for _key, parts in uploads(s3, bucket)):
+            assert time.monotonic() < limit and process.poll() is None, "no part of the tarball was uploaded"
+            time.sleep(0.2)
+    kill_tree(process, signal.SIGKILL)
+    cluster.control.clear_faults()
+    if where == "s3":
+        assert [key for key, _parts in uploads(s3, bucket)] == ["prod/backups/held/held.tar.gz"]
+    else:
+        left = os.listdir(os.path.join(location, "backups", "held"))
+        assert len(left) == 1 and left[0].startswith(".kubesafe-tmp-held.tar.gz."), left
+
+    # backup_info: not a backup, but listed as incomplete on request, with what is there.
+    info, _run = results_of(ansible_playbook, tmp_path, env, {"kubesafe.k8s.backup_info": where_args})
+    assert info["backups"] == []
+    info, _run = results_of(ansible_playbook, tmp_path, env, {"kubesafe.k8s.backup_info": dict(where_args, include_incomplete=True)})
+    [held] = info["backups"]
+    assert held["name"] == "held" and held["complete"] is False and "velero-backup.json is missing" in held["problem"]
+    assert [partial["file"] for partial in held["partial_files"]] == ["held.tar.gz"]
+    assert held["size"] == held["partial_files"][0]["size"] and held["last_written"] and held["age"]
+    if where == "s3":
+        assert held["size"] >= 5 * 1024 * 1024 and "multipart upload" in held["partial_files"][0]["kind"]
+
+    # The name is held, and the message says by what and how to clear it.
+    failed, _run = results_of(ansible_playbook, tmp_path, env, backup_task, check=False)
+    assert failed["failed"]
+    assert "an incomplete backup holds the name" in failed["msg"] and "no velero-backup.json commit marker" in failed["msg"]
+    assert "include_incomplete: true" in failed["msg"] and "backups/held/" in failed["msg"]
+
+    # The debris rule: the default age (24h) keeps what may be a backup in progress; 0s removes it (check mode first).
+    prune_args = dict(where_args, include_incomplete=True)
+    kept, _run = results_of(ansible_playbook, tmp_path, env, {"kubesafe.k8s.prune": prune_args})
+    assert kept["deleted"] == [] and [entry["name"] for entry in kept["kept"]] == ["held"] and not kept["changed"]
+    prune_args["incomplete_older_than"] = "0s"
+    preview, _run = results_of(ansible_playbook, tmp_path, env, {"kubesafe.k8s.prune": prune_args}, "--check")
+    assert [entry["name"] for entry in preview["deleted"]] == ["held"] and preview["check_mode"]
+    assert "incomplete debris: no velero-backup.json and 1 unfinished write(s)" in preview["deleted"][0]["reasons"][0]
+    if where == "s3":
+        assert uploads(s3, bucket)
+    else:
+        assert os.listdir(os.path.join(location, "backups", "held"))
+    pruned, _run = results_of(ansible_playbook, tmp_path, env, {"kubesafe.k8s.prune": prune_args})
+    assert [entry["name"] for entry in pruned["deleted"]] == ["held"] and pruned["changed"]
+    if where == "s3":
+        assert uploads(s3, bucket) == []
+    else:
+        assert not os.path.exists(os.path.join(location, "backups", "held"))
+    info, _run = results_of(ansible_playbook, tmp_path, env, {"kubesafe.k8s.backup_info": dict(where_args, include_incomplete=True)})
+    assert info["backups"] == []
+
+    # The name is free again.
+    done, _run = results_of(ansible_playbook, tmp_path, env, backup_task)
+    assert done["backup"]["phase"] == "Completed" and done["backup"]["name"] == "held"
