@@ -26,7 +26,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import Archiv
 from ansible_collections.kubesafe.k8s.plugins.module_utils.collector import ListTask, PageCollector
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover, listable
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings, encrypt_secret, encrypting_writer
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError, LocationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
@@ -133,7 +133,12 @@ class BackupRun:
     def _check_name_is_free(self):
         """Backups are never overwritten, and the debris of an interrupted one holds its name until removed."""
         committed = next(iter(self.location.list(self.prefix)), None)
-        partial = next(iter(self.location.list_partial(self.prefix)), None)
+        try:
+            partial = next(iter(self.location.list_partial(self.prefix)), None)
+        except LocationError as exc:
+            # Listing S3 uploads needs s3:ListBucketMultipartUploads, which a policy for Velero does not grant.
+            self.log("info", "unfinished writes under %s/ could not be listed: %s" % (self.prefix, exc))
+            partial = None
         if committed is None and partial is None:
             return
         if self.location.exists(self.files["metadata"]):

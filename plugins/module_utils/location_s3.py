@@ -51,6 +51,8 @@ _PERMISSIONS = {
     "list": "s3:ListBucket",
     "delete": "s3:DeleteObject",
     "abort the upload of": "s3:AbortMultipartUpload",
+    "list the multipart uploads under": "s3:ListBucketMultipartUploads",
+    "list the uploaded parts of": "s3:ListMultipartUploadParts",
     "check": "s3:ListBucket",
     "read the object lock configuration of": "s3:GetBucketObjectLockConfiguration",
 }
@@ -223,7 +225,11 @@ class S3Location(Location):
         if batch:
             self._delete_batch(batch, full_prefix)
         # Uploads a killed backup never completed hold parts (billed) that no listing of objects shows.
-        for partial in self.list_partial(prefix):
+        try:
+            partials = list(self.list_partial(prefix))
+        except LocationError:
+            partials = []  # listing uploads needs s3:ListBucketMultipartUploads, which a policy for Velero does not grant
+        for partial in partials:
             self.delete_partial(partial)
 
     def _uploads(self, full_prefix):
@@ -233,7 +239,7 @@ class S3Location(Location):
                 for upload in page.get("Uploads", []):
                     yield upload
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise self._error(exc, "list", full_prefix)
+            raise self._error(exc, "list the multipart uploads under", full_prefix)
 
     def list_partial(self, prefix=""):
         full_prefix = self._full_prefix(prefix)
@@ -245,7 +251,7 @@ class S3Location(Location):
                         size += part.get("Size") or 0
                         newest = max(newest, part.get("LastModified") or newest)
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-                error = self._error(exc, "list", upload["Key"])
+                error = self._error(exc, "list the uploaded parts of", upload["Key"])
                 if "NoSuchUpload" in str(error):
                     continue  # completed or aborted while listing
                 raise error

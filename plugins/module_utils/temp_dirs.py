@@ -41,7 +41,8 @@ _NAME = re.compile(r"^kubesafe-[a-z]+-[a-z0-9_]{8}$")
 # Directories made before they held a lock file: recognised by their exact layout.
 _LEGACY_LAYOUTS = {"restore": re.compile(r"^[0-9]+\.jsonl$"), "diff": re.compile(r"^index\.sqlite3(-journal)?$")}
 
-_lock = threading.Lock()
+# Reentrant: a signal handler runs in the main thread, maybe while that thread holds the lock.
+_lock = threading.RLock()
 _live = {}  # path -> open lock file (the flock lives as long as it is open)
 _handlers_installed = False
 
