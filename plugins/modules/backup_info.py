@@ -171,9 +171,6 @@ backups:
     problem:
       description: Why an incomplete entry is incomplete; null for a complete backup.
       type: str
-    files:
-      description: Only for an incomplete entry (details give it for any backup); its complete files and their sizes.
-      type: dict
     partial_files:
       description:
         - Only for an incomplete entry; the unfinished writes in it, each with I(file) (what it was to become, such as
@@ -301,8 +298,8 @@ backups:
       returned: when I(name) is given
       type: dict
     files:
-      description: The backup's files and their sizes in bytes.
-      returned: when I(name) is given
+      description: The backup's files and their sizes in bytes (unfinished writes are in I(partial_files)).
+      returned: when I(name) is given, and for every incomplete entry
       type: dict
       sample: {"velero-backup.json": 1310, "shop-nightly-20260101020000.tar.gz": 40250}
     resource_counts:

@@ -85,7 +85,7 @@ options:
       - The debris rule. Also delete the directories under C(backups/) without C(velero-backup.json) (the debris of
         interrupted runs) last written more than I(incomplete_older_than) ago. Younger ones may be backups in progress
         and are kept.
-      - Unfinished writes count as what such a directory holds, and go with it: the C(.kubesafe-tmp-*) temporary files
+      - Unfinished writes count as what such a directory holds, and go with it; they are the C(.kubesafe-tmp-*) temporary files
         of a directory location, and the multipart uploads never completed of an S3 location (they are aborted, so
         their parts are no longer billed). Unfinished writes under C(restores/) (a restore killed while it wrote its
         record) past the same age are removed too, and reported in I(unfinished_writes).
@@ -97,7 +97,7 @@ options:
     description:
       - With I(include_incomplete), the age (Go duration) since the last write after which an incomplete directory is debris.
       - A running backup writes its archive all along, so the default (24h) never removes one in progress; choose it
-        longer than the longest backup run. C(0s) removes every incomplete directory: only when no backup runs.
+        longer than the longest backup run. C(0s) removes every incomplete directory, so use it only when no backup runs.
     type: str
     default: 24h
   delete_restores:
