@@ -236,8 +236,7 @@ class S3Location(Location):
         paginator = self.client.get_paginator("list_multipart_uploads")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
-                for upload in page.get("Uploads", []):
-                    yield upload
+                yield from page.get("Uploads", [])
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise self._error(exc, "list the multipart uploads under", full_prefix)
 
