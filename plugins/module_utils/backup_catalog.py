@@ -153,7 +153,7 @@ def _partial_entry(name, write):
             "last_written": velero_format.format_timestamp(write["last_written"])}
 
 
-def describe_incomplete(location, name, files, partial, now):
+def _describe_incomplete(location, name, files, partial, now):
     """What an incomplete backup directory holds: committed files, unfinished writes, when it was last written and how long ago."""
     written = location.last_modified(velero_format.backup_dir(name))
     return {
@@ -212,7 +212,7 @@ def _selector_text(selector):
 def _summary(name, files, backup, problem, now, location=None, partial=()):
     """The summary of one backup directory (``_time`` is kept for sorting and filtering, then removed).
 
-    An incomplete one (``backup`` None) also says what it holds (``describe_incomplete``; needs ``location``).
+    An incomplete one (``backup`` None) also says what it holds (``_describe_incomplete``; needs ``location``).
     """
     manifest_file = velero_format.file_names(name)["manifest"].rsplit("/", 1)[-1]
     summary = {
@@ -225,7 +225,7 @@ def _summary(name, files, backup, problem, now, location=None, partial=()):
     }
     if backup is None:
         if location is not None:
-            summary.update(describe_incomplete(location, name, files, partial, now))
+            summary.update(_describe_incomplete(location, name, files, partial, now))
         summary.update({
             "phase": None, "start_timestamp": None, "completion_timestamp": None, "expiration": None, "expired": False,
             "ttl": None, "storage_location": None, "labels": {}, "items_backed_up": 0, "total_items": 0,

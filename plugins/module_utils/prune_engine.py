@@ -12,18 +12,18 @@ never deleted) and ``failed``.
 Deleting a backup removes ``velero-backup.json`` first: from then on the
 backup is no longer listed as complete (nor restorable), even if the rest of
 the deletion fails; what is left is debris that a later run with
-``include_incomplete`` removes.
+``include_incomplete`` removes. Restores of a deleted backup (the
+``restores/<r>/`` records whose report names it) go too, as Velero's backup
+deletion removes the restores that reference the backup; the records of
+restores Velero made name no backup in the bucket (Velero keeps that in the
+Restore object in its cluster) and are left alone.
 
 The debris rule (``include_incomplete``, off by default) deletes directories
 without ``velero-backup.json`` (unfinished writes included: temporary files,
 S3 multipart uploads never completed) and unfinished writes under
 ``restores/``, once nothing was written there for ``incomplete_older_than``
 (24h by default): a backup still running writes its tarball continuously,
-so it is never that old. Restores of a deleted backup (the
-``restores/<r>/`` records whose report names it) go too, as Velero's backup
-deletion removes the restores that reference the backup; the records of
-restores Velero made name no backup in the bucket (Velero keeps that in the
-Restore object in its cluster) and are left alone.
+so it is never that old.
 """
 
 from __future__ import absolute_import, division, print_function
