@@ -9,7 +9,9 @@ sidecar may be missing (older Velero versions do not write all of them).
 A directory under ``backups/`` without ``velero-backup.json`` is an
 interrupted run, or one being written right now: it is not a backup, and is
 listed only when asked for (``include_incomplete``), so that it can be found
-and pruned.
+and pruned. Unfinished writes count: a run killed while it was still
+writing its tarball leaves only a temporary file (or an S3 multipart upload
+that was never completed), and that is an incomplete backup too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -107,6 +109,9 @@ class _AbsentDirectory(Location):
     def list_dirs(self, prefix=""):
         return iter(())
 
+    def list_partial(self, prefix=""):
+        return iter(())
+
 
 def open_location_to_read(location, config=None):
     """``open_location`` for readers: a missing local directory is an empty location, not created."""
@@ -127,6 +132,36 @@ def _backup_files(location, name=None):
             continue  # an object directly under backups/ is not a backup
         backups.setdefault(parts[1], {})["/".join(parts[2:])] = size
     return backups
+
+
+def _partial_writes(location, name=None):
+    """{backup name: [unfinished writes]} under backups/ (only ``name``'s when given); see Location.list_partial."""
+    prefix = velero_format.backup_dir(name) if name else BACKUPS_DIR
+    partial = {}
+    for write in location.list_partial(prefix):
+        parts = write["key"].split("/")
+        if len(parts) >= 3 and parts[0] == BACKUPS_DIR:
+            partial.setdefault(parts[1], []).append(write)
+    return partial
+
+
+def _partial_entry(name, write):
+    """An unfinished write as reported: the file it was to become, relative to the backup's directory."""
+    inside = velero_format.backup_dir(name)
+    target = write.get("target") or write["key"]
+    return {"file": target[len(inside):] if target.startswith(inside) else target, "size": write["size"], "kind": write["kind"],
+            "last_written": velero_format.format_timestamp(write["last_written"])}
+
+
+def _describe_incomplete(location, name, files, partial, now):
+    """What an incomplete backup directory holds: committed files, unfinished writes, when it was last written and how long ago."""
+    written = location.last_modified(velero_format.backup_dir(name))
+    return {
+        "files": dict(sorted(files.items())),
+        "partial_files": [_partial_entry(name, write) for write in partial],
+        "last_written": velero_format.format_timestamp(written) if written else None,
+        "age": velero_format.format_go_duration(max(now - written, datetime.timedelta())) if written else None,
+    }
 
 
 def _read_marker(location, name, files):
@@ -174,18 +209,23 @@ def _selector_text(selector):
     return velero_format.label_selector_to_string(selector) or None
 
 
-def _summary(name, files, backup, problem, now):
-    """The summary of one backup directory (``_time`` is kept for sorting and filtering, then removed)."""
+def _summary(name, files, backup, problem, now, location=None, partial=()):
+    """The summary of one backup directory (``_time`` is kept for sorting and filtering, then removed).
+
+    An incomplete one (``backup`` None) also says what it holds (``_describe_incomplete``; needs ``location``).
+    """
     manifest_file = velero_format.file_names(name)["manifest"].rsplit("/", 1)[-1]
     summary = {
         "name": name,
         "complete": backup is not None,
         "format": FORMAT_KUBESAFE if manifest_file in files else FORMAT_VELERO,
-        "size": sum(files.values()),
+        "size": sum(files.values()) + sum(write["size"] for write in partial),
         "problem": problem,
         "_time": None,
     }
     if backup is None:
+        if location is not None:
+            summary.update(_describe_incomplete(location, name, files, partial, now))
         summary.update({
             "phase": None, "start_timestamp": None, "completion_timestamp": None, "expiration": None, "expired": False,
             "ttl": None, "storage_location": None, "labels": {}, "items_backed_up": 0, "total_items": 0,
@@ -278,13 +318,16 @@ def list_backups(location, name=None, labels=None, newer_than=None, older_than=N
     now = now or _utcnow()
 
     backups = _backup_files(location, name)
+    partial = _partial_writes(location, name) if include_incomplete else {}
+    for backup_name in partial:
+        backups.setdefault(backup_name, {})
     markers = _read_markers(location, backups)
     summaries = []
     for backup_name, files in backups.items():
         backup, problem = markers[backup_name]
         if backup is None and not include_incomplete:
             continue
-        summary = _summary(backup_name, files, backup, problem, now)
+        summary = _summary(backup_name, files, backup, problem, now, location, partial.get(backup_name, ()))
         if _matches(summary, labels, phases, newer_than, older_than, now):
             summaries.append(summary)
     return [_public(summary) for summary in _sorted(summaries)]
@@ -385,10 +428,12 @@ def describe_backup(location, name, include_contents=False, contents_limit=None,
         raise ConfigurationError("contents_limit must be 0 or more, got %s" % contents_limit)
     now = now or _utcnow()
     files = _backup_files(location, name).get(name)
-    if not files:
+    partial = _partial_writes(location, name).get(name, [])
+    if not files and not partial:
         raise _not_found(location, name)
+    files = files or {}
     backup, problem = _read_marker(location, name, files)
-    details = _public(_summary(name, files, backup, problem, now))
+    details = _public(_summary(name, files, backup, problem, now, location, partial))
     keys = velero_format.file_names(name)
     notes = []
     metadata = (backup or {}).get("metadata") or {}

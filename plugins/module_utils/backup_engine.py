@@ -26,12 +26,13 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import Archiv
 from ansible_collections.kubesafe.k8s.plugins.module_utils.collector import ListTask, PageCollector, Relisted
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover, listable
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings, encrypt_secret, encrypting_writer
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError, LocationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import MAX_RELISTS, ApiError, ListExpiredError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
 from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeBackup, VolumeSettings
 from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
@@ -114,9 +115,10 @@ class BackupRun:
 
     def run(self):
         started_clock = time.monotonic()
-        if not self.check_mode and next(iter(self.location.list(self.prefix)), None) is not None:
-            raise ConfigurationError("backup '%s' already exists in %s: choose another name (backups are never overwritten)"
-                                     % (self.name, self.location.url))
+        for path in sweep_stale():
+            self.log("info", "removed %s, the scratch directory of an interrupted run" % path)
+        if not self.check_mode:
+            self._check_name_is_free()
         resources, discovery_warnings = discover(self.client)
         for warning in discovery_warnings:
             self.warn(warning)
@@ -132,6 +134,29 @@ class BackupRun:
             self.volumes.run()
             return self._result(started_clock, "Completed" if not self.errors else "PartiallyFailed", archive=None, files={})
         return self._write(selected, namespaces, started_clock)
+
+    def _check_name_is_free(self):
+        """Backups are never overwritten, and the debris of an interrupted one holds its name until removed."""
+        committed = next(iter(self.location.list(self.prefix)), None)
+        try:
+            partial = next(iter(self.location.list_partial(self.prefix)), None)
+        except LocationError as exc:
+            # Listing S3 uploads needs s3:ListBucketMultipartUploads, which a policy for Velero does not grant.
+            self.log("info", "unfinished writes under %s/ could not be listed: %s" % (self.prefix, exc))
+            partial = None
+        if committed is None and partial is None:
+            return
+        if self.location.exists(self.files["metadata"]):
+            raise ConfigurationError("backup '%s' already exists in %s: choose another name (backups are never overwritten)"
+                                     % (self.name, self.location.url))
+        written = self.location.last_modified(self.prefix)
+        raise ConfigurationError(
+            "backup '%s' cannot be written: an incomplete backup holds the name in %s (%s/ has no velero-backup.json commit marker; "
+            "last written at %s). It is the debris of an interrupted backup, or a backup of that name still running. "
+            "Once no backup is running, clear it with the prune module's debris rule (include_incomplete: true, with "
+            "incomplete_older_than shorter than its age; role prune: prune_include_incomplete), or delete %s/ from the location; "
+            "or choose another name" % (self.name, self.location.url, self.prefix,
+                                        velero_format.format_timestamp(written) if written else "an unknown time", self.prefix))
 
     def _namespaces(self):
         namespaces = {}

@@ -38,9 +38,7 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import sqlite3
-import tempfile
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
@@ -52,6 +50,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import Obje
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make_temp_dir, remove_temp_dir
 
 CLUSTER = "cluster"
 LATEST = "latest"
@@ -342,7 +341,7 @@ class _Index:
     """Both sides' normalized objects in a sqlite3 file, walked in key order."""
 
     def __init__(self):
-        self._directory = tempfile.mkdtemp(prefix="kubesafe-diff-")
+        self._directory = make_temp_dir("diff")
         self._db = sqlite3.connect(os.path.join(self._directory, "index.sqlite3"))
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
@@ -382,7 +381,7 @@ class _Index:
     def close(self):
         with contextlib.suppress(Exception):
             self._db.close()
-        shutil.rmtree(self._directory, ignore_errors=True)
+        remove_temp_dir(self._directory)
 
 
 class _Side:

@@ -29,6 +29,7 @@ except ImportError as exc:  # the module reports it with missing_required_lib("b
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import (
     MAX_PART_SIZE_MB,
+    PARTIAL_UPLOAD,
     Location,
     ObjectNotFound,
     check_key,
@@ -50,6 +51,8 @@ _PERMISSIONS = {
     "list": "s3:ListBucket",
     "delete": "s3:DeleteObject",
     "abort the upload of": "s3:AbortMultipartUpload",
+    "list the multipart uploads under": "s3:ListBucketMultipartUploads",
+    "list the uploaded parts of": "s3:ListMultipartUploadParts",
     "check": "s3:ListBucket",
     "read the object lock configuration of": "s3:GetBucketObjectLockConfiguration",
 }
@@ -221,6 +224,48 @@ class S3Location(Location):
                 del batch[:DELETE_BATCH]
         if batch:
             self._delete_batch(batch, full_prefix)
+        # Uploads a killed backup never completed hold parts (billed) that no listing of objects shows.
+        try:
+            partials = list(self.list_partial(prefix))
+        except LocationError:
+            partials = []  # listing uploads needs s3:ListBucketMultipartUploads, which a policy for Velero does not grant
+        for partial in partials:
+            self.delete_partial(partial)
+
+    def _uploads(self, full_prefix):
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+                yield from page.get("Uploads", [])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise self._error(exc, "list the multipart uploads under", full_prefix)
+
+    def list_partial(self, prefix=""):
+        full_prefix = self._full_prefix(prefix)
+        for upload in self._uploads(full_prefix):
+            size, newest = 0, upload["Initiated"]
+            try:
+                for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]):
+                    for part in page.get("Parts", []):
+                        size += part.get("Size") or 0
+                        newest = max(newest, part.get("LastModified") or newest)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                error = self._error(exc, "list the uploaded parts of", upload["Key"])
+                if "NoSuchUpload" in str(error):
+                    continue  # completed or aborted while listing
+                raise error
+            key = self._relative(upload["Key"])
+            yield {"key": key, "target": key, "upload_id": upload["UploadId"], "size": size, "last_written": newest,
+                   "kind": PARTIAL_UPLOAD}
+
+    def delete_partial(self, partial):
+        full_key = self._full_key(partial["key"])
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=partial["upload_id"])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            error = self._error(exc, "abort the upload of", full_key)
+            if not isinstance(error, ObjectNotFound) and "NoSuchUpload" not in str(error):
+                raise error
 
     def _delete_batch(self, objects, full_prefix):
         try:
@@ -267,13 +312,8 @@ class S3Location(Location):
     def last_modified(self, prefix):
         full_prefix = self._full_prefix(prefix)
         times = [item["LastModified"] for page in self._pages(full_prefix) for item in page.get("Contents", [])]
-        # An upload in progress (the tarball of a running backup) is not listed as an object yet.
-        paginator = self.client.get_paginator("list_multipart_uploads")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
-                times.extend(upload["Initiated"] for upload in page.get("Uploads", []))
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise self._error(exc, "list", full_prefix)
+        # An upload in progress (the tarball of a running backup) is not listed as an object yet; its parts tell when it was last written.
+        times.extend(partial["last_written"] for partial in self.list_partial(prefix))
         return max(times) if times else None
 
     def check(self, write=False):

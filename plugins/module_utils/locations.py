@@ -57,8 +57,11 @@ LOCATION_ARGUMENT_SPEC = dict(
     location_config=dict(type="dict", options=LOCATION_CONFIG_OPTIONS),
 )
 
-# Temporary files of unfinished local writes start with this; listings skip them.
+# Temporary files of unfinished local writes start with this, then the name of the file being
+# written; listings skip them, list_partial shows them.
 _TEMP_PREFIX = ".kubesafe-tmp-"
+PARTIAL_FILE = "temporary file of an unfinished write"
+PARTIAL_UPLOAD = "multipart upload not completed"
 
 
 class ObjectNotFound(LocationError):
@@ -196,7 +199,19 @@ class Location:
         raise NotImplementedError
 
     def delete_prefix(self, prefix):
-        """Delete everything under the directory ``prefix`` (not the whole location: '' is refused)."""
+        """Delete everything under the directory ``prefix``, unfinished writes included (not the whole location: '' is refused)."""
+        raise NotImplementedError
+
+    def list_partial(self, prefix=""):
+        """Iterator of the unfinished writes under ``prefix`` (what a killed process leaves), which ``list`` does not show.
+
+        Each is {"key": where it is (local) or the key it was to become (S3), "target": the key being written,
+        "size": bytes so far, "last_written": aware UTC datetime, "kind": PARTIAL_FILE or PARTIAL_UPLOAD}.
+        """
+        raise NotImplementedError
+
+    def delete_partial(self, partial):
+        """Remove one unfinished write given by ``list_partial``; one already gone is fine."""
         raise NotImplementedError
 
     def check(self, write=False):
@@ -255,7 +270,7 @@ class LocalLocation(Location):
         try:
             os.makedirs(directory, exist_ok=True)
             # Same directory as the target, so the final rename is atomic.
-            handle, temp_path = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
+            handle, temp_path = tempfile.mkstemp(prefix="%s%s." % (_TEMP_PREFIX, os.path.basename(path)), dir=directory)
         except OSError as exc:
             raise self._error("write", path, exc)
         stream = _LocalWriter(os.fdopen(handle, "wb"), path, self._error)
@@ -308,6 +323,37 @@ class LocalLocation(Location):
                     continue  # deleted while listing
                 key = name if relative == "." else "/".join(relative.split(os.sep) + [name])
                 yield key, size
+
+    def list_partial(self, prefix=""):
+        top = self._dir(prefix)
+        for directory, dirnames, filenames in os.walk(top, onerror=self._raise_walk_error(top)):
+            dirnames.sort()
+            relative = os.path.relpath(directory, self.root)
+            for name in sorted(filenames):
+                if not name.startswith(_TEMP_PREFIX):
+                    continue
+                try:
+                    info = os.stat(os.path.join(directory, name))
+                except FileNotFoundError:
+                    continue  # the write finished while listing
+                folder = [] if relative == "." else relative.split(os.sep)
+                # mkstemp's names: the prefix, the target's name, '.', 8 random characters (older releases: no target).
+                target = name[len(_TEMP_PREFIX):].rsplit(".", 1)[0] if "." in name[len(_TEMP_PREFIX):] else None
+                yield {"key": "/".join(folder + [name]), "target": "/".join(folder + [target]) if target else None,
+                       "size": info.st_size, "kind": PARTIAL_FILE,
+                       "last_written": datetime.datetime.fromtimestamp(info.st_mtime, datetime.timezone.utc)}
+
+    def delete_partial(self, partial):
+        path = os.path.join(self.root, *_clean_path(partial["key"], "key"))
+        if not os.path.basename(path).startswith(_TEMP_PREFIX):
+            raise LocationError("refusing to delete %s as an unfinished write: its name does not start with %s" % (path, _TEMP_PREFIX))
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._error("delete", path, exc)
+        self._prune_empty_dirs(os.path.dirname(path))
 
     def _raise_walk_error(self, top):
         def on_error(exc):

@@ -17,6 +17,13 @@ the deletion fails; what is left is debris that a later run with
 deletion removes the restores that reference the backup; the records of
 restores Velero made name no backup in the bucket (Velero keeps that in the
 Restore object in its cluster) and are left alone.
+
+The debris rule (``include_incomplete``, off by default) deletes directories
+without ``velero-backup.json`` (unfinished writes included: temporary files,
+S3 multipart uploads never completed) and unfinished writes under
+``restores/``, once nothing was written there for ``incomplete_older_than``
+(24h by default): a backup still running writes its tarball continuously,
+so it is never that old.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -103,7 +110,7 @@ def restores_by_backup(location):
 
 
 def _entry(backup, reasons):
-    return {
+    entry = {
         "name": backup["name"],
         "complete": backup["complete"],
         "phase": backup.get("phase"),
@@ -112,6 +119,9 @@ def _entry(backup, reasons):
         "size": backup.get("size"),
         "reasons": reasons,
     }
+    if not backup["complete"]:
+        entry.update((key, backup.get(key)) for key in ("last_written", "age", "partial_files"))
+    return entry
 
 
 def _complete_decision(backup, options, expired, policy_kept):
@@ -147,9 +157,11 @@ def _incomplete_decision(location, backup, options, now):
         return [], ["incomplete and empty"]
     age = now - written
     when = velero_format.format_timestamp(written)
+    unfinished = len(backup.get("partial_files") or [])
+    held = " and %d unfinished write(s)" % unfinished if unfinished else ""
     if age >= options.incomplete_older_than:
-        return ["incomplete debris: no velero-backup.json, last written at %s (older than %s)"
-                % (when, velero_format.format_go_duration(options.incomplete_older_than))], []
+        return ["incomplete debris: no velero-backup.json%s, last written at %s (older than %s)"
+                % (held, when, velero_format.format_go_duration(options.incomplete_older_than))], []
     return [], ["incomplete, last written at %s (younger than %s): may be a backup in progress"
                 % (when, velero_format.format_go_duration(options.incomplete_older_than))]
 
@@ -186,7 +198,7 @@ class PruneRun:
         self.check_mode = check_mode
         self.now = now or _utcnow()
         self.result = {"location": location.url, "check_mode": check_mode, "deleted": [], "kept": [], "locked": [], "failed": [],
-                       "warnings": []}
+                       "unfinished_writes": [], "warnings": []}
         self._restores = None
 
     def run(self):
@@ -206,7 +218,24 @@ class PruneRun:
                 self._delete(_entry(backup, delete))
             else:
                 self.result["kept"].append(_entry(backup, keep))
+        if options.include_incomplete:
+            self._delete_unfinished_writes(RESTORES_DIR)
         return self.result
+
+    def _delete_unfinished_writes(self, prefix):
+        """Temporary files (S3: uploads) that a killed run left outside backups/, such as a restore's record, past the debris age."""
+        for partial in self.location.list_partial(prefix):
+            if self.now - partial["last_written"] < self.options.incomplete_older_than:
+                continue
+            entry = {"key": partial["key"], "target": partial.get("target"), "kind": partial["kind"], "size": partial["size"],
+                     "last_written": velero_format.format_timestamp(partial["last_written"])}
+            if not self.check_mode:
+                try:
+                    self.location.delete_partial(partial)
+                except KubesafeError as exc:
+                    self.result["failed"].append(dict(entry, name=partial["key"], error=str(exc)))
+                    continue
+            self.result["unfinished_writes"].append(entry)
 
     def _delete(self, entry):
         name = entry["name"]
@@ -267,5 +296,5 @@ def _snapshot_preview(name, snapshots):
 
 
 def run_prune(location, options, check_mode=False, now=None, csi=None, ebs=None):
-    """Prune ``location`` by ``options`` (a PruneOptions); returns {location, check_mode, deleted, kept, locked, failed, warnings}."""
+    """Prune ``location`` by ``options`` (a PruneOptions); returns {location, check_mode, deleted, kept, locked, failed, unfinished_writes, warnings}."""
     return PruneRun(location, options, check_mode, now, csi=csi, ebs=ebs).run()

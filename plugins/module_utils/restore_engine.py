@@ -38,6 +38,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, as_list, check_namespace_name)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
+from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
 from ansible_collections.kubesafe.k8s.plugins.module_utils import hooks as pod_hooks
 from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import SnapshotError
@@ -204,6 +205,8 @@ class RestoreRun:
 
     def run(self):
         started_clock = time.monotonic()
+        for path in sweep_stale():
+            self.log("info", "removed %s, the scratch directory of an interrupted run" % path)
         self._resolve_backup()
         self.name = self.name or "%s-%s" % (self.backup_name, self.started.strftime("%Y%m%d%H%M%S"))
         self.run_log.name = self.name

@@ -43,6 +43,9 @@ options:
   name:
     description:
       - Name of the backup. An existing backup of that name is never overwritten.
+      - An incomplete backup (a directory without C(velero-backup.json), or unfinished writes, left by an interrupted
+        run) holds its name too. The task then fails saying so, until M(kubesafe.k8s.prune) with I(include_incomplete)
+        removes it or the directory is deleted.
       - Defaults to I(name_prefix) followed by C(-YYYYMMDDhhmmss) in UTC.
     type: str
   name_prefix:

@@ -76,8 +76,12 @@ options:
       - Also list the directories under C(backups/) that have no readable C(velero-backup.json), the file written
         last as the commit marker. They are runs that were interrupted (or are being written right now), or whose
         marker is damaged, and they cannot be restored.
-      - They are returned with I(complete=false), no phase and the reason in I(problem). Having no phase, labels or
+      - They are returned with I(complete=false), no phase and the reason in I(problem), plus what is there
+        (I(files), I(partial_files), I(size)) and how old it is (I(last_written), I(age)). Having no phase, labels or
         start time, they are left out by the I(phase), I(labels), I(newer_than) and I(older_than) filters.
+      - A backup killed while it was writing its archive leaves only an unfinished write (a C(.kubesafe-tmp-*) file
+        of a directory location, or an S3 multipart upload never completed); it is listed too, and holds its name
+        until removed. M(kubesafe.k8s.prune) removes such debris with I(include_incomplete).
     type: bool
     default: false
 attributes:
@@ -167,6 +171,22 @@ backups:
     problem:
       description: Why an incomplete entry is incomplete; null for a complete backup.
       type: str
+    partial_files:
+      description:
+        - Only for an incomplete entry; the unfinished writes in it, each with I(file) (what it was to become, such as
+          C(<name>.tar.gz)), I(size) (bytes written so far), I(kind) (C(temporary file of an unfinished write) or
+          C(multipart upload not completed)) and I(last_written).
+      type: list
+      elements: dict
+      sample: [{file: nightly.tar.gz, size: 5242880, kind: multipart upload not completed, last_written: "2026-01-01T02:01:10Z"}]
+    last_written:
+      description: Only for an incomplete entry; when anything in it was last written, UTC.
+      type: str
+      sample: "2026-01-01T02:01:10Z"
+    age:
+      description: Only for an incomplete entry; the time since I(last_written), as a Go duration.
+      type: str
+      sample: 26h3m12s
     format:
       description: C(kubesafe) for a backup written by this collection (it has a manifest), C(velero) otherwise.
       type: str
@@ -278,8 +298,8 @@ backups:
       returned: when I(name) is given
       type: dict
     files:
-      description: The backup's files and their sizes in bytes.
-      returned: when I(name) is given
+      description: The backup's files and their sizes in bytes (unfinished writes are in I(partial_files)).
+      returned: when I(name) is given, and for every incomplete entry
       type: dict
       sample: {"velero-backup.json": 1310, "shop-nightly-20260101020000.tar.gz": 40250}
     resource_counts:

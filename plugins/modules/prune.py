@@ -82,15 +82,22 @@ options:
     type: dict
   include_incomplete:
     description:
-      - Also delete the directories under C(backups/) without C(velero-backup.json) (the debris of interrupted runs)
-        last written more than I(incomplete_older_than) ago. Younger ones may be backups in progress and are kept.
+      - The debris rule. Also delete the directories under C(backups/) without C(velero-backup.json) (the debris of
+        interrupted runs) last written more than I(incomplete_older_than) ago. Younger ones may be backups in progress
+        and are kept.
+      - Unfinished writes count as what such a directory holds, and go with it; they are the C(.kubesafe-tmp-*) temporary files
+        of a directory location, and the multipart uploads never completed of an S3 location (they are aborted, so
+        their parts are no longer billed). Unfinished writes under C(restores/) (a restore killed while it wrote its
+        record) past the same age are removed too, and reported in I(unfinished_writes).
       - Directories whose C(velero-backup.json) is unreadable are never deleted (they are reported in I(kept)).
+      - Off by default, so that nothing but expired or unkept backups is ever deleted without asking.
     type: bool
     default: false
   incomplete_older_than:
     description:
       - With I(include_incomplete), the age (Go duration) since the last write after which an incomplete directory is debris.
-      - Choose it longer than the longest backup run.
+      - A running backup writes its archive all along, so the default (24h) never removes one in progress; choose it
+        longer than the longest backup run. C(0s) removes every incomplete directory, so use it only when no backup runs.
     type: str
     default: 24h
   delete_restores:
@@ -192,6 +199,16 @@ deleted:
       description: Why it goes, such as C(expired at 2026-01-01T02:00:00Z), C(not kept by the keep rules), C(incomplete debris ...).
       type: list
       elements: str
+    last_written:
+      description: For incomplete debris, when anything under it was last written, UTC.
+      type: str
+    age:
+      description: For incomplete debris, the time since I(last_written), as a Go duration.
+      type: str
+    partial_files:
+      description: For incomplete debris, its unfinished writes (see M(kubesafe.k8s.backup_info)).
+      type: list
+      elements: dict
     restores:
       description: Restores whose records were (would be) deleted with it.
       type: list
@@ -240,6 +257,15 @@ locked:
       message: "locked (GOVERNANCE retention until 2026-03-01T02:00:05Z): not deleted"
 failed:
   description: The backups whose deletion failed, with I(error); their C(velero-backup.json) may already be gone.
+  returned: always
+  type: list
+  elements: dict
+unfinished_writes:
+  description:
+    - With I(include_incomplete), the unfinished writes outside C(backups/) (such as C(restores/<name>/)) removed (in check
+      mode, that would be removed) because nothing wrote to them for I(incomplete_older_than).
+    - Each has I(key) (where it is, or on S3 the key of the upload), I(target) (the file it was to become, when known),
+      I(kind), I(size) and I(last_written).
   returned: always
   type: list
   elements: dict
@@ -309,10 +335,10 @@ def main():
     if result["failed"]:
         message = "could not delete %d backup(s): %s" % (len(result["failed"]), "; ".join(
             "%s: %s" % (entry["name"], entry["error"]) for entry in result["failed"]))
-        module.fail_json(msg=message, changed=bool(result["deleted"]), **result)
+        module.fail_json(msg=message, changed=bool(result["deleted"] or result["unfinished_writes"]), **result)
     for warning in result["warnings"]:
         module.warn(warning)
-    module.exit_json(changed=bool(result["deleted"]), **result)
+    module.exit_json(changed=bool(result["deleted"] or result["unfinished_writes"]), **result)
 
 
 if __name__ == "__main__":

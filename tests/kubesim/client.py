@@ -47,6 +47,10 @@ class ControlClient:
     def add_fault(self, **rule):
         return self._call("POST", "faults", rule)
 
+    def faults(self):
+        """The fault rules with how often each has fired (a latency rule fires when the request arrives, before it sleeps)."""
+        return self._call("GET", "faults")["rules"]
+
     def clear_faults(self):
         return self._call("DELETE", "faults")
 

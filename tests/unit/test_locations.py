@@ -237,6 +237,28 @@ def test_local_temp_files_are_not_listed(tmp_path):
     assert list(location.list()) == [("backups/b1/b1.tar.gz", 4)]
 
 
+def test_local_unfinished_writes_are_listed_apart_and_deleted(tmp_path):
+    location = open_location(str(tmp_path))
+    with location.open_write("backups/b1/b1.tar.gz") as stream:
+        stream.write(b"data")
+        stream.flush()
+        [partial] = list(location.list_partial("backups"))
+        assert partial["key"].startswith("backups/b1/.kubesafe-tmp-b1.tar.gz.") and partial["target"] == "backups/b1/b1.tar.gz"
+        assert partial["size"] == 4 and partial["kind"] == locations.PARTIAL_FILE and partial["last_written"].tzinfo
+    assert list(location.list_partial()) == []
+    # What a killed process leaves (an older release named no target); deleting it removes the emptied directories.
+    (tmp_path / "restores" / "r1").mkdir(parents=True)
+    (tmp_path / "restores" / "r1" / ".kubesafe-tmp-abcd1234").write_bytes(b"xy")
+    [partial] = list(location.list_partial())
+    assert partial["key"] == "restores/r1/.kubesafe-tmp-abcd1234" and partial["target"] is None and partial["size"] == 2
+    location.delete_partial(partial)
+    assert not (tmp_path / "restores").exists()
+    location.delete_partial(partial)  # already gone: fine
+    with pytest.raises(LocationError, match="refusing to delete"):
+        location.delete_partial({"key": "backups/b1/b1.tar.gz"})
+    assert location.exists("backups/b1/b1.tar.gz")
+
+
 def test_local_list_list_dirs_delete(tmp_path):
     location = open_location(str(tmp_path))
     for key, data in [("backups/b1/b1.tar.gz", b"12345"), ("backups/b1/velero-backup.json", b"{}"),

@@ -149,6 +149,31 @@ def test_incomplete_debris_by_age(tmp_path, make_backup):
     assert names(result["kept"]) == ["done"]
 
 
+def test_debris_rule_sees_unfinished_writes(tmp_path, make_backup):
+    root = tmp_path / "loc"
+    location = open_location(str(root))
+    make_backup(location, "done", datetime.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    # A backup killed while writing its tarball, and a restore killed while writing its record.
+    for folder, name, hours in (("backups/killed", ".kubesafe-tmp-killed.tar.gz.abcd1234", 30),
+                                ("backups/running", ".kubesafe-tmp-running.tar.gz.efgh5678", 0),
+                                ("restores/r1", ".kubesafe-tmp-restore-r1-report.json.ijkl9012", 30)):
+        (root / folder).mkdir(parents=True)
+        (root / folder / name).write_bytes(b"partial")
+        stamp = time.time() - hours * 3600
+        os.utime(root / folder / name, (stamp, stamp))
+    assert listed(location) == ["done"] and listed(location, include_incomplete=True) == ["done", "killed", "running"]
+
+    preview = run_prune(location, PruneOptions(include_incomplete=True), check_mode=True)
+    assert names(preview["deleted"]) == ["killed"] and preview["deleted"][0]["partial_files"][0]["file"] == "killed.tar.gz"
+    assert "1 unfinished write(s)" in preview["deleted"][0]["reasons"][0]
+    assert [entry["target"] for entry in preview["unfinished_writes"]] == ["restores/r1/restore-r1-report.json"]
+    assert sorted(os.listdir(root / "backups")) == ["done", "killed", "running"] and (root / "restores").exists()
+
+    result = run_prune(location, PruneOptions(include_incomplete=True))
+    assert names(result["deleted"]) == ["killed"] and len(result["unfinished_writes"]) == 1
+    assert sorted(os.listdir(root / "backups")) == ["done", "running"] and not (root / "restores").exists()
+
+
 def test_deleting_removes_the_marker_first(tmp_path, make_backup, monkeypatch):
     root = tmp_path / "loc"
     location = open_location(str(root))
