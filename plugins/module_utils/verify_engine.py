@@ -43,7 +43,7 @@ import zlib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format, volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader, HashingReader, item_path_problem
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_manifest import count_problems, file_problem, load_manifest, max_tar_bytes
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_manifest import count_problems, file_problem, load_manifest
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import MARKER_FILE, check_backup_name, list_backups
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
@@ -280,11 +280,12 @@ def _note_for_restore_check(inventory, item):
                                          storage_class))
 
 
-def _read_items(inventory, stream, source, encryption, manifest):
+def _read_items(inventory, stream, source, encryption):
     if encryption.whole_archive:
         from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import decrypting_reader  # pylint: disable=import-outside-toplevel
         stream = decrypting_reader(stream, encryption.keys, "backup archive %s" % source, encryption.header)
-    for item in ArchiveReader(stream, include_versioned=True, source=source, max_tar_bytes=max_tar_bytes(manifest)):
+    # Not capped at the manifest's tar size (a restore is): verify names every damaged object, the files check the tampering.
+    for item in ArchiveReader(stream, include_versioned=True, source=source):
         problem = item_path_problem(item)
         identity = (item.group_resource, item.namespace, item.name)
         if item.version is not None:
@@ -307,7 +308,7 @@ def _read_items(inventory, stream, source, encryption, manifest):
     inventory.read = True
 
 
-def _check_contents(report, location, name, files, encryption, manifest):
+def _check_contents(report, location, name, files, encryption):
     """Read the tarball end to end; returns (inventory, (size, sha256) of the stored file or None)."""
     inventory = _Inventory()
     contents_file = encryption.contents_file
@@ -322,7 +323,7 @@ def _check_contents(report, location, name, files, encryption, manifest):
     with contextlib.closing(location.open_read(key)) as stream:
         hashing = HashingReader(stream)
         try:
-            _read_items(inventory, hashing, contents_file, encryption, manifest)
+            _read_items(inventory, hashing, contents_file, encryption)
         except KubesafeError as exc:
             problems.append(str(exc))
         hashing.finish()
@@ -404,8 +405,8 @@ def _check_restore(report, location, name, client, inventory, keys, mappings):
         report.add("restore_check", "the check-mode restore did not run", [str(exc)])
         return
     problems = []
-    # Objects that already exist in the target are skipped by a restore, not failures.
-    warnings = [warning for warning in result.get("warnings") or [] if "already exists" not in warning]
+    # Objects that already exist in the target are skipped by a restore, not failures; a missing manifest is the manifest check's.
+    warnings = [warning for warning in result.get("warnings") or [] if "already exists" not in warning and "restored unverified" not in warning]
     notes = []
     for key, count in sorted((result.get("skipped_kinds") or {}).items()):
         group_resource = key.split(" ", 1)[0]
@@ -452,7 +453,7 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     backup = _check_marker(report, location, name, files)
     manifest = _check_manifest(report, location, name, files)
     encryption = _encryption_of(location, name, files, keys)
-    inventory, contents_hash = _check_contents(report, location, name, files, encryption, manifest)
+    inventory, contents_hash = _check_contents(report, location, name, files, encryption)
     if manifest is not None:
         _check_files(report, location, name, files, manifest, encryption.contents_file, contents_hash)
     resource_list = _check_sidecars(report, location, name, files)
