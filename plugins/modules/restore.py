@@ -26,7 +26,8 @@ description:
     read, before anything is written - the size and SHA-256 of every file the restore reads (the tarball, encrypted
     or not, the encryption key file, the volume snapshot sidecars) and the objects per resource. A mismatch, a file the
     manifest does not list, or a missing manifest fails the task naming the file, with nothing written (see
-    I(allow_unverified)). A Velero-made backup (no manifest) is restored with a warning that it is unverified.
+    I(allow_unverified)). A Velero-made backup (no manifest, and no C(kubesafe.k8s/manifest) annotation on its
+    C(velero-backup.json)) is restored with a warning that it is unverified.
   - The archive path is the authority - an object whose name, namespace, API group or kind is not the one of its path
     (C(resources/<resource>/namespaces/<ns>/<name>.json), C(resources/<resource>/cluster/<name>.json)), a namespaced
     object under C(cluster/) or a cluster-scoped one under C(namespaces/), is never written; it is counted as failed
