@@ -101,6 +101,7 @@ class _CheckedStream:
         self._report = report
         self._hash = hashlib.sha256()
         self._size = 0
+        self._closed = False
         self.checked = False
 
     def read(self, size=-1):
@@ -111,7 +112,8 @@ class _CheckedStream:
         if isinstance(limit, int) and self._size > limit:
             self.checked = True
             self._report("%s has more than the %d bytes the manifest says (replaced or appended to)" % (self._file_name, limit))
-        elif not data and size != 0 and not self.checked:
+        elif (not data and size != 0 or size is None or size < 0) and not self.checked:
+            # b"" is the end; read() without a size returns all that is left.
             self.checked = True
             problem = file_problem(self._file_name, self._expected, self._size, self._hash.hexdigest())
             if problem:
@@ -128,10 +130,14 @@ class _CheckedStream:
 
     def finish(self):
         """Read to the end (what a consumer leaves after the data it needs) so that the whole file is checked."""
+        if self._closed and not self.checked:
+            self.checked = True
+            self._report("%s was closed before its end was read, so it could not be checked" % self._file_name)
         while not self.checked:
             self.read(1024 * 1024)
 
     def close(self):
+        self._closed = True
         close = getattr(self._stream, "close", None)
         if close is not None:
             close()
