@@ -555,11 +555,13 @@ class _GunzipStream:
 class _BoundedTarInfo(tarfile.TarInfo):
     """Refuses a PAX or GNU long-name header bigger than MAX_ENTRY_BYTES before tarfile reads it into memory."""
 
-    def _proc_member(self, tarfile_):
-        if self.size > MAX_ENTRY_BYTES and self.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
+    _FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)
+
+    def _proc_member(self, tarfile):  # pylint: disable=redefined-outer-name
+        if self.size > MAX_ENTRY_BYTES and self.type not in self._FILE_TYPES:
             raise BackupFormatError("tar header %r declares %d bytes of extended header data, more than the %d bytes any entry may have"
                                     % (self.name, self.size, MAX_ENTRY_BYTES))
-        return super()._proc_member(tarfile_)
+        return super()._proc_member(tarfile)
 
 
 def member_problem(member):
