@@ -283,3 +283,27 @@ def test_a_rewritten_volume_snapshot_sidecar_is_refused(sample_cluster, kubesim_
     result = run_module(ansible_playbook, target.env(), tmp_path, "restore", {"backup": BACKUP, "location": str(location)}, check=False)
     assert result.get("failed") and "%s has" % sidecar.name in result["msg"], result.get("msg")
     assert writes(target) == []
+
+
+@pytest.mark.parametrize("damaged, named", [
+    ("%s.tar.gz.age" % BACKUP, "%s.tar.gz.age has SHA-256" % BACKUP),
+    ("%s-identity.age" % BACKUP, "%s-identity.age has" % BACKUP),
+])
+def test_an_encrypted_backup_is_checked_too(sample_cluster, kubesim_factory, ansible_playbook, tmp_path, damaged, named):
+    """The age-encrypted tarball (one byte flipped: also undecryptable, but named as not matching) and the passphrase-wrapped key."""
+    pytest.importorskip("pyrage")
+    from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings  # pylint: disable=import-outside-toplevel
+    location = tmp_path / "location"
+    client = KubeClient(**connection_options({"kubeconfig": sample_cluster.kubeconfig}))
+    run_backup(client, open_location(str(location)), BackupOptions(
+        name=BACKUP, included_namespaces=["payments"], encryption=EncryptionSettings.from_options("all", passphrase="correct horse")))
+    path = location / "backups" / BACKUP / damaged
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    target = kubesim_factory()
+    target.control.clear_audit()
+    result = run_module(ansible_playbook, target.env(), tmp_path, "restore",
+                        {"backup": BACKUP, "location": str(location), "decryption_passphrase": "correct horse"}, check=False)
+    assert result.get("failed") and "does not match its manifest" in result["msg"] and named in result["msg"], result.get("msg")
+    assert writes(target) == []
