@@ -50,6 +50,14 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _GZIP_MAGIC = b"\x1f\x8b"
 # Compressed bytes read at a time, and the most decompressed bytes held at once.
 _READ_CHUNK = 1024 * 1024
+# The largest archive entry read.  etcd refuses requests over 1.5 MiB by default
+# (--max-request-bytes), so no stored object is bigger; its JSON can be a few times
+# the size of its protobuf (escaping, a managedFields-heavy object), and a cluster
+# may raise the etcd limit.  16 MiB keeps every real object and bounds what one
+# hostile entry (or a PAX or GNU long-name header) can make a reader hold.
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
+# What a tar writer may leave after the end-of-archive blocks (record padding).
+_MAX_TRAILING_BYTES = MAX_ENTRY_BYTES
 
 
 # Go's json.Marshal escapes these inside strings (HTML safety, JS line separators);
@@ -175,6 +183,38 @@ class HashingWriter:
         return self._hash.hexdigest()
 
 
+class HashingReader:
+    """A readable stream that hashes (SHA-256) and counts the bytes read through it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size=-1):
+        data = self._stream.read(size)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readable(self):
+        return True
+
+    def finish(self):
+        """Read what the consumer left unread (after an error, or trailing bytes) so the hash covers the whole file."""
+        while self.read(_READ_CHUNK):
+            pass
+
+    @property
+    def sha256(self):
+        return self._hash.hexdigest()
+
+
 class _InlineGzip:
     """Compresses and writes on the caller's thread."""
 
@@ -278,6 +318,8 @@ class ArchiveWriter:
         self.item_count = 0
         self.entry_count = 0
         self.item_bytes = 0
+        # Bytes of the uncompressed tar, recorded in the manifest to bound what a reader inflates.
+        self.tar_bytes = 0
         self.counts_by_resource = {}
         self._add_entry(VERSION_MEMBER, (FORMAT_VERSION + "\n").encode("ascii"), int(time.time()))
 
@@ -329,6 +371,7 @@ class ArchiveWriter:
         chunk = b"".join(self._pending)
         self._pending = []
         self._pending_size = 0
+        self.tar_bytes += len(chunk)
         self._gzip.put(chunk)
 
     def close(self):
@@ -369,6 +412,33 @@ class ArchiveItem:
 
     def __repr__(self):
         return "ArchiveItem(%r)" % self.path
+
+
+def item_path_problem(item):
+    """Why an archive item is not the object its path names, or None.
+
+    The path is the authority (restores select, map and write by it): the object
+    must have apiVersion, kind and metadata.name, the name and namespace of its
+    path (none under ``cluster/``), and the API group of its resource directory.
+    Whether the kind is that resource's needs the target's discovery (restore checks it).
+    """
+    obj = item.obj
+    for field in ("apiVersion", "kind"):
+        if not isinstance(obj.get(field), str) or not obj.get(field):
+            return "%s has no %s" % (item.path, field)
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata.get("name"):
+        return "%s has no metadata.name" % item.path
+    if metadata["name"] != item.name:
+        return "%s holds an object named %r" % (item.path, metadata["name"])
+    if item.namespace and metadata.get("namespace") != item.namespace:
+        return "%s holds an object of namespace %r" % (item.path, metadata.get("namespace"))
+    if not item.namespace and metadata.get("namespace"):
+        return "%s is stored as cluster-scoped but names namespace %r" % (item.path, metadata["namespace"])
+    group = obj["apiVersion"].rpartition("/")[0]
+    if group != item.group_resource.partition(".")[2]:
+        return "%s holds a %s of API group %r, not of %s" % (item.path, obj["kind"], group, item.group_resource)
+    return None
 
 
 def normalize_member_name(name):
@@ -416,9 +486,11 @@ class _GunzipStream:
     Memory stays bounded: at most _READ_CHUNK decompressed bytes at a time.
     """
 
-    def __init__(self, fileobj, fail):
+    def __init__(self, fileobj, fail, max_bytes=None):
         self._fileobj = fileobj
         self._fail = fail
+        self._max_bytes = max_bytes
+        self.inflated = 0
         self._decompressor = zlib.decompressobj(_GZIP_WBITS)
         self._buffer = b""
         self._position = 0
@@ -453,6 +525,9 @@ class _GunzipStream:
             except zlib.error as error:
                 raise self._fail("the gzip data is corrupted", error)
             if output:
+                self.inflated += len(output)
+                if self._max_bytes is not None and self.inflated > self._max_bytes:
+                    raise self._fail("it inflates to more than the %d bytes of tar its manifest records (refused unread)" % self._max_bytes)
                 self._buffer = output
                 self._position = 0
                 return True
@@ -470,9 +545,46 @@ class _GunzipStream:
         return b"".join(pieces)
 
     def drain(self):
-        """Read to the end, so that a truncated or corrupted tail is noticed too."""
+        """Read to the end, so that a truncated or corrupted tail is noticed too (bounded: a tail is record padding)."""
+        end_of_tar = self.inflated - (len(self._buffer) - self._position)
         while self._refill():
-            pass
+            if self.inflated - end_of_tar > _MAX_TRAILING_BYTES:
+                raise self._fail("more than %d bytes follow the end of the tar archive" % _MAX_TRAILING_BYTES)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses a PAX or GNU long-name header bigger than MAX_ENTRY_BYTES before tarfile reads it into memory."""
+
+    _FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)
+
+    def _proc_member(self, tarfile):  # pylint: disable=redefined-outer-name
+        if self.size > MAX_ENTRY_BYTES and self.type not in self._FILE_TYPES:
+            raise BackupFormatError("tar header %r declares %d bytes of extended header data, more than the %d bytes any entry may have"
+                                    % (self.name, self.size, MAX_ENTRY_BYTES))
+        return super()._proc_member(tarfile)
+
+
+def member_problem(member):
+    """Why a tar member must not be read, or None: a path escaping the archive, a link, device or fifo, an entry too big.
+
+    Nothing is ever extracted to disk, but an archive holding these was not written by
+    a backup tool: refusing them names the tampering instead of skipping it.
+    """
+    name = member.name
+    parts = name.split("/")
+    if name.startswith("/"):
+        return "%s has an absolute path" % name
+    if ".." in parts:
+        return "%s has a '..' path component" % name
+    if member.issym() or member.islnk():
+        return "%s is a %s link (to %s)" % (name, "symbolic" if member.issym() else "hard", member.linkname)
+    if member.ischr() or member.isblk() or member.isfifo():
+        return "%s is a %s" % (name, "fifo" if member.isfifo() else "device")
+    if not (member.isdir() or member.type in (tarfile.REGTYPE, tarfile.AREGTYPE)):
+        return "%s is a tar entry of type %r, not a file or directory" % (name, member.type)
+    if member.size > MAX_ENTRY_BYTES:
+        return "%s has %d bytes, more than the %d bytes any Kubernetes object can have" % (name, member.size, MAX_ENTRY_BYTES)
+    return None
 
 
 class ArchiveReader:
@@ -486,8 +598,9 @@ class ArchiveReader:
     in ``skipped_members``.
     """
 
-    def __init__(self, fileobj, include_versioned=False, source="backup archive"):
+    def __init__(self, fileobj, include_versioned=False, source="backup archive", max_tar_bytes=None):
         self._fileobj = fileobj
+        self._max_tar_bytes = max_tar_bytes
         self._include_versioned = include_versioned
         self._source = source
         self._gunzip = None
@@ -515,9 +628,9 @@ class ArchiveReader:
 
     def _open(self):
         self._started = True
-        self._gunzip = _GunzipStream(self._fileobj, self._fail)
+        self._gunzip = _GunzipStream(self._fileobj, self._fail, self._max_tar_bytes)
         try:
-            self._tar = tarfile.open(fileobj=self._gunzip, mode="r|")
+            self._tar = tarfile.open(fileobj=self._gunzip, mode="r|", tarinfo=_BoundedTarInfo)
         except tarfile.TarError as error:
             raise self._fail("the gzip data is not a tar archive", error)
         member = self._next_member()
@@ -530,9 +643,15 @@ class ArchiveReader:
 
     def _next_member(self):
         try:
-            return self._tar.next()
+            member = self._tar.next()
         except (tarfile.TarError, EOFError, OSError) as error:
             raise self._fail("the archive is truncated or corrupted", error)
+        except BackupFormatError as error:
+            raise self._fail("it holds a hostile entry", error)
+        problem = member_problem(member) if member is not None else None
+        if problem:
+            raise self._fail("it holds a hostile entry", problem)
+        return member
 
     def _read_member(self, member, path):
         try:

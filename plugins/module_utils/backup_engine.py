@@ -23,6 +23,7 @@ import time
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveWriter, HashingWriter
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_manifest import MANIFEST_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.collector import ListTask, PageCollector, Relisted
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover, listable
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings, encrypt_secret, encrypting_writer
@@ -409,7 +410,8 @@ class BackupRun:
         put(self.files["manifest"], json.dumps(manifest, indent=2, sort_keys=True).encode())
         marker = velero_format.backup_object(self.name, self.options.storage_location, self._spec_options(),
                                              self._status(phase, completed), self.options.labels,
-                                             annotations=encryption.backup_annotations())
+                                             annotations=dict(encryption.backup_annotations(),
+                                                              **{MANIFEST_ANNOTATION: self.files["manifest"].rsplit("/", 1)[-1]}))
         self.location.put_bytes(self.files["metadata"], json.dumps(marker, indent=2).encode())
         self._completed = completed
         return files
@@ -431,6 +433,7 @@ class BackupRun:
             "completionTimestamp": velero_format.format_timestamp(completed),
             "counts": dict(sorted(self.counts.items())),
             "totalItems": sum(self.counts.values()),
+            "tarBytes": self._archive.tar_bytes,
             "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
             "encryption": self.options.encryption.header(),
             "volumeSnapshots": self._volume_records(),

@@ -23,7 +23,8 @@ import json
 import time
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader, item_path_problem
+from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_manifest
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
     decrypt_secret, hide_secret_values, keys_for_backup, open_backup_contents, read_encryption_header)
@@ -61,7 +62,8 @@ class RestoreOptions:
                  excluded_resources=None, include_cluster_resources=None, label_selector=None, or_label_selectors=None,
                  names=None, namespace_mapping=None, storage_class_mapping=None, registry_mapping=None, resource_modifiers=None,
                  existing_resource_policy="none", preserve_nodeports=False, restore_status=None, wait=False, wait_timeout=300,
-                 parallelism=8, decryption_keys=None, restore_pvs=True, ebs_config=None, ebs_factory=None, hooks=None):
+                 parallelism=8, decryption_keys=None, restore_pvs=True, ebs_config=None, ebs_factory=None, hooks=None,
+                 allow_unverified=False):
         if existing_resource_policy not in ("none", "update", "recreate"):
             raise ConfigurationError("existing_resource_policy must be none, update or recreate, not %r" % existing_resource_policy)
         self.backup = backup or "latest"
@@ -99,6 +101,8 @@ class RestoreOptions:
         self.ebs_config = ebs_config
         self.ebs_factory = ebs_factory
         self.hooks = pod_hooks.prepare_restore_hooks(hooks or [])  # besides the pods' own annotations; checked before any write
+        # Restore a backup of ours whose manifest is lost or does not match its files (warnings instead of a refusal).
+        self.allow_unverified = bool(allow_unverified)
 
 
 def _utcnow():
@@ -179,6 +183,9 @@ class RestoreRun:
         self._recreated_hooked_pods = []  # (namespace, label selector, hooks): pods a controller recreates under new names
         self._target_namespaces = set()
         self._archive_kinds = {}  # group_resource -> _ItemKind of its first item, for the resource-name check
+        self.reads = location  # the backup's files are read through this (checked against the manifest when there is one)
+        self.manifest = None
+        self.integrity = {"verified": False, "detail": "not read"}
 
     # ---------------------------------------------------------------- reporting
 
@@ -216,7 +223,7 @@ class RestoreRun:
             storage_class_mapping=self.options.storage_class_mapping, registry_mapping=self.options.registry_mapping,
             resource_modifiers=self.options.resource_modifiers, preserve_nodeports=self.options.preserve_nodeports,
             restore_status=self.options.restore_status)
-        self.volumes = VolumeRestore(self.client, volume_records.read_records(self.location, self.backup_name), self.backup_name, self.name,
+        self.volumes = VolumeRestore(self.client, volume_records.read_records(self.reads, self.backup_name), self.backup_name, self.name,
                                      restore_pvs=self.options.restore_pvs, ebs_config=self.options.ebs_config,
                                      ebs_factory=self.options.ebs_factory, check_mode=self.check_mode)
         targets = _TargetTypes(self.client)
@@ -259,9 +266,34 @@ class RestoreRun:
             raise ConfigurationError("backup '%s' has phase %s; only Completed or PartiallyFailed backups can be restored" % (name, phase))
         self.backup_name = name
         self.files = files
+        self._check_manifest(backup)
         # An encrypted backup without the right keys fails here, before anything is read or written.
         self.encryption = read_encryption_header(self.location, name)
-        self.keys = keys_for_backup(self.location, name, self.encryption, self.options.decryption_keys)
+        self.keys = keys_for_backup(self.reads, name, self.encryption, self.options.decryption_keys)
+
+    def _check_manifest(self, backup):
+        """Read the backup through its manifest (every file checked as it is read), or say why it cannot be verified."""
+        name = self.backup_name
+        manifest, problem = backup_manifest.load_manifest(self.location, name)
+        override = "allow_unverified=true (role variable restore_allow_unverified)"
+        if manifest is not None:
+            self.manifest = manifest
+            self.reads = backup_manifest.ManifestCheckedLocation(self.location, name, manifest, strict=not self.options.allow_unverified)
+            self.integrity = {"verified": True, "detail": "every file read matched %s (size and SHA-256)"
+                                                          % backup_manifest.manifest_file_name(name)}
+            return
+        if problem is None and not backup_manifest.made_by_this_collection(self.location, name, backup):
+            self.integrity = {"verified": False, "detail": "no manifest: made by Velero, its files cannot be checked"}
+            self.warn("backup '%s' has no %s (made by Velero?): restored unverified, its files cannot be checked against checksums"
+                      % (name, backup_manifest.manifest_file_name(name)))
+            return
+        why = problem or "%s is missing" % backup_manifest.manifest_file_name(name)
+        if not self.options.allow_unverified:
+            raise backup_manifest.IntegrityError(
+                "backup '%s' cannot be verified: %s; nothing was restored. If the backup's files are intact and only the manifest "
+                "was lost, restore with %s" % (name, why, override))
+        self.integrity = {"verified": False, "detail": "UNVERIFIED (allow_unverified): %s" % why}
+        self.warn("UNVERIFIED restore of backup '%s' (allow_unverified): %s; its files may be damaged or tampered with" % (name, why))
 
     # ---------------------------------------------------------------- selection (pass 1)
 
@@ -287,27 +319,71 @@ class RestoreRun:
     def _read(self, spool):
         include_cluster = self.options.include_cluster_resources
         narrowed = self.namespace_filter.is_narrowed
-        # Every item is read (and decrypted) before the first write: a wrong key fails with the cluster untouched.
-        with open_backup_contents(self.location, self.backup_name, self.keys, self.encryption) as stream:
-            for item in ArchiveReader(stream):
-                if item.group_resource not in self._archive_kinds:
-                    self._archive_kinds[item.group_resource] = _ItemKind(item)
-                if not item.obj.get("metadata", {}).get("name"):
-                    continue
-                if not self._selected(item):
-                    continue
-                cluster_scoped = not item.namespace and item.group_resource != "namespaces"
-                if cluster_scoped and include_cluster is False:
-                    continue
-                uid = item.obj["metadata"].get("uid")
-                if uid:
-                    self._uids[uid] = (item.group_resource, item.namespace, item.obj["metadata"]["name"])
-                # Cluster-scoped items under a namespace filter wait for pass 2 to learn whether they relate.
-                related_only = cluster_scoped and include_cluster is None and narrowed
-                obj = item.obj
-                if item.group_resource == "secrets":
-                    obj = decrypt_secret(obj, self.keys, "backup '%s'" % self.backup_name, self.encryption)
-                spool.add(item.group_resource, {"version": item.version, "related_only": related_only, "obj": obj})
+        # Every item is read (and decrypted) before the first write: a wrong key or a file that does not match the
+        # manifest fails with the cluster untouched.
+        counts = collections.Counter()
+        with open_backup_contents(self.reads, self.backup_name, self.keys, self.encryption) as stream:
+            try:
+                self._read_items(spool, stream, counts, include_cluster, narrowed)
+            except KubesafeError:
+                # A damaged archive is reported as not matching its manifest when it does not.
+                self._finish_checked_reads()
+                raise
+            self._finish_checked_reads()
+        if self.manifest is not None:
+            for problem in backup_manifest.count_problems(self.manifest, counts):
+                self._integrity_problem("backup '%s' does not match its manifest: %s" % (self.backup_name, problem))
+
+    def _finish_checked_reads(self):
+        if self.manifest is None:
+            return
+        try:
+            self.reads.finish()
+        except backup_manifest.IntegrityError:
+            pass  # in reads.problems
+        for problem in self.reads.problems:
+            self._integrity_problem(problem)
+
+    def _integrity_problem(self, problem):
+        if not self.options.allow_unverified:
+            raise backup_manifest.IntegrityError("%s; nothing was restored" % problem)
+        if self.integrity["verified"]:
+            self.integrity = {"verified": False, "detail": "UNVERIFIED (allow_unverified): %s" % problem}
+        message = "UNVERIFIED restore (allow_unverified): %s" % problem
+        if message not in self.warnings:
+            self.warn(message)
+
+    def _refuse(self, item, problem):
+        """An item whose path and content disagree is never written: counted as failed, with the reason."""
+        namespace = self.options.namespace_mapping.get(item.namespace, item.namespace)
+        self.record({"group_resource": item.group_resource, "namespace": namespace, "name": item.name, "action": "failed",
+                     "reason": "refused, not written: %s" % problem})
+
+    def _read_items(self, spool, stream, counts, include_cluster, narrowed):
+        for item in ArchiveReader(stream, max_tar_bytes=backup_manifest.max_tar_bytes(self.manifest)):
+            counts[item.group_resource] += 1
+            if item.group_resource not in self._archive_kinds:
+                self._archive_kinds[item.group_resource] = _ItemKind(item)
+            problem = item_path_problem(item)
+            if problem:
+                # The path decides what a filter selects: a refusal is reported only where the restore would write.
+                if (not item.namespace or self.namespace_filter.matches(item.namespace)) and self._resource_matches(item):
+                    self._refuse(item, problem)
+                continue
+            if not self._selected(item):
+                continue
+            cluster_scoped = not item.namespace and item.group_resource != "namespaces"
+            if cluster_scoped and include_cluster is False:
+                continue
+            uid = item.obj["metadata"].get("uid")
+            if uid:
+                self._uids[uid] = (item.group_resource, item.namespace, item.obj["metadata"]["name"])
+            # Cluster-scoped items under a namespace filter wait for pass 2 to learn whether they relate.
+            related_only = cluster_scoped and include_cluster is None and narrowed
+            obj = item.obj
+            if item.group_resource == "secrets":
+                obj = decrypt_secret(obj, self.keys, "backup '%s'" % self.backup_name, self.encryption)
+            spool.add(item.group_resource, {"version": item.version, "related_only": related_only, "obj": obj})
 
     # ---------------------------------------------------------------- apply (pass 2)
 
@@ -384,6 +460,10 @@ class RestoreRun:
         if target is None:
             self.skipped_kinds["%s (%s)" % (group_resource, obj.get("apiVersion"))] += 1
             self.record(dict(decision, action="skip", reason="the target cluster does not serve %s" % group_resource))
+            return None
+        scope_problem = _kind_and_scope_problem(target, group_resource, obj, source_namespace)
+        if scope_problem:
+            self.record(dict(decision, action="failed", reason="refused, not written: %s" % scope_problem))
             return None
         if target.version != obj.get("apiVersion", "").rsplit("/", 1)[-1]:
             self.log("info", "%s %s restored at %s (backed up at %s)" % (group_resource, metadata.get("name"), target.api_version, obj.get("apiVersion")))
@@ -637,6 +717,7 @@ class RestoreRun:
             "hooks": self.hook_results,
             "warnings": self.warnings,
             "errors": self.errors,
+            "integrity": dict(self.integrity),
             "check_mode": self.check_mode,
         }
 
@@ -658,6 +739,22 @@ class _ItemKind:
         self.group_resource = group_resource
         self.kind = item.obj.get("kind", "")
         self.short_names = ()
+
+
+def _kind_and_scope_problem(target, group_resource, obj, namespace):
+    """Why an object must not be written through ``target`` (the resource of its archive path), or None.
+
+    Its path decides where it goes: a kind that is not the resource's would be written as another
+    resource, a namespaced object from a ``cluster/`` path (or the reverse) into another scope.
+    """
+    where = "%s/%s" % (namespace, obj["metadata"]["name"]) if namespace else obj["metadata"]["name"]
+    if obj.get("kind") != target.kind:
+        return "%s %s holds a %s, but %s are %s objects" % (group_resource, where, obj.get("kind"), group_resource, target.kind)
+    if target.namespaced and not namespace:
+        return "%s %s is stored under cluster/, but %s are namespaced" % (group_resource, where, group_resource)
+    if not target.namespaced and namespace:
+        return "%s %s is stored under namespaces/%s/, but %s are cluster-scoped" % (group_resource, where, namespace, group_resource)
+    return None
 
 
 def _where(decision):

@@ -39,19 +39,17 @@ __metaclass__ = type
 import collections
 import contextlib
 import gzip
-import hashlib
-import json
 import zlib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format, volume_records
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader, HashingReader, item_path_problem
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_manifest import count_problems, file_problem, load_manifest
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import MARKER_FILE, check_backup_name, list_backups
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 
 # Examples quoted per problem kind; the rest are counted.
 MAX_LISTED = 20
-_READ_CHUNK = 1024 * 1024
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 STORAGE_CLASSES = "storageclasses.storage.k8s.io"
 ENCRYPTED_ANNOTATION = "kubesafe.k8s/encrypted"
@@ -91,42 +89,10 @@ def _capped(messages):
     return messages[:MAX_LISTED] + ["... and %d more like these" % (len(messages) - MAX_LISTED)]
 
 
-class _HashingReader:
-    """A readable stream that hashes (SHA-256) and counts the bytes read through it."""
-
-    def __init__(self, stream):
-        self._stream = stream
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size=-1):
-        data = self._stream.read(size)
-        self._hash.update(data)
-        self.size += len(data)
-        return data
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def readable(self):
-        return True
-
-    def finish(self):
-        """Read what the consumer left unread (after an error, or trailing bytes) so the hash covers the whole file."""
-        while self.read(_READ_CHUNK):
-            pass
-
-    @property
-    def sha256(self):
-        return self._hash.hexdigest()
-
-
 def _hash_file(location, key):
     """(size, sha256) of a stored file, streamed."""
     with contextlib.closing(location.open_read(key)) as stream:
-        reader = _HashingReader(stream)
+        reader = HashingReader(stream)
         reader.finish()
     return reader.size, reader.sha256
 
@@ -168,19 +134,14 @@ def _check_marker(report, location, name, files):
 
 
 def _check_manifest(report, location, name, files):
-    key = velero_format.file_names(name)["manifest"]
-    file_name = key.rsplit("/", 1)[-1]
+    file_name = velero_format.file_names(name)["manifest"].rsplit("/", 1)[-1]
     if file_name not in files:
         report.add("manifest", "no manifest (a backup written by Velero?)",
                    warnings=["no manifest: integrity not checkable (no checksums); the archive and the resource list are still checked"])
         return None
-    try:
-        manifest = json.loads(location.get_bytes(key))
-    except (ValueError, ObjectNotFound) as exc:
-        report.add("manifest", "unreadable", ["%s is not valid JSON: %s" % (file_name, exc)])
-        return None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        report.add("manifest", "unreadable", ["%s does not list the backup's files" % file_name])
+    manifest, problem = load_manifest(location, name)
+    if manifest is None:
+        report.add("manifest", "unreadable", [problem or "%s was deleted while verifying" % file_name])
         return None
     report.add("manifest", "present, lists %d files" % len(manifest["files"]))
     return manifest
@@ -236,10 +197,9 @@ def _check_files(report, location, name, files, manifest, contents_file, content
         except KubesafeError as exc:
             problems.append("%s cannot be read: %s" % (file_name, exc))
             continue
-        if info.get("size") is not None and size != info["size"]:
-            problems.append("%s has %d bytes, the manifest says %d (truncated or replaced)" % (file_name, size, info["size"]))
-        elif info.get("sha256") and sha256 != info["sha256"]:
-            problems.append("%s has SHA-256 %s, the manifest says %s (its content changed)" % (file_name, sha256, info["sha256"]))
+        problem = file_problem(file_name, info, size, sha256)
+        if problem:
+            problems.append(problem)
     manifest_file = velero_format.file_names(name)["manifest"].rsplit("/", 1)[-1]
     extra = sorted(set(files) - set(expected) - {MARKER_FILE, manifest_file})
     warnings = ["%s is not listed in the manifest" % file_name for file_name in extra]
@@ -301,24 +261,6 @@ class _Inventory:
         self.read = False
 
 
-def _object_problem(item):
-    """Why an archive item is not a valid Kubernetes object at its path, or None."""
-    obj = item.obj
-    for field in ("apiVersion", "kind"):
-        if not isinstance(obj.get(field), str) or not obj.get(field):
-            return "%s has no %s" % (item.path, field)
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata.get("name"):
-        return "%s has no metadata.name" % item.path
-    if metadata["name"] != item.name:
-        return "%s holds an object named %r" % (item.path, metadata["name"])
-    if item.namespace and metadata.get("namespace") != item.namespace:
-        return "%s holds an object of namespace %r" % (item.path, metadata.get("namespace"))
-    if not item.namespace and metadata.get("namespace"):
-        return "%s is stored as cluster-scoped but names namespace %r" % (item.path, metadata["namespace"])
-    return None
-
-
 def _note_for_restore_check(inventory, item):
     obj = item.obj
     name = obj["metadata"]["name"]
@@ -342,8 +284,9 @@ def _read_items(inventory, stream, source, encryption):
     if encryption.whole_archive:
         from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import decrypting_reader  # pylint: disable=import-outside-toplevel
         stream = decrypting_reader(stream, encryption.keys, "backup archive %s" % source, encryption.header)
+    # Not capped at the manifest's tar size (a restore is): verify names every damaged object, the files check the tampering.
     for item in ArchiveReader(stream, include_versioned=True, source=source):
-        problem = _object_problem(item)
+        problem = item_path_problem(item)
         identity = (item.group_resource, item.namespace, item.name)
         if item.version is not None:
             if problem:
@@ -378,7 +321,7 @@ def _check_contents(report, location, name, files, encryption):
         return inventory, _hash_file(location, key)
     problems = []
     with contextlib.closing(location.open_read(key)) as stream:
-        hashing = _HashingReader(stream)
+        hashing = HashingReader(stream)
         try:
             _read_items(inventory, hashing, contents_file, encryption)
         except KubesafeError as exc:
@@ -404,13 +347,7 @@ def _check_counts(report, backup, manifest, resource_list, inventory):
     warnings = []
     total = sum(inventory.counts.values())
     if manifest is not None:
-        expected = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
-        for group_resource in sorted(set(expected) | set(inventory.counts)):
-            if expected.get(group_resource, 0) != inventory.counts.get(group_resource, 0):
-                problems.append("%s: %d objects in the archive, the manifest says %d"
-                                % (group_resource, inventory.counts.get(group_resource, 0), expected.get(group_resource, 0)))
-        if manifest.get("totalItems") is not None and manifest["totalItems"] != total:
-            problems.append("%d objects in the archive, the manifest's totalItems says %d" % (total, manifest["totalItems"]))
+        problems.extend(count_problems(manifest, inventory.counts))
     if resource_list is None:
         warnings.append("no resource list sidecar: the objects cannot be compared with it")
     else:
@@ -468,8 +405,8 @@ def _check_restore(report, location, name, client, inventory, keys, mappings):
         report.add("restore_check", "the check-mode restore did not run", [str(exc)])
         return
     problems = []
-    # Objects that already exist in the target are skipped by a restore, not failures.
-    warnings = [warning for warning in result.get("warnings") or [] if "already exists" not in warning]
+    # Objects that already exist in the target are skipped by a restore, not failures; a missing manifest is the manifest check's.
+    warnings = [warning for warning in result.get("warnings") or [] if "already exists" not in warning and "restored unverified" not in warning]
     notes = []
     for key, count in sorted((result.get("skipped_kinds") or {}).items()):
         group_resource = key.split(" ", 1)[0]

@@ -25,6 +25,19 @@ description:
     service-account tokens are skipped. Objects controlled by anything else (a TLS Secret of a cert-manager
     Certificate, an operator's pods) are restored.
   - ownerReferences are rewritten to the uids of the restored owners instead of being dropped.
+  - Integrity before the first write - a backup made by this collection is checked against its manifest while it is
+    read, before anything is written - the size and SHA-256 of every file the restore reads (the tarball, encrypted
+    or not, the encryption key file, the volume snapshot sidecars) and the objects per resource. A mismatch, a file the
+    manifest does not list, or a missing manifest fails the task naming the file, with nothing written (see
+    I(allow_unverified)). A Velero-made backup (no manifest, and no C(kubesafe.k8s/manifest) annotation on its
+    C(velero-backup.json)) is restored with a warning that it is unverified.
+  - The archive path is the authority - an object whose name, namespace, API group or kind is not the one of its path
+    (C(resources/<resource>/namespaces/<ns>/<name>.json), C(resources/<resource>/cluster/<name>.json)), a namespaced
+    object under C(cluster/) or a cluster-scoped one under C(namespaces/), is never written; it is counted as failed
+    with the reason. Filters and mappings apply to the path, which is where the object goes.
+  - Hostile archives are refused before the first write, naming the entry - members with absolute paths or C(..),
+    links, devices or fifos; an entry over 16 MiB (no Kubernetes object is that big); an archive inflating to more than
+    the uncompressed size its manifest records. Memory stays bounded whatever the archive holds.
   - Every restored object is labelled C(velero.io/backup-name) and C(velero.io/restore-name).
   - Objects that already exist are skipped, updated or recreated as I(existing_resource_policy) says; nothing else is
     ever deleted.
@@ -170,6 +183,15 @@ options:
         without their data.
     type: bool
     default: true
+  allow_unverified:
+    description:
+      - Restore a backup made by this collection whose manifest (C(<backup>-manifest.json)) is missing or unreadable, or
+        whose files do not match it, with loud warnings instead of refusing it. For the day the manifest itself is lost
+        or damaged; the restored objects may then be damaged or tampered with.
+      - Without it, such a restore fails before its first write, naming the file. A backup written by Velero has no
+        manifest and is restored with a warning that it is unverified, with or without this option.
+    type: bool
+    default: false
   hooks:
     description:
       - Restore hooks for the restored pods selected by namespace and labels, as Velero's C(spec.hooks.resources).
@@ -313,6 +335,11 @@ restore:
       description: One entry per restore hook run, with the same keys as the backup module's I(hooks) result.
       type: list
       elements: dict
+    integrity:
+      description:
+        - Whether the backup's files were checked against its manifest - C(verified) (true when every file read
+          matched) and C(detail) (why not, e.g. a Velero-made backup or a restore with I(allow_unverified)).
+      type: dict
     check_mode:
       description: Whether this was a check-mode preview.
       type: bool
@@ -363,6 +390,7 @@ def main():
         restore_pvs=dict(type="bool", default=True),
         ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
         hooks=dict(type="list", elements="dict", options=RESTORE_HOOKS_SPEC),
+        allow_unverified=dict(type="bool", default=False),
     )
     argument_spec.update(SELECTION_ARGUMENT_SPEC)
     argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
@@ -383,7 +411,8 @@ def main():
             "backup", "name", "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
             "include_cluster_resources", "label_selector", "or_label_selectors", "names", "namespace_mapping",
             "storage_class_mapping", "registry_mapping", "resource_modifiers", "existing_resource_policy",
-            "preserve_nodeports", "restore_status", "wait", "wait_timeout", "parallelism", "restore_pvs", "ebs_config", "hooks")})
+            "preserve_nodeports", "restore_status", "wait", "wait_timeout", "parallelism", "restore_pvs", "ebs_config", "hooks",
+            "allow_unverified")})
         options.ebs_factory = ebs_client if HAS_BOTO3 else None
         options.decryption_keys = decryption_keys_from_params(params)
         result = run_restore(client, location, options, check_mode=module.check_mode, want_diff=module._diff)

@@ -10,11 +10,14 @@ import time
 
 import pytest
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils import archive
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import (
+    ArchiveItem,
     ArchiveReader,
     ArchiveWriter,
     HashingWriter,
     encode_item,
+    item_path_problem,
     parse_item_path,
 )
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, LocationError
@@ -421,3 +424,106 @@ def test_json_that_is_not_an_object_names_the_member():
     data = tarball_with("resources/pods/namespaces/shop/web-1.json", b"[1, 2]")
     with pytest.raises(BackupFormatError, match="web-1.json does not hold a Kubernetes object"):
         read_items(data)
+
+
+# ---------------------------------------------------------------- hostile archives
+
+
+def tarball_of(*members):
+    """A gzip tarball of (TarInfo, data or None) members, written by tarfile."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buffer.getvalue()
+
+
+def tar_info(name, type_=tarfile.REGTYPE, size=0, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type = type_
+    info.size = size
+    info.linkname = linkname
+    return info
+
+
+CONFIG_MAP_PATH = "resources/configmaps/namespaces/shop/settings.json"
+
+
+@pytest.mark.parametrize("member, named", [
+    (tar_info("../../etc/cron.d/evil.json"), "../../etc/cron.d/evil.json has a '..' path component"),
+    (tar_info("resources/configmaps/namespaces/../../x.json"), "has a '..' path component"),
+    (tar_info("/etc/passwd"), "/etc/passwd has an absolute path"),
+    (tar_info(CONFIG_MAP_PATH, tarfile.SYMTYPE, linkname="/etc/shadow"), CONFIG_MAP_PATH + " is a symbolic link (to /etc/shadow)"),
+    (tar_info(CONFIG_MAP_PATH, tarfile.LNKTYPE, linkname="metadata/version"), CONFIG_MAP_PATH + " is a hard link (to metadata/version)"),
+    (tar_info("resources/dev/sda", tarfile.BLKTYPE), "resources/dev/sda is a device"),
+    (tar_info("resources/dev/tty", tarfile.CHRTYPE), "resources/dev/tty is a device"),
+    (tar_info("resources/pipe", tarfile.FIFOTYPE), "resources/pipe is a fifo"),
+    (tar_info("resources/contiguous.json", tarfile.CONTTYPE), "resources/contiguous.json is a tar entry of type"),
+])
+def test_hostile_members_are_refused_and_named(member, named):
+    data = tarball_of((tar_info("metadata/version", size=6), b"1.1.0\n"), (member, None))
+    with pytest.raises(BackupFormatError, match="hostile entry") as raised:
+        read_items(data)
+    assert named in str(raised.value)
+
+
+def test_an_entry_bigger_than_any_object_is_refused_by_its_header_before_it_is_read():
+    """The header says 1 GiB: refused without inflating it (only the header is ever compressed here)."""
+    header = tar_info(CONFIG_MAP_PATH, size=archive.MAX_ENTRY_BYTES + 1).tobuf(tarfile.GNU_FORMAT)
+    data = gzip.compress(tar_info("metadata/version", size=6).tobuf(tarfile.GNU_FORMAT) + b"1.1.0\n".ljust(512, b"\0") + header)
+    with pytest.raises(BackupFormatError, match="more than the %d bytes any Kubernetes object can have" % archive.MAX_ENTRY_BYTES):
+        read_items(data)
+
+
+def test_a_pax_header_bigger_than_any_entry_is_refused_before_tarfile_reads_it():
+    pax = tar_info("PaxHeaders/x", tarfile.XHDTYPE, size=archive.MAX_ENTRY_BYTES + 1).tobuf(tarfile.USTAR_FORMAT)
+    with pytest.raises(BackupFormatError, match="extended header data"):
+        read_items(gzip.compress(pax))
+
+
+def test_an_archive_inflating_past_the_manifests_size_is_refused():
+    data, writer = write_archive()
+    assert [item[3] for item in read_items(data, max_tar_bytes=writer.tar_bytes)]
+    with pytest.raises(BackupFormatError, match="inflates to more than the %d bytes" % (writer.tar_bytes - 1)):
+        read_items(data, max_tar_bytes=writer.tar_bytes - 1)
+
+
+def test_data_after_the_end_of_the_tar_is_bounded():
+    data, _writer = write_archive()
+    padded = gzip.compress(gzip.decompress(data) + b"\0" * (archive.MAX_ENTRY_BYTES + 2 * 1024 * 1024))
+    with pytest.raises(BackupFormatError, match="follow the end of the tar archive"):
+        read_items(padded)
+
+
+def test_directories_and_dot_slash_prefixes_of_other_writers_are_fine():
+    body = json.dumps(NAMESPACE).encode()
+    data = tarball_of((tar_info("./resources/namespaces/cluster", tarfile.DIRTYPE), None),
+                      (tar_info("./resources/namespaces/cluster/shop.json", size=len(body)), body))
+    assert [item[3] for item in read_items(data)] == ["shop"]
+
+
+def item_at(path, obj):
+    group_resource, version, namespace, name, preferred = parse_item_path(path)
+    return ArchiveItem(group_resource, version, namespace, name, preferred, obj, path)
+
+
+@pytest.mark.parametrize("path, obj, problem", [
+    ("resources/configmaps/namespaces/evilns/x.json", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kube-system"}},
+     "holds an object of namespace 'kube-system'"),
+    ("resources/configmaps/namespaces/shop/x.json", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "y", "namespace": "shop"}},
+     "holds an object named 'y'"),
+    ("resources/namespaces/cluster/x.json", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "x"}},
+     "stored as cluster-scoped but names namespace 'x'"),
+    ("resources/deployments.apps/namespaces/shop/x.json", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}},
+     "holds a ConfigMap of API group '', not of deployments.apps"),
+    ("resources/configmaps/namespaces/shop/x.json",
+     {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "x", "namespace": "shop"}},
+     "holds a Role of API group 'rbac.authorization.k8s.io', not of configmaps"),
+    ("resources/configmaps/namespaces/shop/x.json", {"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}}, "has no apiVersion"),
+    ("resources/configmaps/namespaces/shop/x.json", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}, "has no metadata.name"),
+    ("resources/deployments.apps/namespaces/shop/x.json", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "shop"}},
+     None),
+])
+def test_the_path_is_the_authority_over_the_object(path, obj, problem):
+    found = item_path_problem(item_at(path, obj))
+    assert (found is None) if problem is None else (problem in found), found
