@@ -42,7 +42,6 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import SnapshotError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_restore import VolumeRestore
 
-RESTORABLE_PHASES = ("Completed", "PartiallyFailed")
 # Labels a controller sets per pod set or revision: a recreated pod may carry other values.
 CONTROLLER_SET_LABELS = ("pod-template-hash", "controller-revision-hash", "controller-uid", "batch.kubernetes.io/controller-uid",
                          "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index")
@@ -224,21 +223,12 @@ class RestoreRun:
         return result
 
     def _resolve_backup(self):
-        name = self.options.backup
-        if name == "latest":
-            from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import list_backups  # pylint: disable=import-outside-toplevel
-            candidates = [b for b in list_backups(self.location) if b.get("complete") and b.get("phase") in RESTORABLE_PHASES]
-            if not candidates:
-                raise ConfigurationError("backup 'latest': no complete backup in %s" % self.location.url)
-            name = candidates[0]["name"]
+        from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog  # pylint: disable=import-outside-toplevel
+        name, backup = backup_catalog.resolve_backup(self.location, self.options.backup)
         files = velero_format.file_names(name)
-        if not self.location.exists(files["metadata"]):
-            raise ConfigurationError("backup '%s' does not exist in %s (no %s): check backup and location"
-                                     % (name, self.location.url, files["metadata"].rsplit("/", 1)[-1]))
-        backup = velero_format.decode_backup(self.location.get_bytes(files["metadata"]), expected_name=name)
-        phase = (backup.get("status") or {}).get("phase")
-        if phase not in RESTORABLE_PHASES:
-            raise ConfigurationError("backup '%s' has phase %s; only Completed or PartiallyFailed backups can be restored" % (name, phase))
+        partial = backup_catalog.partial_backup_warning(name, backup)
+        if partial:
+            self.warn(partial)
         self.backup_name = name
         self.files = files
         # An encrypted backup without the right keys fails here, before anything is read or written.
