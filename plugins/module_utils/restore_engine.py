@@ -166,6 +166,7 @@ class RestoreRun:
         self._created_hooked_pods = []
         self._recreated_hooked_pods = []  # (namespace, label selector, hooks): pods a controller recreates under new names
         self._target_namespaces = set()
+        self._kinds = {"namespaces": "Namespace"}  # group_resource -> Kind, as the backed-up objects name it
 
     # ---------------------------------------------------------------- reporting
 
@@ -180,13 +181,17 @@ class RestoreRun:
         if hooked is not None and action in ("create", "recreate"):
             self._created_hooked_pods.append(hooked)
         if action == "failed":
-            self.run_log.error("%s %s: %s" % (decision["group_resource"], _where(decision), decision.get("reason")))
+            self.run_log.error("%s %s: %s" % (self._kind_of(decision), _where(decision), decision.get("reason")))
         elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
             self.warn("%s %s: %s" % (decision["group_resource"], _where(decision), decision["reason"]))
         # Check mode reports every object, a run the skipped and failed ones and the first others (bounded either way).
         notable = self.check_mode or action in ("failed", "skip")
         if len(self.objects) < MAX_REPORTED_OBJECTS * 50 and (notable or len(self.objects) < MAX_REPORTED_OBJECTS):
             self.objects.append(dict(decision))
+
+    def _kind_of(self, decision):
+        """The Kind that errors name objects by (``Secret shop/db: ...``), as a user knows them; else the resource."""
+        return decision.get("kind") or self._kinds.get(decision["group_resource"]) or decision["group_resource"]
 
     # ---------------------------------------------------------------- the run
 
@@ -337,6 +342,8 @@ class RestoreRun:
         obj = record["obj"]
         metadata = obj.get("metadata") or {}
         source_namespace = metadata.get("namespace")
+        if obj.get("kind"):
+            self._kinds.setdefault(group_resource, obj["kind"])
         decision = {"group_resource": group_resource, "namespace": context.namespace_mapping.get(source_namespace, source_namespace),
                     "name": metadata.get("name")}
         if record.get("related_only") and not self._is_related(group_resource, obj, spool):
@@ -386,7 +393,7 @@ class RestoreRun:
                 desired = pod_hooks.add_restore_init_containers(desired, self.options.hooks, namespace=source_namespace)
                 hooked = pod_hooks.restore_post_hooks_for_pod(desired, self.options.hooks, namespace=source_namespace)
             except KubesafeError as exc:
-                self.run_log.error("restore hooks of pod %s/%s: %s (the pod is restored without them)" % (
+                self.run_log.error("Pod %s/%s: restore hooks: %s (the pod is restored without them)" % (
                     source_namespace, desired["metadata"]["name"], exc))
                 return desired
             if hooked:
@@ -399,7 +406,7 @@ class RestoreRun:
         try:
             hooks = pod_hooks.restore_post_hooks_for_pod(pod, self.options.hooks, namespace=source_namespace)
         except KubesafeError as exc:
-            self.run_log.error("restore hooks of pod %s/%s: %s" % (source_namespace, pod["metadata"]["name"], exc))
+            self.run_log.error("Pod %s/%s: restore hooks: %s" % (source_namespace, pod["metadata"]["name"], exc))
             return
         if not hooks:
             return
@@ -431,8 +438,8 @@ class RestoreRun:
             for result in run.results:
                 if result["status"] == "succeeded":
                     continue
-                message = "restore hook %s in pod %s/%s %s: %s" % (
-                    pod_hooks.command_text(result["command"]), result["namespace"], result["pod"], result["status"],
+                message = "Pod %s/%s: restore hook %s %s: %s" % (
+                    result["namespace"], result["pod"], pod_hooks.command_text(result["command"]), result["status"],
                     result.get("error") or "exit code %s" % result.get("exit_code"))
                 if result["on_error"] == "Fail":
                     self.run_log.error(message)
