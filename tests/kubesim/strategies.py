@@ -16,6 +16,7 @@ from kubesim import errors
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 NODE_PORT_RANGE = range(30000, 32768)
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
@@ -60,6 +61,13 @@ def validate_name(rtype, name):
     if rtype.group in _PATH_SEGMENT_NAME_GROUPS:
         if name in (".", "..") or "/" in name or "%" in name:
             raise errors.invalid(rtype.group, rtype.kind, name, [("metadata.name", 'Invalid value: "%s": may not contain \'/\' or \'%%\'' % name)])
+        return
+    if _is(rtype, "", "services"):
+        # kube's ValidateServiceName: an RFC 1035 label (without the RelaxedServiceNameValidation gate).
+        if len(name) > 63 or not DNS_1035_LABEL.match(name):
+            raise errors.invalid(rtype.group, rtype.kind, name, [(
+                "metadata.name", 'Invalid value: "%s": a DNS-1035 label must consist of lower case alphanumeric characters or '
+                "'-', start with an alphabetic character, and end with an alphanumeric character" % name)])
         return
     pattern, what = (DNS_LABEL, "RFC 1123 label") if _is(rtype, "", "namespaces") else (DNS_SUBDOMAIN, "RFC 1123 subdomain")
     limit = 63 if pattern is DNS_LABEL else 253
