@@ -27,7 +27,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import Archiv
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
     decrypt_secret, hide_secret_values, keys_for_backup, open_backup_contents, read_encryption_header)
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError, LocationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import ObjectApplier
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_order import restore_order
@@ -224,7 +224,11 @@ class RestoreRun:
         phase = "PartiallyFailed" if self.errors or [w for w in self.waits if not w["ready"]] else "Completed"
         result = self._result(phase, started_clock)
         if not self.check_mode:
-            self._write_record(result)
+            try:
+                self._write_record(result)
+            except (LocationError, OSError) as exc:
+                # The record is best effort: the phase says what happened in the cluster, whatever the location did.
+                self.warn("the restore record under %s/restores/%s/ was not written: %s" % (self.location.url.rstrip("/"), self.name, exc))
         return result
 
     def _resolve_backup(self):
