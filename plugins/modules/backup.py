@@ -138,7 +138,7 @@ options:
     description:
       - Fail the task when the backup is not C(Completed) (C(PartiallyFailed) - resources that could not be listed or
         read, failed hooks or snapshots). The message names the phase, the count of errors and the first ones as
-        C(Kind namespace/name: reason); the backup is still committed (a restore takes it only when named) and the
+        C(Kind namespace/name) and the reason; the backup is still committed (a restore takes it only when named) and the
         result returned. In check mode the predicted phase counts.
       - With C(false) such a backup is returned as changed, with a warning.
     type: bool
@@ -259,7 +259,7 @@ backup:
       elements: str
     errors:
       description:
-        - What could not be backed up, as C(Kind namespace/name: reason) (C(*) for a whole LIST that failed); the first
+        - What could not be backed up, as C(Kind namespace/name) and the reason (C(*) for a whole LIST that failed); the first
           100, then a line counting the others (all are in the backup's results file).
       type: list
       elements: str

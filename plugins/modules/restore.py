@@ -155,7 +155,7 @@ options:
   fail_on_partial:
     description:
       - Fail the task when the restore is not C(Completed) (C(PartiallyFailed) - objects the cluster refused, waits not
-        met). The message names the phase, the count of errors and the first ones as C(Kind namespace/name: reason);
+        met). The message names the phase, the count of errors and the first ones as C(Kind namespace/name) and the reason;
         the result is returned all the same. In check mode the predicted phase counts (node ports already allocated, a
         terminating target namespace, names the cluster refuses).
       - With C(false) such a restore is returned as changed, with a warning.
@@ -288,7 +288,7 @@ restore:
       elements: str
     errors:
       description:
-        - Objects that could not be restored, as C(Kind namespace/name: reason) with the server's reason; the first 100,
+        - Objects that could not be restored, as C(Kind namespace/name) and the reason with the server's reason; the first 100,
           then a line counting the others (all are in the restore's results file).
       type: list
       elements: str

@@ -113,7 +113,8 @@ def test_failing_pre_hook_with_fail_skips_the_snapshot_and_the_backup_is_partial
     assert cluster.control.settle(30)
     cluster.control.add_exec_script(command_contains="--freeze", stderr="fsfreeze: /var/lib/postgresql/data: Operation not permitted\n", exit_code=1)
     backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
-        "name": "frozen-fail", "fail_on_partial": False, "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+        "name": "frozen-fail", "fail_on_partial": False, "location": str(tmp_path / "backups"), "included_namespaces": ["db"],
+        "snapshot_volumes": True})["backup"]
 
     assert backup["phase"] == "PartiallyFailed"
     assert any("'/sbin/fsfreeze --freeze" in error and "exited with code 1" in error for error in backup["errors"]), backup["errors"]
