@@ -304,7 +304,7 @@ def resolve_backup(location, name, options_hint="backup and location"):
     """
     name = (name or LATEST).strip()
     if name == LATEST:
-        summaries = [b for b in list_backups(location, phase=velero_format.RESTORABLE_PHASES)]
+        summaries = list_backups(location, phase=velero_format.RESTORABLE_PHASES)
         completed = [b for b in summaries if b["phase"] == "Completed"]
         if not completed:
             partial = [b["name"] for b in summaries]
