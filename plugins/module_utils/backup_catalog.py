@@ -333,6 +333,53 @@ def list_backups(location, name=None, labels=None, newer_than=None, older_than=N
     return [_public(summary) for summary in _sorted(summaries)]
 
 
+# ---------------------------------------------------------------- the backup a restore, diff or verify reads
+
+LATEST = "latest"
+
+
+def resolve_backup(location, name, options_hint="backup and location"):
+    """(name, Backup object of velero-backup.json) for ``name``, or for ``latest``: the newest Completed backup.
+
+    A PartiallyFailed backup lacks what failed at backup time: it is taken only when named (see
+    ``partial_backup_warning``); other phases never. ``options_hint`` names the options to check
+    in the "does not exist" message.
+    """
+    name = (name or LATEST).strip()
+    if name == LATEST:
+        summaries = list_backups(location, phase=velero_format.RESTORABLE_PHASES)
+        completed = [b for b in summaries if b["phase"] == "Completed"]
+        if not completed:
+            partial = [b["name"] for b in summaries]
+            raise ConfigurationError("backup 'latest': no Completed backup in %s%s" % (location.url, (
+                " (PartiallyFailed ones, which lack what failed at backup time: %s; name one in backup to take it anyway)"
+                % ", ".join(partial[:_NAMES_SHOWN])) if partial else ""))
+        name = completed[0]["name"]
+    files = velero_format.file_names(name)
+    try:
+        # Listing first: a local location that does not exist holds nothing, and is not created by reading.
+        if files["metadata"] not in {key for key, _size in location.list(velero_format.backup_dir(name))}:
+            raise ObjectNotFound(files["metadata"])
+        backup = velero_format.decode_backup(location.get_bytes(files["metadata"]), expected_name=name)
+    except ObjectNotFound:
+        raise ConfigurationError("backup '%s' does not exist in %s (no %s): check %s" % (name, location.url, MARKER_FILE, options_hint))
+    phase = (backup.get("status") or {}).get("phase")
+    if phase not in velero_format.RESTORABLE_PHASES:
+        raise ConfigurationError("backup '%s' has phase %s: only %s backups hold a complete archive"
+                                 % (name, phase, " or ".join(velero_format.RESTORABLE_PHASES)))
+    return name, backup
+
+
+def partial_backup_warning(name, backup):
+    """The warning for reading a PartiallyFailed backup (named explicitly), or None for a Completed one."""
+    status = backup.get("status") or {}
+    if status.get("phase") != "PartiallyFailed":
+        return None
+    return ("backup '%s' is PartiallyFailed (%s error(s) at backup time): the objects its errors name are not in it; "
+            "read them with backup_info (error_messages) or in %s" % (name, status.get("errors") or "unknown",
+                                                                       velero_format.file_names(name)["results"]))
+
+
 # ---------------------------------------------------------------- describing one backup
 
 

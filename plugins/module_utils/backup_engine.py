@@ -247,7 +247,9 @@ class BackupRun:
         elif isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
             self.warn("could not list %s: the namespace is gone (%s)" % (task.describe(), exc))
         elif isinstance(exc, (ApiError, KubesafeError)):
-            self.fail_item("could not list %s: %s" % (task.describe(), exc))
+            # "Kind namespace/*: ...", as a restore names objects: the * is every object the LIST would have returned.
+            where = "%s/*" % (task.namespace or "*") if task.resource.namespaced else "*"
+            self.fail_item("%s %s: could not list %s: %s" % (task.resource.kind, where, task.describe(), exc))
         else:
             raise exc
 
@@ -323,7 +325,7 @@ class BackupRun:
                 if exc.status == 404:
                     self.warn("%s %s is referenced by a backed-up item but does not exist" % (resource.group_resource, name))
                     continue
-                self.fail_item("could not read %s %s: %s" % (resource.group_resource, name, exc))
+                self.fail_item("%s %s: could not read it: %s" % (resource.kind, name, exc))
                 continue
             self._take(resource, obj, related=True)
 

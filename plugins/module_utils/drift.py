@@ -54,7 +54,6 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make
 
 CLUSTER = "cluster"
 LATEST = "latest"
-READABLE_PHASES = ("Completed", "PartiallyFailed")
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Helper O's encryption of Secret values (encryption: secrets): ciphertexts differ on every backup.
@@ -450,28 +449,17 @@ class _ClusterSink:
 
 
 def resolve_backup(location, name):
-    """(name, the Backup object of velero-backup.json) of ``name`` or of the newest complete backup for ``latest``."""
-    name = (name or LATEST).strip()
-    if name == LATEST:
-        from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import list_backups  # pylint: disable=import-outside-toplevel
-        candidates = [b for b in list_backups(location) if b.get("complete") and b.get("phase") in READABLE_PHASES]
-        if not candidates:
-            raise ConfigurationError("backup 'latest': no complete backup in %s" % location.url)
-        name = candidates[0]["name"]
-    files = velero_format.file_names(name)
-    try:
-        # Listing first: a local location that does not exist holds nothing, and is not created by reading.
-        if files["metadata"] not in {key for key, _size in location.list(velero_format.backup_dir(name))}:
-            raise ObjectNotFound(files["metadata"])
-        backup = velero_format.decode_backup(location.get_bytes(files["metadata"]), expected_name=name)
-    except ObjectNotFound:
-        raise ConfigurationError("backup '%s' does not exist in %s (no velero-backup.json): check backup, compare_to and location"
-                                 % (name, location.url))
-    phase = (backup.get("status") or {}).get("phase")
-    if phase not in READABLE_PHASES:
-        raise ConfigurationError("backup '%s' has phase %s: only Completed or PartiallyFailed backups hold a complete archive" % (name, phase))
-    _refuse_encrypted_archive(location, name, files, backup)
+    """(name, the Backup object of velero-backup.json) of ``name`` or of the newest Completed backup for ``latest``."""
+    from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog  # pylint: disable=import-outside-toplevel
+    name, backup = backup_catalog.resolve_backup(location, name, options_hint="backup, compare_to and location")
+    _refuse_encrypted_archive(location, name, velero_format.file_names(name), backup)
     return name, backup
+
+
+def _partial_warnings(backups):
+    """A PartiallyFailed backup (named explicitly) lacks objects: what looks added since may just be missing from it."""
+    from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import partial_backup_warning  # pylint: disable=import-outside-toplevel
+    return [warning for warning in (partial_backup_warning(name, backup) for name, backup in backups) if warning]
 
 
 def _refuse_encrypted_archive(location, name, files, backup):
@@ -611,14 +599,14 @@ def diff_backup_vs_live(client, location, name, options=None):
         _compare(index, report)
     finally:
         index.close()
-    return _result(report, name, CLUSTER, location, selection, warnings + _encryption_warnings([before]))
+    return _result(report, name, CLUSTER, location, selection, warnings + _encryption_warnings([before]) + _partial_warnings([(name, backup)]))
 
 
 def diff_backup_vs_backup(location, a, b, options=None):
     """What changed from backup ``a`` (before) to backup ``b`` (after) of ``location``; ``latest`` allowed for either."""
     options = options or DiffOptions()
-    name_a, _backup_a = resolve_backup(location, a)
-    name_b, _backup_b = resolve_backup(location, b)
+    name_a, backup_a = resolve_backup(location, a)
+    name_b, backup_b = resolve_backup(location, b)
     if name_a == name_b:
         raise ConfigurationError("backup and compare_to both name backup '%s': give two different backups, or compare_to: cluster" % name_a)
     # Between two backups no side's own selection is the reference: only the filters given apply.
@@ -633,7 +621,8 @@ def diff_backup_vs_backup(location, a, b, options=None):
         _compare(index, report)
     finally:
         index.close()
-    return _result(report, name_a, name_b, location, selection, _encryption_warnings(sides))
+    return _result(report, name_a, name_b, location, selection,
+                   _encryption_warnings(sides) + _partial_warnings([(name_a, backup_a), (name_b, backup_b)]))
 
 
 def run_diff(location, backup=LATEST, compare_to=CLUSTER, client=None, options=None):

@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import re
+import threading
 import time
 
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +42,9 @@ CONFLICT_RETRIES = 3
 RECREATE_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.5
 DEFAULT_PARALLELISM = 8
+# kube's metadata.name rules (k8s.io/apimachinery/pkg/util/validation).
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 class Decision(dict):
@@ -97,6 +102,89 @@ def describe_api_error(error):
     return "%s %s: %s" % (error.status, error.reason or body.get("reason") or "", message)
 
 
+def name_refusal(resource, name):
+    """Why the API server refuses ``name`` for this resource (kube's metadata.name validation), or None.
+
+    Namespaces and Services: an RFC 1123 label (kube takes an RFC 1035 label for Services unless
+    RelaxedServiceNameValidation: the looser rule never predicts a refusal the cluster would not make).
+    RBAC objects: a path segment. Everything else: an RFC 1123 subdomain.
+    """
+    if resource.group == "rbac.authorization.k8s.io":
+        if name in (".", "..") or "/" in name or "%" in name:
+            return "metadata.name %r: the API server refuses it: may not be '.' or '..' nor contain '/' or '%%'" % name
+        return None
+    label = resource.group == "" and resource.plural in ("namespaces", "services")
+    if label:
+        pattern, limit, rule = _DNS_LABEL, 63, "a lowercase RFC 1123 label: at most 63 characters of a-z, 0-9 and '-'"
+    else:
+        pattern, limit, rule = _DNS_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain: at most 253 characters of a-z, 0-9, '-' and '.'"
+    if len(name) > limit or not pattern.match(name):
+        return "metadata.name %r: the API server refuses it: a %s name must be %s, starting and ending with a letter or digit" % (
+            name, resource.kind, rule)
+    return None
+
+
+class _CheckModeState:
+    """What check mode reads once from the target to predict refusals: terminating namespaces, allocated node ports.
+
+    Shared by the threads of ``apply_many``; node ports of Services check mode predicts created count as taken too.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self._lock = threading.Lock()
+        self._terminating = {}
+        self._node_ports = None  # node port -> (namespace, name) of the Service holding it
+
+    def namespace_terminating(self, namespace):
+        with self._lock:
+            if namespace not in self._terminating:
+                try:
+                    found = self.client.request("GET", "/api/v1/namespaces/%s" % namespace)
+                except ApiError as error:
+                    if error.status != 404:
+                        raise
+                    found = {}  # created by the restore
+                self._terminating[namespace] = bool((found.get("metadata") or {}).get("deletionTimestamp")) or \
+                    (found.get("status") or {}).get("phase") == "Terminating"
+            return self._terminating[namespace]
+
+    def _allocated(self):
+        if self._node_ports is None:
+            self._node_ports = {}
+            for page in self.client.list_pages("/api/v1/services"):
+                for service in page.get("items") or []:
+                    for port, _index in _explicit_node_ports(service):
+                        self._node_ports[port] = (service["metadata"].get("namespace"), service["metadata"]["name"])
+        return self._node_ports
+
+    def node_port_refusal(self, decision, desired):
+        with self._lock:
+            allocated = self._allocated()
+            for port, index in _explicit_node_ports(desired):
+                holder = allocated.get(port)
+                if holder is not None and holder != (decision.namespace, decision.name):
+                    return ("spec.ports[%d].nodePort %d is already allocated to Service %s/%s: the API server refuses it (422 Invalid); "
+                            "free the port or restore without it (preserve_nodeports: false drops node ports not set explicitly)"
+                            % (index, port, holder[0], holder[1]))
+        return None
+
+    def claim_node_ports(self, decision, desired):
+        with self._lock:
+            allocated = self._allocated()
+            for port, _index in _explicit_node_ports(desired):
+                allocated.setdefault(port, (decision.namespace, decision.name))
+
+
+def _explicit_node_ports(service):
+    """(node port, index in spec.ports) of a Service of a type that allocates them."""
+    spec = service.get("spec") or {}
+    if spec.get("type") not in ("NodePort", "LoadBalancer"):
+        return []
+    return [(int(port["nodePort"]), index) for index, port in enumerate(spec.get("ports") or [])
+            if isinstance(port, dict) and port.get("nodePort")]
+
+
 class _Retry(Exception):
     """The object changed under us (409): read it again and decide again."""
 
@@ -118,6 +206,7 @@ class ObjectApplier:
         self.parallelism = int(parallelism)
         self.recreate_timeout = float(recreate_timeout)
         self._sleep = time.sleep
+        self._check_state = _CheckModeState(client)
 
     # ------------------------------------------------------------ entry points
 
@@ -164,11 +253,24 @@ class ObjectApplier:
     # ------------------------------------------------------------ check mode: GET only
 
     def _check(self, decision, resource, desired):
+        refusal = name_refusal(resource, decision.name) or self._predicted_refusal(resource, decision, desired)
+        if refusal:
+            return self._finish(decision, "failed", reason=refusal + " (predicted by check mode)")
         existing = self._get(resource, decision)
         if existing is None:
             self._finish(decision, "create", before=None, after=desired)
+            if resource.group_resource == "services":
+                self._check_state.claim_node_ports(decision, desired)
         else:
             self._decide_existing(decision, resource, desired, existing)
+
+    def _predicted_refusal(self, resource, decision, desired):
+        """What the cluster would refuse this object for, found by reading it: a terminating namespace, a taken node port."""
+        if resource.namespaced and self._check_state.namespace_terminating(decision.namespace):
+            return "namespace %s is being terminated: the API server creates nothing new in it (403 Forbidden)" % decision.namespace
+        if resource.group_resource == "services":
+            return self._check_state.node_port_refusal(decision, desired)
+        return None
 
     # ------------------------------------------------------------ writing
 

@@ -28,7 +28,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_manifes
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
 from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
     decrypt_secret, hide_secret_values, keys_for_backup, open_backup_contents, read_encryption_header)
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError, LocationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import ObjectApplier
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_order import restore_order
@@ -45,7 +45,6 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import SnapshotError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_restore import VolumeRestore
 
-RESTORABLE_PHASES = ("Completed", "PartiallyFailed")
 # Labels a controller sets per pod set or revision: a recreated pod may carry other values.
 CONTROLLER_SET_LABELS = ("pod-template-hash", "controller-revision-hash", "controller-uid", "batch.kubernetes.io/controller-uid",
                          "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index")
@@ -186,6 +185,7 @@ class RestoreRun:
         self.reads = location  # the backup's files are read through this (checked against the manifest when there is one)
         self.manifest = None
         self.integrity = {"verified": False, "detail": "not read"}
+        self._kinds = {"namespaces": "Namespace"}  # group_resource -> Kind, as the backed-up objects name it
 
     # ---------------------------------------------------------------- reporting
 
@@ -200,13 +200,17 @@ class RestoreRun:
         if hooked is not None and action in ("create", "recreate"):
             self._created_hooked_pods.append(hooked)
         if action == "failed":
-            self.run_log.error("%s %s: %s" % (decision["group_resource"], _where(decision), decision.get("reason")))
+            self.run_log.error("%s %s: %s" % (self._kind_of(decision), _where(decision), decision.get("reason")))
         elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
             self.warn("%s %s: %s" % (decision["group_resource"], _where(decision), decision["reason"]))
         # Check mode reports every object, a run the skipped and failed ones and the first others (bounded either way).
         notable = self.check_mode or action in ("failed", "skip")
         if len(self.objects) < MAX_REPORTED_OBJECTS * 50 and (notable or len(self.objects) < MAX_REPORTED_OBJECTS):
             self.objects.append(dict(decision))
+
+    def _kind_of(self, decision):
+        """The Kind that errors name objects by (``Secret shop/db: ...``), as a user knows them; else the resource."""
+        return decision.get("kind") or self._kinds.get(decision["group_resource"]) or decision["group_resource"]
 
     # ---------------------------------------------------------------- the run
 
@@ -245,25 +249,20 @@ class RestoreRun:
         phase = "PartiallyFailed" if self.errors or [w for w in self.waits if not w["ready"]] else "Completed"
         result = self._result(phase, started_clock)
         if not self.check_mode:
-            self._write_record(result)
+            try:
+                self._write_record(result)
+            except (LocationError, OSError) as exc:
+                # The record is best effort: the phase says what happened in the cluster, whatever the location did.
+                self.warn("the restore record under %s/restores/%s/ was not written: %s" % (self.location.url.rstrip("/"), self.name, exc))
         return result
 
     def _resolve_backup(self):
-        name = self.options.backup
-        if name == "latest":
-            from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import list_backups  # pylint: disable=import-outside-toplevel
-            candidates = [b for b in list_backups(self.location) if b.get("complete") and b.get("phase") in RESTORABLE_PHASES]
-            if not candidates:
-                raise ConfigurationError("backup 'latest': no complete backup in %s" % self.location.url)
-            name = candidates[0]["name"]
+        from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog  # pylint: disable=import-outside-toplevel
+        name, backup = backup_catalog.resolve_backup(self.location, self.options.backup)
         files = velero_format.file_names(name)
-        if not self.location.exists(files["metadata"]):
-            raise ConfigurationError("backup '%s' does not exist in %s (no %s): check backup and location"
-                                     % (name, self.location.url, files["metadata"].rsplit("/", 1)[-1]))
-        backup = velero_format.decode_backup(self.location.get_bytes(files["metadata"]), expected_name=name)
-        phase = (backup.get("status") or {}).get("phase")
-        if phase not in RESTORABLE_PHASES:
-            raise ConfigurationError("backup '%s' has phase %s; only Completed or PartiallyFailed backups can be restored" % (name, phase))
+        partial = backup_catalog.partial_backup_warning(name, backup)
+        if partial:
+            self.warn(partial)
         self.backup_name = name
         self.files = files
         self._check_manifest(backup)
@@ -443,6 +442,8 @@ class RestoreRun:
         obj = record["obj"]
         metadata = obj.get("metadata") or {}
         source_namespace = metadata.get("namespace")
+        if obj.get("kind"):
+            self._kinds.setdefault(group_resource, obj["kind"])
         decision = {"group_resource": group_resource, "namespace": context.namespace_mapping.get(source_namespace, source_namespace),
                     "name": metadata.get("name")}
         if record.get("related_only") and not self._is_related(group_resource, obj, spool):
@@ -496,7 +497,7 @@ class RestoreRun:
                 desired = pod_hooks.add_restore_init_containers(desired, self.options.hooks, namespace=source_namespace)
                 hooked = pod_hooks.restore_post_hooks_for_pod(desired, self.options.hooks, namespace=source_namespace)
             except KubesafeError as exc:
-                self.run_log.error("restore hooks of pod %s/%s: %s (the pod is restored without them)" % (
+                self.run_log.error("Pod %s/%s: restore hooks: %s (the pod is restored without them)" % (
                     source_namespace, desired["metadata"]["name"], exc))
                 return desired
             if hooked:
@@ -509,7 +510,7 @@ class RestoreRun:
         try:
             hooks = pod_hooks.restore_post_hooks_for_pod(pod, self.options.hooks, namespace=source_namespace)
         except KubesafeError as exc:
-            self.run_log.error("restore hooks of pod %s/%s: %s" % (source_namespace, pod["metadata"]["name"], exc))
+            self.run_log.error("Pod %s/%s: restore hooks: %s" % (source_namespace, pod["metadata"]["name"], exc))
             return
         if not hooks:
             return
@@ -541,8 +542,8 @@ class RestoreRun:
             for result in run.results:
                 if result["status"] == "succeeded":
                     continue
-                message = "restore hook %s in pod %s/%s %s: %s" % (
-                    pod_hooks.command_text(result["command"]), result["namespace"], result["pod"], result["status"],
+                message = "Pod %s/%s: restore hook %s %s: %s" % (
+                    result["namespace"], result["pod"], pod_hooks.command_text(result["command"]), result["status"],
                     result.get("error") or "exit code %s" % result.get("exit_code"))
                 if result["on_error"] == "Fail":
                     self.run_log.error(message)

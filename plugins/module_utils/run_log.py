@@ -45,3 +45,34 @@ class RunLog:
         if self._dropped:
             lines.append('level=warning msg="%d more log lines were not kept"' % self._dropped)
         return gzip.compress("\n".join(lines).encode() + b"\n")
+
+
+# What a failed task's message quotes, and how many errors a module result keeps (all of them are in the results file).
+ERRORS_QUOTED = 5
+MAX_RESULT_ERRORS = 100
+
+
+def bounded_errors(errors, limit=MAX_RESULT_ERRORS):
+    """The first ``limit`` errors, then one line counting the others."""
+    errors = list(errors)
+    if len(errors) <= limit:
+        return errors
+    return errors[:limit] + ["... and %d more errors (all are in the run's results file)" % (len(errors) - limit)]
+
+
+def partial_failure_message(kind, result):
+    """Why a ``backup`` or ``restore`` result that is not Completed fails its task, or None when it is Completed.
+
+    Names the phase, the count of errors and the first ones (``Kind namespace/name: reason``).
+    """
+    phase = result.get("phase")
+    if phase == "Completed":
+        return None
+    errors = result.get("errors") or []
+    predicted = " (predicted by check mode)" if result.get("check_mode") else ""
+    message = "%s '%s' is %s%s: %d error(s)" % (kind, result.get("name"), phase, predicted, len(errors))
+    if errors:
+        message += ", first %s: %s" % ("ones" if len(errors) > 1 else "one", "; ".join(errors[:ERRORS_QUOTED]))
+        if len(errors) > ERRORS_QUOTED:
+            message += "; ... and %d more" % (len(errors) - ERRORS_QUOTED)
+    return message.rstrip(".") + ". Set fail_on_partial: false to accept a %s that is not Completed" % kind

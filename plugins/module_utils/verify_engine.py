@@ -126,8 +126,11 @@ def _check_marker(report, location, name, files):
     if phase == "Completed":
         report.add("commit_marker", detail)
     elif phase == "PartiallyFailed":
-        report.add("commit_marker", detail, warnings=["phase PartiallyFailed: some objects failed at backup time and are not in it "
-                                                      "(see the error messages of backup_info)"])
+        # Restorable only when named: it lacks what failed at backup time, so it is never "the newest good backup".
+        report.add("commit_marker", detail, ["phase PartiallyFailed: %s error(s) at backup time, the objects they name are not in it "
+                                             "(error_messages of backup_info, or %s); restore takes it only when named"
+                                             % ((backup.get("status") or {}).get("errors") or "unknown",
+                                                velero_format.file_names(name)["results"].rsplit("/", 1)[-1])])
     else:
         report.add("commit_marker", detail, ["phase %s: only Completed or PartiallyFailed backups can be restored" % phase])
     return backup

@@ -129,7 +129,7 @@ class VolumeBackup:
                 try:
                     hooks = pod_hooks.backup_hooks_for_pod(pod, self.settings.hooks, phase)
                 except KubesafeError as exc:
-                    self.run_log.error("%s hooks of pod %s/%s: %s" % (phase, pod["metadata"]["namespace"], pod["metadata"]["name"], exc))
+                    self.run_log.error("Pod %s/%s: %s hooks: %s" % (pod["metadata"]["namespace"], pod["metadata"]["name"], phase, exc))
                     continue
                 for hook in hooks:
                     self.hook_results.append({"namespace": pod["metadata"]["namespace"], "pod": pod["metadata"]["name"],
@@ -150,7 +150,7 @@ class VolumeBackup:
             try:
                 pv = self.client.request("GET", "/api/v1/persistentvolumes/%s" % volume_name)
             except ApiError as exc:
-                self.run_log.error("could not read PersistentVolume %s of claim %s/%s: %s" % (volume_name, key[0], key[1], exc))
+                self.run_log.error("PersistentVolumeClaim %s/%s: could not read its PersistentVolume %s: %s" % (key[0], key[1], volume_name, exc))
                 continue
             volume = ClaimVolume(claim, pv)
             method, reason = choose_method(volume, self.settings.method)
@@ -172,7 +172,7 @@ class VolumeBackup:
                 record = volume_records.new_record(volume, method)
                 record.update(phase=volume_records.SKIPPED, reason="a pre hook of pod %s failed" % pod["metadata"]["name"])
                 self._add(record)
-            self._run_log_error("volumes of pod %s/%s not snapshotted: its pre hook failed" % (pod["metadata"]["namespace"], pod["metadata"]["name"]))
+            self._run_log_error("Pod %s/%s: its volumes are not snapshotted: its pre hook failed" % (pod["metadata"]["namespace"], pod["metadata"]["name"]))
             return
         pending = [self._start(volume, method) for volume, method in volumes]
         self._run_hooks(pod, "post")
@@ -183,7 +183,7 @@ class VolumeBackup:
         try:
             hooks = pod_hooks.backup_hooks_for_pod(pod, self.settings.hooks, phase)
         except KubesafeError as exc:
-            self._run_log_error("%s hooks of pod %s/%s: %s" % (phase, pod["metadata"]["namespace"], pod["metadata"]["name"], exc))
+            self._run_log_error("Pod %s/%s: %s hooks: %s" % (pod["metadata"]["namespace"], pod["metadata"]["name"], phase, exc))
             return _FAILED_HOOKS
         if not hooks:
             return None
@@ -193,8 +193,8 @@ class VolumeBackup:
         for result in run.results:
             if result["status"] == "succeeded":
                 continue
-            message = "%s hook %s in pod %s/%s container %s %s: %s" % (
-                phase, pod_hooks.command_text(result["command"]), result["namespace"], result["pod"], result["container"], result["status"],
+            message = "Pod %s/%s: %s hook %s in container %s %s: %s" % (
+                result["namespace"], result["pod"], phase, pod_hooks.command_text(result["command"]), result["container"], result["status"],
                 result.get("error") or "exit code %s" % result.get("exit_code"))
             if result["on_error"] == "Fail":
                 self._run_log_error(message)
@@ -249,7 +249,8 @@ class VolumeBackup:
 
     def _fail(self, record, exc):
         record.update(phase=volume_records.FAILED, error=str(exc), completed=_now())
-        self._run_log_error("snapshot of the volume of claim %s/%s (%s) failed: %s" % (record["namespace"], record["claim"], record["method"], exc))
+        self._run_log_error("PersistentVolumeClaim %s/%s: the snapshot of its volume (%s) failed: %s" % (
+            record["namespace"], record["claim"], record["method"], exc))
 
     def _csi_api(self):
         with self._lock:

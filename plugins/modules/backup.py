@@ -147,6 +147,15 @@ options:
     description: How long to wait for a CSI snapshot to become ready to use, as a Go duration.
     type: str
     default: 10m
+  fail_on_partial:
+    description:
+      - Fail the task when the backup is not C(Completed) (C(PartiallyFailed) - resources that could not be listed or
+        read, failed hooks or snapshots). The message names the phase, the count of errors and the first ones as
+        C(Kind namespace/name) and the reason; the backup is still committed (a restore takes it only when named) and the
+        result returned. In check mode the predicted phase counts.
+      - With C(false) such a backup is returned as changed, with a warning.
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -227,7 +236,9 @@ backup:
       type: str
       sample: s3://my-backups/prod
     phase:
-      description: C(Completed) or C(PartiallyFailed) (some resources could not be listed, see I(errors)).
+      description:
+        - C(Completed) or C(PartiallyFailed) (some resources could not be listed, see I(errors)); the task fails on
+          C(PartiallyFailed) unless I(fail_on_partial) is C(false).
       type: str
       sample: Completed
     start_timestamp:
@@ -267,8 +278,9 @@ backup:
       elements: str
     errors:
       description:
-        - "Resources that could not be backed up, with the reason, e.g. C(secrets in all namespaces: list failed: 410 Expired
-          after 3 re-lists ...)."
+        - What could not be backed up, as C(Kind namespace/name) and the reason (C(*) for a whole LIST that failed, e.g.
+          C(Secret */*: secrets in all namespaces: list failed: 410 Expired after 3 re-lists ...)); the first 100, then a
+          line counting the others (all are in the backup's results file).
       type: list
       elements: str
     archive:
@@ -317,6 +329,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import BACKUP_H
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import bounded_errors, partial_failure_message
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeSettings
 
@@ -336,6 +349,7 @@ def main():
         csi_snapshot_timeout=dict(type="str", default="10m"),
         ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
         hooks=dict(type="list", elements="dict", options=BACKUP_HOOKS_SPEC),
+        fail_on_partial=dict(type="bool", default=True),
     )
     argument_spec.update(SELECTION_ARGUMENT_SPEC)
     argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
@@ -367,6 +381,12 @@ def main():
         module.fail_json(msg=str(exc), phase="Failed")
     for warning in result["warnings"]:
         module.warn(warning)
+    failure = partial_failure_message("backup", result)
+    result["errors"] = bounded_errors(result["errors"])
+    if failure and params["fail_on_partial"]:
+        module.fail_json(msg=failure, changed=True, backup=result)
+    if failure:
+        module.warn(failure)
     module.exit_json(changed=True, backup=result)
 
 

@@ -40,7 +40,7 @@ extends_documentation_fragment:
 options:
   backup:
     description:
-      - The backup to compare, by name, or C(latest) for the newest complete backup in the location.
+      - The backup to compare, by name, or C(latest) for the newest Completed backup in the location (a PartiallyFailed one only by name, with a warning).
       - When I(compare_to) is another backup, this is the "before" side.
     type: str
     default: latest

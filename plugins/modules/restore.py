@@ -192,6 +192,15 @@ options:
         manifest and is restored with a warning that it is unverified, with or without this option.
     type: bool
     default: false
+  fail_on_partial:
+    description:
+      - Fail the task when the restore is not C(Completed) (C(PartiallyFailed) - objects the cluster refused, waits not
+        met). The message names the phase, the count of errors and the first ones as C(Kind namespace/name) and the reason;
+        the result is returned all the same. In check mode the predicted phase counts (node ports already allocated, a
+        terminating target namespace, names the cluster refuses).
+      - With C(false) such a restore is returned as changed, with a warning.
+    type: bool
+    default: true
   hooks:
     description:
       - Restore hooks for the restored pods selected by namespace and labels, as Velero's C(spec.hooks.resources).
@@ -290,7 +299,9 @@ restore:
       description: Name of the restored backup.
       type: str
     phase:
-      description: C(Completed), or C(PartiallyFailed) when some objects failed or did not become ready.
+      description:
+        - C(Completed), or C(PartiallyFailed) when some objects failed or did not become ready (the task fails unless
+          I(fail_on_partial) is C(false)).
       type: str
     counts:
       description: Per resource, the number of objects per action (create, update, unchanged, recreate, skip, failed).
@@ -319,7 +330,9 @@ restore:
       type: list
       elements: str
     errors:
-      description: Objects that could not be restored, with the server's reason.
+      description:
+        - Objects that could not be restored, as C(Kind namespace/name) and the reason with the server's reason; the first 100,
+          then a line counting the others (all are in the restore's results file).
       type: list
       elements: str
     duration_seconds:
@@ -356,6 +369,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_A
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import bounded_errors, partial_failure_message
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
 
 CHANGING_ACTIONS = ("create", "update", "recreate")
@@ -388,6 +402,7 @@ def main():
         wait_timeout=dict(type="int", default=300),
         parallelism=dict(type="int", default=8),
         restore_pvs=dict(type="bool", default=True),
+        fail_on_partial=dict(type="bool", default=True),
         ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
         hooks=dict(type="list", elements="dict", options=RESTORE_HOOKS_SPEC),
         allow_unverified=dict(type="bool", default=False),
@@ -426,6 +441,12 @@ def main():
         output["diff"] = _diffs(result)
     for obj in result["objects"]:
         obj.pop("diff", None)
+    failure = partial_failure_message("restore", result)
+    result["errors"] = bounded_errors(result["errors"])
+    if failure and params["fail_on_partial"]:
+        module.fail_json(msg=failure, **output)
+    if failure:
+        module.warn(failure)
     module.exit_json(**output)
 
 

@@ -167,7 +167,9 @@ backups:
       elements: str
       sample: ["files: nightly.tar.gz has 40000 bytes, the manifest says 40250 (truncated or replaced)"]
     warnings:
-      description: Findings that do not fail the backup (no manifest, files not in the manifest, a PartiallyFailed phase).
+      description:
+        - Findings that do not fail the backup (no manifest, files not in the manifest).
+        - A PartiallyFailed backup is a problem, not a warning, as it lacks what failed at backup time.
       type: list
       elements: str
 """

@@ -10,9 +10,9 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import Kub
 pytestmark = pytest.mark.integration
 
 
-def dr_cluster(kubesim_factory):
+def dr_cluster(kubesim_factory, name="b"):
     """Cluster B: empty, but with its own storage classes, as a prepared DR cluster has."""
-    cluster = kubesim_factory(name="b")
+    cluster = kubesim_factory(name=name)
     client = KubeClient(**connection_options({"kubeconfig": cluster.kubeconfig}))
     for name, policy in (("standard", "Delete"), ("fast", "Retain")):
         client.request("POST", "/apis/storage.k8s.io/v1/storageclasses", body={
@@ -102,3 +102,32 @@ def test_dr_falls_back_to_an_older_backup_when_the_newest_is_damaged_and_decrypt
     assert passed["name"] == "a-newest" and any("a-newest.tar.gz.age" in problem for problem in passed["problems"])
     assert "## Newer backups passed over (damaged)" in report_file.with_suffix(".md").read_text()
     assert any(o["kind"] == "Deployment" and o["metadata"].get("namespace") == "shop" for o in cluster_b.control.dump())
+
+
+def test_dr_passes_over_a_partially_failed_newest_backup_unless_it_is_named(sample_cluster, kubesim_factory, run_playbook, tmp_path):
+    location = tmp_path / "loc"
+    env = sample_cluster.env()
+    run_playbook("playbooks/backup.yml", env, "-e", json.dumps({
+        "backup_location": str(location), "backup_name": "a-older", "backup_included_namespaces": ["shop"]}))
+    sample_cluster.control.add_fault(action="status", status=403, verbs=["list"], resources=["secrets"])
+    # Named to sort after a-older when both start in the same second: the newest either way.
+    run_playbook("playbooks/backup.yml", env, "-e", json.dumps({
+        "backup_location": str(location), "backup_name": "b-newest", "backup_included_namespaces": ["shop"],
+        "backup_fail_on_partial": False}))
+    env = sample_cluster.env(with_kubeconfig=False)
+    reports = {}
+    for backup in ("latest", "b-newest"):
+        cluster = dr_cluster(kubesim_factory, name="dr-%s" % backup)
+        variables = {"dr_location": str(location), "dr_target_kubeconfig": cluster.kubeconfig, "dr_backup": backup,
+                     "dr_report_dir": str(tmp_path / backup), "dr_wait_timeout": 60}
+        run_playbook("playbooks/dr.yml", env, "-e", json.dumps(variables))
+        [report_file] = (tmp_path / backup).glob("*.json")
+        reports[backup] = (json.loads(report_file.read_text()), cluster)
+    report, cluster = reports["latest"]
+    assert report["backup"] == "a-older" and report["complete"] is True
+    [passed] = report["passed_over"]
+    assert passed["name"] == "b-newest" and passed["problems"][0].startswith("commit_marker: phase PartiallyFailed")
+    assert any(o["kind"] == "Secret" and o["metadata"]["name"] == "db-credentials" for o in cluster.control.dump())
+    report, cluster = reports["b-newest"]
+    assert report["backup"] == "b-newest" and report.get("passed_over", []) == []
+    assert not any(o["kind"] == "Secret" and o["metadata"]["name"] == "db-credentials" for o in cluster.control.dump())

@@ -113,7 +113,8 @@ def test_failing_pre_hook_with_fail_skips_the_snapshot_and_the_backup_is_partial
     assert cluster.control.settle(30)
     cluster.control.add_exec_script(command_contains="--freeze", stderr="fsfreeze: /var/lib/postgresql/data: Operation not permitted\n", exit_code=1)
     backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
-        "name": "frozen-fail", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+        "name": "frozen-fail", "fail_on_partial": False, "location": str(tmp_path / "backups"), "included_namespaces": ["db"],
+        "snapshot_volumes": True})["backup"]
 
     assert backup["phase"] == "PartiallyFailed"
     assert any("'/sbin/fsfreeze --freeze" in error and "exited with code 1" in error for error in backup["errors"]), backup["errors"]
@@ -146,7 +147,7 @@ def test_option_hooks_with_timeout_and_bad_snapshot_class(kubesim_factory, ansib
     assert cluster.control.settle(30)
     cluster.control.add_exec_script(command_contains="sleepy", delay_seconds=5)
     backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
-        "name": "bad-class", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True,
+        "name": "bad-class", "fail_on_partial": False, "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True,
         "csi_snapshot_class": "no-such-class",
         "hooks": [{"name": "dump", "label_selector": "app=db",
                    "pre": [{"command": ["sh", "-c", "sleepy dump"], "container": "db", "timeout": "1s", "on_error": "Continue"}]}]})["backup"]
@@ -226,7 +227,7 @@ def test_post_hook_runs_even_when_the_snapshot_fails(kubesim_factory, ansible_pl
     cluster.control.seed(csi_storage(velero_label=False) + database(annotations=freeze_annotations()))  # no class for the driver
     assert cluster.control.settle(30)
     backup = run_module(ansible_playbook, cluster.env(), tmp_path, "backup", {
-        "name": "no-class", "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
+        "name": "no-class", "fail_on_partial": False, "location": str(tmp_path / "backups"), "included_namespaces": ["db"], "snapshot_volumes": True})["backup"]
     assert backup["phase"] == "PartiallyFailed"
     assert any("no VolumeSnapshotClass for CSI driver hostpath.csi.k8s.io" in error for error in backup["errors"])
     # The database is never left frozen.

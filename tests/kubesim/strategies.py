@@ -16,6 +16,7 @@ from kubesim import errors
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 NODE_PORT_RANGE = range(30000, 32768)
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
@@ -153,6 +154,13 @@ def _populate_namespace(store, namespace):
 # ------------------------------------------------------------------- services
 
 class ServiceStrategy(Strategy):
+    def validate_name(self, rtype, name):
+        # kube's ValidateServiceName: an RFC 1035 label (without the RelaxedServiceNameValidation gate).
+        if len(name) > 63 or not DNS_1035_LABEL.match(name):
+            raise errors.invalid(rtype.group, rtype.kind, name, [(
+                "metadata.name", 'Invalid value: "%s": a DNS-1035 label must consist of lower case alphanumeric characters or '
+                "'-', start with an alphabetic character, and end with an alphanumeric character" % name)])
+
     def before_create(self, store, rtype, obj):
         _create_service(store, obj)
 

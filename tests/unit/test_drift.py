@@ -234,7 +234,7 @@ def test_encrypted_secret_values_are_compared_by_key_only():
 
 def test_unknown_backup_and_phase_errors(still):
     _cluster, client, location = still
-    with pytest.raises(ConfigurationError, match="no complete backup"):
+    with pytest.raises(ConfigurationError, match="no Completed backup"):
         diff_backup_vs_live(client, location, "latest")
     run_backup(client, location, BackupOptions(name="b1"))
     with pytest.raises(ConfigurationError, match="'nope' does not exist"):

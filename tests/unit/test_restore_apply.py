@@ -393,3 +393,35 @@ def test_nothing_is_deleted_except_under_recreate(cluster, client, resources, na
     for policy in ("none", "update"):
         ObjectApplier(client, existing_resource_policy=policy).apply(resources["configmaps"], config_map("stay", {"k": policy}))
     assert not [record for record in cluster.control.audit() if record["verb"] in ("delete", "deletecollection")]
+
+
+# ------------------------------------------------------------------ check mode predicts what the server refuses
+
+@pytest.mark.parametrize("group_resource, name, refused", [
+    ("configmaps", "Bad_Name", True),
+    ("configmaps", "web.config-1", False),
+    ("configmaps", "-web", True),
+    ("configmaps", "a" * 254, True),
+    ("services", "web.v2", True),  # a label: no dots
+    ("services", "web-v2", False),
+    ("namespaces", "shop.eu", True),
+    ("namespaces", "n" * 64, True),
+    ("clusterroles.rbac.authorization.k8s.io", "system:Reader", False),  # a path segment: ':' and capitals allowed
+    ("clusterroles.rbac.authorization.k8s.io", "a/b", True),
+])
+def test_check_mode_predicts_the_names_the_server_refuses(cluster, client, resources, namespace, group_resource, name, refused):
+    resource = resources[group_resource]
+    obj = {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": {"name": name}}
+    if resource.namespaced:
+        obj["metadata"]["namespace"] = namespace
+    if group_resource == "services":
+        obj["spec"] = {"ports": [{"port": 80}]}
+    cluster.control.clear_audit()
+    predicted = ObjectApplier(client, check_mode=True).apply(resource, obj)
+    assert {r["verb"] for r in cluster.control.audit()} <= {"get", "list"}
+    assert (predicted.action == "failed") is refused, predicted
+    if refused:
+        assert "metadata.name" in predicted.reason and "predicted by check mode" in predicted.reason
+    # The prediction is what the API server does.
+    written = ObjectApplier(client).apply(resource, obj)
+    assert (written.action == "failed") is refused, written
