@@ -133,8 +133,12 @@ def test_sweep_keeps_an_old_directory_a_live_process_holds(private_tmp):
         assert os.path.isdir(spool.directory)
 
 
+# The child starts from Python's own handlers: a runner started in the background (CI, `cmd &`) passes SIGINT on
+# ignored, and an ignored signal must stay ignored, which is not what this test is about.
 HOLD_SCRIPT = """
-import sys, time, tempfile
+import signal, sys, time, tempfile
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 sys.path.insert(0, %r)
 tempfile.tempdir = %r
 from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
