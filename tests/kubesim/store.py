@@ -231,6 +231,7 @@ class Store:
     def create(self, rtype, namespace, body, dry_run=False):
         with self.lock:
             obj = self._prepare_create(rtype, namespace, body)
+            strategies.strategy_for(rtype).apply_defaults(rtype, obj)
             strategies.strategy_for(rtype).before_create(self, rtype, obj)
             if dry_run:
                 return obj
@@ -347,6 +348,7 @@ class Store:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
+            strategies.strategy_for(rtype).apply_defaults(rtype, new)
             if strategies.tracks_generation(rtype):
                 metadata["generation"] = old_meta.get("generation", 1) + (1 if strategies.spec_changed(old, new) else 0)
         new["apiVersion"] = old["apiVersion"]

@@ -12,7 +12,7 @@ import copy
 import ipaddress
 import re
 
-from kubesim import errors
+from kubesim import defaults, errors
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -72,6 +72,10 @@ class Strategy:
             raise errors.invalid(rtype.group, rtype.kind, name, [(
                 "metadata.name", 'Invalid value: "%s": a lowercase %s must consist of lower case alphanumeric characters, '
                 "'-' or '.', and must start and end with an alphanumeric character" % (name, self.name_rule))])
+
+    def apply_defaults(self, rtype, obj):
+        """Fill the fields kube-apiserver defaults when it decodes a body, on create and on every update."""
+        defaults.apply(rtype, obj)
 
     def before_create(self, store, rtype, obj):
         pass
