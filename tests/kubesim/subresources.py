@@ -34,8 +34,7 @@ def serve(handler, cluster, method, request, query):
 
 
 def _body(handler):
-    length = int(handler.headers.get("Content-Length") or 0)
-    raw = handler.rfile.read(length) if length else b""
+    raw = handler.read_body()
     if not raw:
         raise errors.bad_request("the body of the request was empty")
     try:
