@@ -19,6 +19,8 @@ import uuid
 from kubesim import errors, strategies
 
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what apiserver's generateName uses
+MAX_ANNOTATIONS_BYTES = 256 * 1024  # apimachinery's TotalAnnotationSizeLimitB
+MAX_STORED_BYTES = 1536 * 1024  # etcd's default --max-request-bytes
 
 
 def now_rfc3339():
@@ -233,6 +235,7 @@ class Store:
             obj = self._prepare_create(rtype, namespace, body)
             strategies.strategy_for(rtype).apply_defaults(rtype, obj)
             strategies.strategy_for(rtype).before_create(self, rtype, obj)
+            self._check_sizes(rtype, obj, dry_run)
             if dry_run:
                 return obj
             self._commit(rtype, obj, "ADDED")
@@ -281,6 +284,17 @@ class Store:
         if rtype.has_status:
             body.pop("status", None)
         return body
+
+    @staticmethod
+    def _check_sizes(rtype, obj, dry_run):
+        """ValidateAnnotationsSize, then etcd's request size limit (a dry run never reaches etcd)."""
+        annotations = obj["metadata"].get("annotations") or {}
+        if sum(len(str(key).encode()) + len(str(value).encode()) for key, value in annotations.items()) > MAX_ANNOTATIONS_BYTES:
+            raise errors.invalid(rtype.group, rtype.kind, obj["metadata"]["name"], [(
+                "metadata.annotations", "Too long: must have at most %d bytes" % MAX_ANNOTATIONS_BYTES)], reason="FieldValueTooLong")
+        if not dry_run and len(to_json_bytes(obj)) > MAX_STORED_BYTES:
+            # Not a Status error of kube-apiserver's own: etcd's message, passed on as an unknown 500.
+            raise errors.ApiError(500, "", "etcdserver: request is too large")
 
     def _check_type_meta(self, rtype, body):
         api_version = body.get("apiVersion")
@@ -357,6 +371,7 @@ class Store:
         strategies.strategy_for(rtype).before_update(self, rtype, old, new)
         if new == old:
             return self.view(rtype, old)  # a no-op write keeps the resourceVersion, as kube-apiserver does
+        self._check_sizes(rtype, new, dry_run)
         if dry_run:
             return self.view(rtype, new)
         if old_meta.get("deletionTimestamp") and not new["metadata"].get("finalizers"):
