@@ -4,11 +4,10 @@ Each function follows a ``SetDefaults_*`` function of kubernetes/kubernetes
 (pkg/apis/<group>/<version>/defaults.go) and the declarative ``+default``
 tags its generated defaulters apply (``zz_generated.defaults.go``), with the
 feature gates of a current release at their default (StatefulSetAutoDeletePVC
-and JobPodReplacementPolicy on). Values are only ever added where a field is
-absent: defaulting never changes what a client set.
+and JobPodReplacementPolicy on). Defaulting fills absent fields; the one value it
+drops is the sessionAffinityConfig of a Service without ClientIP affinity.
 
-Not defaulted: quantities are not rounded (SetDefaults_ResourceList), Services
-are defaulted by their strategy with IP allocation, HorizontalPodAutoscalers
+Not defaulted: quantities are not rounded (SetDefaults_ResourceList), HorizontalPodAutoscalers
 are served at two versions with different defaults and are left as sent, and
 in-tree volume plugins nobody uses anymore (iSCSI, RBD, ScaleIO, AzureDisk).
 """
@@ -194,6 +193,39 @@ def replication_controller(obj):
     pod_template(spec)
 
 
+def service(obj):
+    """SetDefaults_Service (IP families and allocations are the Service strategy's)."""
+    spec = _dict(obj, "spec")
+    if not spec.get("sessionAffinity"):
+        spec["sessionAffinity"] = "None"
+    if spec["sessionAffinity"] == "None":
+        spec.pop("sessionAffinityConfig", None)
+    elif spec["sessionAffinity"] == "ClientIP" and not ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds"):
+        spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 10800}}
+    if not spec.get("type"):
+        spec["type"] = "ClusterIP"
+    for port in _dicts(spec.get("ports")):
+        if not port.get("protocol"):
+            port["protocol"] = "TCP"
+        if port.get("targetPort") in (None, 0, ""):
+            port["targetPort"] = port.get("port")
+    externally_accessible = spec["type"] in ("LoadBalancer", "NodePort") or (spec["type"] == "ClusterIP" and spec.get("externalIPs"))
+    if externally_accessible and not spec.get("externalTrafficPolicy"):
+        spec["externalTrafficPolicy"] = "Cluster"
+    if spec.get("internalTrafficPolicy") is None and spec["type"] in ("NodePort", "LoadBalancer", "ClusterIP"):
+        spec["internalTrafficPolicy"] = "Cluster"
+    if spec["type"] == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
+        spec["allocateLoadBalancerNodePorts"] = True
+
+
+def node(obj):
+    # NodeSpec is a struct, not a pointer: every Node has a spec, if only {}.
+    _dict(obj, "spec")
+    status = obj.get("status")
+    if isinstance(status, dict) and status.get("allocatable") is None and status.get("capacity") is not None:
+        status["allocatable"] = dict(status["capacity"])
+
+
 def endpoints(obj):
     for subset in _dicts(obj.get("subsets")):
         for port in _dicts(subset.get("ports")):
@@ -364,6 +396,8 @@ DEFAULTERS = {
     ("", "persistentvolumeclaims"): persistent_volume_claim,
     ("", "persistentvolumes"): persistent_volume,
     ("", "endpoints"): endpoints,
+    ("", "services"): service,
+    ("", "nodes"): node,
     ("apps", "deployments"): deployment,
     ("apps", "statefulsets"): stateful_set,
     ("apps", "daemonsets"): daemon_set,

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from kubesim import discovery, errors, openapi, patch, protobuf, selectors, tables, tls, watch
+from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
@@ -320,14 +320,16 @@ class ApiHandler(BaseHTTPRequestHandler):
             body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
-            return self.send_json(201, store.view(rtype, store.create(rtype, request.namespace, body, dry_run=dry_run)))
+            created = store.create(rtype, request.namespace, body, dry_run=dry_run, manager=self._field_manager(query))
+            return self.send_json(201, store.view(rtype, created))
         if verb == "update":
             body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
-            return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run))
+            return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run,
+                                                     manager=self._field_manager(query)))
         if verb == "patch":
-            return self._patch(request, dry_run)
+            return self._patch(request, dry_run, self._field_manager(query))
         if verb == "delete":
             options = self._json_body(self.read_body()) or {}
             propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
@@ -380,7 +382,10 @@ class ApiHandler(BaseHTTPRequestHandler):
         return self.send_json(200, {"kind": rtype.list_kind, "apiVersion": rtype.api_version,
                                     "metadata": {"resourceVersion": str(store.resource_version)}, "items": deleted})
 
-    def _patch(self, request, dry_run):
+    def _field_manager(self, query):
+        return managed_fields.manager_from_request(query, self.headers.get("User-Agent"))
+
+    def _patch(self, request, dry_run, manager):
         rtype = request.rtype
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type not in PATCH_TYPES[:3]:
@@ -402,7 +407,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise errors.bad_request(str(exc)) from exc
             except patch.PatchError as exc:
                 raise errors.ApiError(422, "Invalid", str(exc), {}) from exc
-        updated = self.cluster.store.patch(rtype, request.namespace, request.name, apply_patch, request.subresource, dry_run=dry_run)
+        updated = self.cluster.store.patch(rtype, request.namespace, request.name, apply_patch, request.subresource, dry_run=dry_run, manager=manager)
         return self.send_json(200, updated)
 
     def _serve_scale(self, method, request, query):
@@ -416,7 +421,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 def set_replicas(current):
                     current.setdefault("spec", {})["replicas"] = int(replicas)
                     return current
-                obj = store.patch(rtype, request.namespace, request.name, set_replicas, dry_run=query.get("dryRun") == "All")
+                obj = store.patch(rtype, request.namespace, request.name, set_replicas, dry_run=query.get("dryRun") == "All",
+                                  manager=self._field_manager(query))
         selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         metadata = obj["metadata"]
         return self.send_json(200, {

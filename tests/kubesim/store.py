@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-from kubesim import errors, strategies
+from kubesim import errors, managed_fields, strategies
 
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what apiserver's generateName uses
 MAX_ANNOTATIONS_BYTES = 256 * 1024  # apimachinery's TotalAnnotationSizeLimitB
@@ -230,10 +230,12 @@ class Store:
 
     # ---------------------------------------------------------------- writes
 
-    def create(self, rtype, namespace, body, dry_run=False):
+    def create(self, rtype, namespace, body, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
+        """POST; ``manager`` is the field manager the write is recorded for in managedFields."""
         with self.lock:
             obj = self._prepare_create(rtype, namespace, body)
             strategies.strategy_for(rtype).apply_defaults(rtype, obj)
+            managed_fields.record_update(None, obj, rtype, manager)
             strategies.strategy_for(rtype).before_create(self, rtype, obj)
             self._check_sizes(rtype, obj, dry_run)
             if dry_run:
@@ -313,7 +315,7 @@ class Store:
             raise errors.forbidden(rtype.group, rtype.plural, name,
                                    "unable to create new content in namespace %s because it is being terminated" % namespace)
 
-    def replace(self, rtype, namespace, name, body, subresource=None, dry_run=False):
+    def replace(self, rtype, namespace, name, body, subresource=None, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
         """PUT: optimistic concurrency on metadata.resourceVersion when the body carries one."""
         with self.lock:
             old = self._require(rtype, namespace, name).obj
@@ -325,18 +327,18 @@ class Store:
                 raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (metadata["name"], name))
             if rtype.namespaced and metadata.get("namespace") and metadata["namespace"] != namespace:
                 raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
-            return self._update(rtype, old, body, subresource, dry_run)
+            return self._update(rtype, old, body, subresource, dry_run, manager)
 
-    def patch(self, rtype, namespace, name, apply_patch, subresource=None, dry_run=False):
+    def patch(self, rtype, namespace, name, apply_patch, subresource=None, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
         """PATCH: ``apply_patch(current)`` returns the patched object, applied under the store lock."""
         with self.lock:
             old = self._require(rtype, namespace, name).obj
             patched = apply_patch(copy.deepcopy(self.view(rtype, old)))
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch did not result in an object")
-            return self._update(rtype, old, patched, subresource, dry_run)
+            return self._update(rtype, old, patched, subresource, dry_run, manager)
 
-    def _update(self, rtype, old, body, subresource, dry_run):
+    def _update(self, rtype, old, body, subresource, dry_run, manager):
         old_meta = old["metadata"]
         name = old_meta["name"]
         wanted_rv = (body.get("metadata") or {}).get("resourceVersion")
@@ -368,6 +370,7 @@ class Store:
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = rtype.kind
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
+        managed_fields.record_update(old, new, rtype, manager, subresource)
         strategies.strategy_for(rtype).before_update(self, rtype, old, new)
         if new == old:
             return self.view(rtype, old)  # a no-op write keeps the resourceVersion, as kube-apiserver does

@@ -178,23 +178,6 @@ def _service_invalid(obj, field, message):
     return errors.invalid("", "Service", obj["metadata"]["name"], [(field, message)])
 
 
-def _record_explicit_node_ports(obj):
-    """managedFields naming the node ports the client set, as kube-apiserver's field manager records them.
-
-    Only this part of managedFields is emulated: restore tools (Velero, ours)
-    read it to tell explicit node ports from allocated ones.
-    """
-    ports = {}
-    for port in obj["spec"].get("ports") or []:
-        if port.get("nodePort"):
-            key = 'k:{"port":%d,"protocol":"%s"}' % (int(port.get("port") or 0), port.get("protocol") or "TCP")
-            ports[key] = {".": {}, "f:nodePort": {}, "f:port": {}, "f:protocol": {}}
-    if ports:
-        obj["metadata"]["managedFields"] = [{
-            "manager": "kubesim-client", "operation": "Update", "apiVersion": "v1", "time": obj["metadata"].get("creationTimestamp"),
-            "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:ports": ports}}}]
-
-
 def _create_service(store, obj):
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -205,7 +188,6 @@ def _create_service(store, obj):
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port.get("port"))
-    _record_explicit_node_ports(obj)
     requested = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
     if requested == "None":
         spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
