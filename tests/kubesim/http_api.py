@@ -109,7 +109,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             else:
                 length = int(self.headers.get("Content-Length") or 0)
                 if limit is not None and length > limit:
-                    raise self._body_too_large()
+                    raise self._body_too_large(unread=length)
                 self._body = self.rfile.read(length) if length else b""
         return self._body
 
@@ -127,8 +127,17 @@ class ApiHandler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline(65537)
 
-    def _body_too_large(self):
-        self.close_connection = True  # the rest of the body must not be read as the next request
+    def _body_too_large(self, unread=None):
+        """413; a body of known, moderate size is drained so the client reads the answer, any other closes the connection."""
+        if unread is not None and unread <= 4 * MAX_REQUEST_BODY_BYTES:
+            while unread > 0:
+                chunk = self.rfile.read(min(unread, 1 << 20))
+                if not chunk:
+                    break
+                unread -= len(chunk)
+            self._body = b""
+        else:
+            self.close_connection = True  # the rest of the body must not be read as the next request
         return errors.ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is %d" % MAX_REQUEST_BODY_BYTES, {})
 
     def _discard_body(self):
