@@ -366,6 +366,30 @@ class PersistentVolumeStrategy(Strategy):
         obj["status"] = {"phase": "Available"}
 
 
+# ----------------------------------------------------------------- workloads
+
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
+
+
+class DaemonSetStrategy(Strategy):
+    """The internal spec.templateGeneration, served at apps/v1 as an annotation: 1 on create, +1 on each template change."""
+
+    def before_create(self, store, rtype, obj):
+        annotations = obj["metadata"].setdefault("annotations", {})
+        try:
+            generation = int(annotations.get(TEMPLATE_GENERATION_ANNOTATION) or 0)
+        except ValueError:
+            generation = 0
+        annotations[TEMPLATE_GENERATION_ANNOTATION] = str(max(generation, 1))
+
+    def before_update(self, store, rtype, old, new):
+        # Clients may not set it: it is the stored one, bumped when the pod template changed.
+        generation = int((old["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION_ANNOTATION) or 1)
+        if (old.get("spec") or {}).get("template") != (new.get("spec") or {}).get("template"):
+            generation += 1
+        new["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION_ANNOTATION] = str(generation)
+
+
 # ----------------------------------------------------------------------- CRDs
 
 class CustomResourceDefinitionStrategy(Strategy):
@@ -422,6 +446,7 @@ _STRATEGIES = {
     ("", "pods"): PodStrategy(),
     ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy(),
     ("", "persistentvolumes"): PersistentVolumeStrategy(),
+    ("apps", "daemonsets"): DaemonSetStrategy(),
     ("apiextensions.k8s.io", "customresourcedefinitions"): CustomResourceDefinitionStrategy(),
 }
 _DEFAULT = Strategy()

@@ -171,6 +171,20 @@ def selector_of(obj):
     return None if parsed.empty else parsed
 
 
+BETA_STORAGE_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+
+
+def storage_class_of(obj):
+    """The class of a claim or volume as kube's volume helpers read it: the legacy beta annotation first, then the field.
+
+    None when neither is set (a claim the default class may be assigned to); "" is the explicit empty class.
+    """
+    annotations = meta(obj).get("annotations") or {}
+    if BETA_STORAGE_CLASS_ANNOTATION in annotations:
+        return annotations[BETA_STORAGE_CLASS_ANNOTATION]
+    return (obj.get("spec") or {}).get("storageClassName")
+
+
 def labels_of(obj):
     """The object's labels, {} when absent."""
     return meta(obj).get("labels") or {}

@@ -276,6 +276,44 @@ def test_daemonset_runs_one_pod_per_node(cluster):
                       "numberAvailable": 1, "updatedNumberScheduled": 1, "observedGeneration": 1}
 
 
+def test_daemonset_template_generation_annotation_counts_template_changes(cluster):
+    created = cluster.create("apps", "daemonsets", {
+        "metadata": {"name": "agent", "namespace": NAMESPACE},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": pod_template("agent")}})
+    assert created["metadata"]["annotations"] == {"deprecated.daemonset.template.generation": "1"}
+    cluster.settle()
+    changed = cluster.get("apps", "daemonsets", "agent")
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    changed["metadata"]["annotations"]["deprecated.daemonset.template.generation"] = "7"  # not the client's to set
+    assert cluster.update("apps", "daemonsets", changed)["metadata"]["annotations"]["deprecated.daemonset.template.generation"] == "2"
+    relabelled = cluster.get("apps", "daemonsets", "agent")
+    relabelled["metadata"]["labels"] = {"team": "infra"}
+    assert cluster.update("apps", "daemonsets", relabelled)["metadata"]["annotations"]["deprecated.daemonset.template.generation"] == "2"
+
+
+def test_paused_deployment_reports_paused_and_rolls_out_nothing(cluster):
+    cluster.create("apps", "deployments", deployment("web", replicas=1))
+    cluster.settle()
+    paused = cluster.get("apps", "deployments", "web")
+    paused["spec"]["paused"] = True
+    paused["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    cluster.update("apps", "deployments", paused)
+    cluster.settle()
+    stored = cluster.get("apps", "deployments", "web")
+    progressing = next(c for c in stored["status"]["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"], progressing["message"]) == ("Unknown", "DeploymentPaused", "Deployment is paused")
+    assert stored["status"]["observedGeneration"] == stored["metadata"]["generation"]
+    assert len(cluster.list("apps", "replicasets")) == 1
+    assert [pod["spec"]["containers"][0]["image"] for pod in cluster.list("", "pods")] == ["nginx:1.27"]
+    resumed = cluster.get("apps", "deployments", "web")
+    resumed["spec"]["paused"] = False
+    cluster.update("apps", "deployments", resumed)
+    cluster.settle()
+    stored = cluster.get("apps", "deployments", "web")
+    assert next(c for c in stored["status"]["conditions"] if c["type"] == "Progressing")["reason"] == "NewReplicaSetAvailable"
+    assert len(cluster.list("apps", "replicasets")) == 2
+
+
 def test_job_pods_succeed_and_the_job_completes(cluster):
     job = cluster.create("batch", "jobs", {"metadata": {"name": "migrate", "namespace": NAMESPACE}, "spec": {
         "completions": 2, "parallelism": 1, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}})
@@ -357,6 +395,25 @@ def test_default_storage_class_provisions_a_csi_volume(cluster):
     cluster.delete("", "persistentvolumeclaims", "data")
     cluster.settle()
     assert cluster.get("", "persistentvolumes", "pvc-" + uid) is None
+
+
+def test_legacy_storage_class_annotation_chooses_the_class(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "gp3", "annotations": {
+        "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "ebs.csi.aws.com"})
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "fast"}, "provisioner": "pd.csi.storage.gke.io"})
+    cluster.create("", "persistentvolumes", volume("static", "1Gi", storage_class="manual"))
+    legacy = claim("cassandra-data", "1Gi")
+    legacy["metadata"]["annotations"] = {"volume.beta.kubernetes.io/storage-class": "fast"}
+    created = cluster.create("", "persistentvolumeclaims", legacy)
+    static = claim("static-data", "1Gi")
+    static["metadata"]["annotations"] = {"volume.beta.kubernetes.io/storage-class": "manual"}
+    cluster.create("", "persistentvolumeclaims", static)
+    cluster.settle()
+    bound = cluster.get("", "persistentvolumeclaims", "cassandra-data")
+    # The annotation names the class: no default class is assigned, the class's provisioner provisions.
+    assert bound["status"]["phase"] == "Bound" and "storageClassName" not in bound["spec"]
+    assert cluster.get("", "persistentvolumes", "pvc-" + created["metadata"]["uid"])["spec"]["csi"]["driver"] == "pd.csi.storage.gke.io"
+    assert cluster.get("", "persistentvolumeclaims", "static-data")["spec"]["volumeName"] == "static"
 
 
 def test_retained_volume_is_released_with_its_claim_ref(cluster):
