@@ -296,6 +296,11 @@ class ConfigMapStrategy(Strategy):
 
 def _write_secret(obj):
     obj.setdefault("type", "Opaque")
+    if obj["type"] == "kubernetes.io/service-account-token" and \
+            not (obj["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name"):
+        # The rest (uid, token) is the token controller's to fill.
+        raise errors.invalid("", "Secret", obj["metadata"]["name"], [
+            ("metadata.annotations[kubernetes.io/service-account.name]", "Required value")], reason="FieldValueRequired")
     data = obj.get("data") or {}
     for key, value in (data.items()):
         try:

@@ -211,11 +211,11 @@ def _token(handler, cluster, request, token_request):
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": request.name, "namespace": request.namespace, "creationTimestamp": now_rfc3339()},
         "spec": spec,
-        "status": {"token": _fake_jwt(claims), "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))},
+        "status": {"token": fake_jwt(claims), "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))},
     })
 
 
-def _fake_jwt(claims):
+def fake_jwt(claims):
     """Shaped like a service-account JWT (header.claims.signature); the signature is random, nothing verifies it."""
     def encode(data):
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -2,11 +2,13 @@
 # Test names say what each test checks.
 # pylint: disable=missing-function-docstring
 
+import base64
+import json
 import time
 
 import pytest
 
-from kubesim import catalog, controllers
+from kubesim import catalog, controllers, errors
 from kubesim.garbage_collector import GarbageCollector
 from kubesim.registry import Registry
 from kubesim.store import Store
@@ -331,6 +333,32 @@ def test_job_pods_succeed_and_the_job_completes(cluster):
                                              "batch.kubernetes.io/job-name": "migrate", "job-name": "migrate"}
         assert pod["status"]["phase"] == "Succeeded"
         assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+
+
+def test_legacy_token_secret_is_filled_and_goes_with_its_service_account(cluster):
+    account = cluster.create("", "serviceaccounts", {"metadata": {"name": "builder", "namespace": NAMESPACE}})
+    cluster.create("", "secrets", {"metadata": {"name": "builder-token", "namespace": NAMESPACE,
+                                                "annotations": {"kubernetes.io/service-account.name": "builder"}},
+                                   "type": "kubernetes.io/service-account-token"})
+    cluster.settle()
+    secret = cluster.get("", "secrets", "builder-token")
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == account["metadata"]["uid"]
+    assert set(secret["data"]) == {"token", "ca.crt", "namespace"}
+    assert base64.b64decode(secret["data"]["namespace"]).decode() == NAMESPACE
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["sub"] == "system:serviceaccount:%s:builder" % NAMESPACE
+    assert claims["kubernetes.io/serviceaccount/secret.name"] == "builder-token"
+    cluster.delete("", "serviceaccounts", "builder")
+    cluster.settle()
+    assert cluster.get("", "secrets", "builder-token") is None
+
+
+def test_token_secret_without_an_account_name_is_invalid(cluster):
+    with pytest.raises(errors.ApiError) as refused:
+        cluster.create("", "secrets", {"metadata": {"name": "orphan", "namespace": NAMESPACE}, "type": "kubernetes.io/service-account-token"})
+    assert refused.value.code == 422
+    assert refused.value.message == 'Secret "orphan" is invalid: metadata.annotations[kubernetes.io/service-account.name]: Required value'
 
 
 # -------------------------------------------------------------------- volumes
