@@ -1,8 +1,9 @@
 """Per-kind behaviour the registry strategies of kube-apiserver give built-in resources.
 
-Only what a backup/restore tool can notice is emulated: Service IP and
-nodePort allocation, namespace phases and defaults, Secret stringData,
-immutable ConfigMaps/Secrets, initial status of pods, PVs and PVCs, and
+Only what a backup/restore tool can notice is emulated: defaulting (in
+``defaults``), Service IP and nodePort allocation, namespace phases and
+defaults, Secret stringData, immutable ConfigMaps/Secrets, initial status of
+pods, PVs and PVCs, the DaemonSet template generation, and
 CustomResourceDefinitions registering their resources.
 """
 
