@@ -31,6 +31,12 @@ def _dict(parent, field):
     return value
 
 
+def _default(parent, field, value):
+    """Set ``field`` when absent, null or "": how an unset Go pointer or string arrives."""
+    if parent.get(field) in (None, ""):
+        parent[field] = value
+
+
 def _dicts(value):
     return [item for item in value or [] if isinstance(item, dict)] if isinstance(value, list) else []
 
@@ -48,8 +54,8 @@ def image_tag(image):
 
 def _http_get(action):
     if isinstance(action, dict):
-        action.setdefault("path", "/")
-        action.setdefault("scheme", "HTTP")
+        _default(action, "path", "/")
+        _default(action, "scheme", "HTTP")
 
 
 def _probe(probe):
@@ -60,12 +66,12 @@ def _probe(probe):
             probe[field] = value
     _http_get(probe.get("httpGet"))
     if isinstance(probe.get("grpc"), dict):
-        probe["grpc"].setdefault("service", "")
+        _default(probe["grpc"], "service", "")
 
 
 def _field_ref(ref):
     if isinstance(ref, dict):
-        ref.setdefault("apiVersion", "v1")
+        _default(ref, "apiVersion", "v1")
 
 
 def container(obj):
@@ -98,16 +104,16 @@ def volume(obj):
         obj["emptyDir"] = {}
     for source in _VOLUME_SOURCES_WITH_MODE:
         if isinstance(obj.get(source), dict):
-            obj[source].setdefault("defaultMode", VOLUME_DEFAULT_MODE)
+            _default(obj[source], "defaultMode", VOLUME_DEFAULT_MODE)
     if isinstance(obj.get("hostPath"), dict):
-        obj["hostPath"].setdefault("type", "")
+        _default(obj["hostPath"], "type", "")
     for item in _dicts((obj.get("downwardAPI") or {}).get("items")):
         _field_ref(item.get("fieldRef"))
     for projection in _dicts((obj.get("projected") or {}).get("sources")):
         for item in _dicts((projection.get("downwardAPI") or {}).get("items")):
             _field_ref(item.get("fieldRef"))
         if isinstance(projection.get("serviceAccountToken"), dict):
-            projection["serviceAccountToken"].setdefault("expirationSeconds", 3600)
+            _default(projection["serviceAccountToken"], "expirationSeconds", 3600)
     claim_template = (obj.get("ephemeral") or {}).get("volumeClaimTemplate")
     if isinstance(claim_template, dict):
         claim_spec(_dict(claim_template, "spec"))
@@ -162,7 +168,7 @@ def pod(obj):
 
 def claim_spec(spec):
     """SetDefaults_PersistentVolumeClaimSpec."""
-    spec.setdefault("volumeMode", "Filesystem")
+    _default(spec, "volumeMode", "Filesystem")
 
 
 def persistent_volume_claim(obj):
@@ -173,7 +179,7 @@ def persistent_volume(obj):
     spec = _dict(obj, "spec")
     if not spec.get("persistentVolumeReclaimPolicy"):
         spec["persistentVolumeReclaimPolicy"] = "Retain"
-    spec.setdefault("volumeMode", "Filesystem")
+    _default(spec, "volumeMode", "Filesystem")
 
 
 def pod_template_object(obj):
@@ -189,7 +195,7 @@ def replication_controller(obj):
         metadata = _dict(obj, "metadata")
         if not metadata.get("labels"):
             metadata["labels"] = dict(labels)
-    spec.setdefault("replicas", 1)  # declarative default
+    _default(spec, "replicas", 1)  # declarative default
     pod_template(spec)
 
 
@@ -238,16 +244,16 @@ def endpoints(obj):
 
 def deployment(obj):
     spec = _dict(obj, "spec")
-    spec.setdefault("replicas", 1)
+    _default(spec, "replicas", 1)
     strategy = _dict(spec, "strategy")
     if not strategy.get("type"):
         strategy["type"] = "RollingUpdate"
     if strategy["type"] == "RollingUpdate":
         rolling = _dict(strategy, "rollingUpdate")
-        rolling.setdefault("maxUnavailable", "25%")
-        rolling.setdefault("maxSurge", "25%")
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
+        _default(rolling, "maxUnavailable", "25%")
+        _default(rolling, "maxSurge", "25%")
+    _default(spec, "revisionHistoryLimit", 10)
+    _default(spec, "progressDeadlineSeconds", 600)
     pod_template(spec)
 
 
@@ -260,13 +266,13 @@ def stateful_set(obj):
         strategy["type"] = "RollingUpdate"
         _dict(strategy, "rollingUpdate")
     if strategy["type"] == "RollingUpdate" and isinstance(strategy.get("rollingUpdate"), dict):
-        strategy["rollingUpdate"].setdefault("partition", 0)
+        _default(strategy["rollingUpdate"], "partition", 0)
     retention = _dict(spec, "persistentVolumeClaimRetentionPolicy")
     for field in ("whenDeleted", "whenScaled"):
         if not retention.get(field):
             retention[field] = "Retain"
-    spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
+    _default(spec, "replicas", 1)
+    _default(spec, "revisionHistoryLimit", 10)
     pod_template(spec)
     for claim in _dicts(spec.get("volumeClaimTemplates")):
         # SetDefaults_PersistentVolumeClaim gives each template a Pending status, as in every stored StatefulSet.
@@ -283,15 +289,15 @@ def daemon_set(obj):
         strategy["type"] = "RollingUpdate"
     if strategy["type"] == "RollingUpdate":
         rolling = _dict(strategy, "rollingUpdate")
-        rolling.setdefault("maxUnavailable", 1)
-        rolling.setdefault("maxSurge", 0)
-    spec.setdefault("revisionHistoryLimit", 10)
+        _default(rolling, "maxUnavailable", 1)
+        _default(rolling, "maxSurge", 0)
+    _default(spec, "revisionHistoryLimit", 10)
     pod_template(spec)
 
 
 def replica_set(obj):
     spec = _dict(obj, "spec")
-    spec.setdefault("replicas", 1)
+    _default(spec, "replicas", 1)
     pod_template(spec)
 
 
@@ -309,18 +315,18 @@ def job(obj):
     spec = _dict(obj, "spec")
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
-    spec.setdefault("parallelism", 1)
+    _default(spec, "parallelism", 1)
     if spec.get("backoffLimit") is None:
         spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
     metadata = _dict(obj, "metadata")
     if labels is not None and not metadata.get("labels"):
         metadata["labels"] = dict(labels)
-    spec.setdefault("completionMode", "NonIndexed")
-    spec.setdefault("suspend", False)
+    _default(spec, "completionMode", "NonIndexed")
+    _default(spec, "suspend", False)
     if spec.get("podReplacementPolicy") is None:
         spec["podReplacementPolicy"] = "Failed" if spec.get("podFailurePolicy") is not None else "TerminatingOrFailed"
-    spec.setdefault("manualSelector", False)
+    _default(spec, "manualSelector", False)
     _pod_failure_policy(spec)
     pod_template(spec)
 
@@ -329,9 +335,9 @@ def cron_job(obj):
     spec = _dict(obj, "spec")
     if not spec.get("concurrencyPolicy"):
         spec["concurrencyPolicy"] = "Allow"
-    spec.setdefault("suspend", False)
-    spec.setdefault("successfulJobsHistoryLimit", 3)
-    spec.setdefault("failedJobsHistoryLimit", 1)
+    _default(spec, "suspend", False)
+    _default(spec, "successfulJobsHistoryLimit", 3)
+    _default(spec, "failedJobsHistoryLimit", 1)
     # The job template's spec is a JobSpec, not a Job: SetDefaults_Job does not run on it.
     job_spec = (spec.get("jobTemplate") or {}).get("spec")
     if isinstance(job_spec, dict):
@@ -369,10 +375,10 @@ def storage_class(obj):
 def csi_driver(obj):
     spec = _dict(obj, "spec")
     for field in ("attachRequired",):
-        spec.setdefault(field, True)
+        _default(spec, field, True)
     for field in ("podInfoOnMount", "storageCapacity", "requiresRepublish"):
-        spec.setdefault(field, False)
-    spec.setdefault("fsGroupPolicy", "ReadWriteOnceWithFSType")
+        _default(spec, field, False)
+    _default(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType")
     if not spec.get("volumeLifecycleModes"):
         spec["volumeLifecycleModes"] = ["Persistent"]
 
