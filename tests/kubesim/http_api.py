@@ -75,7 +75,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         # The client certificate's CN names the user, as kube-apiserver's x509 authenticator does.
         self.client_common_name = tls.client_common_name(self.connection)
         self._audited, self._answer_seq = False, None
-        self._body = None
+        self._body, self._body_abandoned = None, False
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         """Quiet: the audit log is the record of requests."""
@@ -137,12 +137,13 @@ class ApiHandler(BaseHTTPRequestHandler):
                 unread -= len(chunk)
             self._body = b""
         else:
-            self.close_connection = True  # the rest of the body must not be read as the next request
+            self.close_connection = self._body_abandoned = True  # the rest must not be read as the next request
         return errors.ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is %d" % MAX_REQUEST_BODY_BYTES, {})
 
     def _discard_body(self):
-        """Consume a body the request was refused before reading, so a kept-alive connection stays in step."""
-        if self._body is None and not self.close_connection:
+        """Consume a body the request was refused before reading: on a kept-alive connection it would be read
+        as the next request, and closing a socket with unread data resets it under the answer."""
+        if self._body is None and not self._body_abandoned:
             try:
                 self.read_body()
             except errors.ApiError:
@@ -208,7 +209,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         query = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         segments = [segment for segment in url.path.split("/") if segment]
         self._audited, self._answer_seq = segments[:1] != ["_kubesim"], None
-        self._body = None
+        self._body, self._body_abandoned = None, False
         verb, resource, namespace, user, code = method.lower(), "", "", "system:anonymous", 500
         try:
             if segments[:1] == ["_kubesim"]:
