@@ -21,6 +21,8 @@ from kubesim.volume_backend import VolumeBackend
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SAMPLE_FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "sample.yaml")
+# Seeded objects are recorded in managedFields as if a user had created them with kubectl.
+SEED_FIELD_MANAGER = "kubectl-create"
 
 # What a fresh kubeadm-like cluster holds besides its namespaces: a node, the
 # `kubernetes` Service, system priority classes and the user-facing ClusterRoles.
@@ -160,13 +162,13 @@ class KubeSim:
                     self.store.create(namespaces, None, {"metadata": {"name": namespace}})
             status = obj.get("status")
             try:
-                stored = self.store.create(rtype, namespace, obj)
+                stored = self.store.create(rtype, namespace, obj, manager=SEED_FIELD_MANAGER)
             except errors.ApiError as error:
                 if error.reason != "AlreadyExists" or rtype.plural != "namespaces":
                     raise
                 continue
             if status is not None and rtype.has_status:
-                self.store.replace(rtype, namespace, stored["metadata"]["name"], {"status": status}, subresource="status")
+                self.store.replace(rtype, namespace, stored["metadata"]["name"], {"status": status}, subresource="status", manager=SEED_FIELD_MANAGER)
             created += 1
         return created
 

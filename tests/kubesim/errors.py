@@ -22,6 +22,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del status["reason"]  # StatusReasonUnknown is empty and omitted
         if self.details is not None:
             status["details"] = self.details
         return status
@@ -59,11 +61,11 @@ def conflict(group, plural, name):
     return ApiError(409, "Conflict", message, _details(group, plural, name))
 
 
-def invalid(group, kind, name, causes):
-    """422 Invalid; ``causes`` is a list of (field, message) pairs."""
+def invalid(group, kind, name, causes, reason="FieldValueInvalid"):
+    """422 Invalid; ``causes`` is a list of (field, message) pairs, all of the cause ``reason``."""
     rendered = ", ".join("%s: %s" % (field, message) for field, message in causes)
     details = _details(group, kind, name)
-    details["causes"] = [{"reason": "FieldValueInvalid", "message": message, "field": field} for field, message in causes]
+    details["causes"] = [{"reason": reason, "message": message, "field": field} for field, message in causes]
     label = "%s.%s" % (kind, group) if group else kind
     return ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (label, name, rendered), details)
 

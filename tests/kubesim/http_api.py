@@ -9,12 +9,14 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from kubesim import discovery, errors, openapi, patch, protobuf, selectors, tables, tls, watch
+from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 _HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+# kube-apiserver's default MaxRequestBodyBytes.
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 
 
 class Request:
@@ -73,6 +75,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         # The client certificate's CN names the user, as kube-apiserver's x509 authenticator does.
         self.client_common_name = tls.client_common_name(self.connection)
         self._audited, self._answer_seq = False, None
+        self._body, self._body_abandoned = None, False
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         """Quiet: the audit log is the record of requests."""
@@ -98,9 +101,53 @@ class ApiHandler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._dispatch("DELETE")
 
-    def _read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def read_body(self, limit=MAX_REQUEST_BODY_BYTES):
+        """The request body, read once; 413 above ``limit``, the connection then closed unread."""
+        if self._body is None:
+            if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+                self._body = self._read_chunked_body(limit)
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                if limit is not None and length > limit:
+                    raise self._body_too_large(unread=length)
+                self._body = self.rfile.read(length) if length else b""
+        return self._body
+
+    def _read_chunked_body(self, limit):
+        chunks, total = [], 0
+        while True:
+            size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if limit is not None and total > limit:
+                raise self._body_too_large()
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(65537)
+
+    def _body_too_large(self, unread=None):
+        """413; a body of known, moderate size is drained so the client reads the answer, any other closes the connection."""
+        if unread is not None and unread <= 4 * MAX_REQUEST_BODY_BYTES:
+            while unread > 0:
+                chunk = self.rfile.read(min(unread, 1 << 20))
+                if not chunk:
+                    break
+                unread -= len(chunk)
+            self._body = b""
+        else:
+            self.close_connection = self._body_abandoned = True  # the rest must not be read as the next request
+        return errors.ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is %d" % MAX_REQUEST_BODY_BYTES, {})
+
+    def _discard_body(self):
+        """Consume a body the request was refused before reading: on a kept-alive connection it would be read
+        as the next request, and closing a socket with unread data resets it under the answer."""
+        if self._body is None and not self._body_abandoned:
+            try:
+                self.read_body()
+            except errors.ApiError:
+                pass
 
     def _json_body(self, raw):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
@@ -133,7 +180,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         return code
 
     def _send_error(self, error):
-        return self.send_json(error.code, error.to_status(), headers=error.headers)
+        self._discard_body()
+        headers = dict(error.headers, Connection="close") if self.close_connection else error.headers
+        return self.send_json(error.code, error.to_status(), headers=headers)
 
     def _user(self):
         """The authenticated user name, or raise 401 when the cluster wants a token."""
@@ -160,10 +209,12 @@ class ApiHandler(BaseHTTPRequestHandler):
         query = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         segments = [segment for segment in url.path.split("/") if segment]
         self._audited, self._answer_seq = segments[:1] != ["_kubesim"], None
+        self._body, self._body_abandoned = None, False
         verb, resource, namespace, user, code = method.lower(), "", "", "system:anonymous", 500
         try:
             if segments[:1] == ["_kubesim"]:
-                code = self.cluster.control.handle(self, method, segments[1:], query, self._read_body())
+                # Test controls (seeding a whole cluster) are not API requests: no body limit.
+                code = self.cluster.control.handle(self, method, segments[1:], query, self.read_body(limit=None))
                 return
             user = self._user()
             request = None
@@ -198,7 +249,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             return 0
         if rule.action != "latency":
             # Consume the body: on a kept-alive connection it would be read as the next request.
-            self._read_body()
+            self.read_body()
         if rule.action == "latency":
             time.sleep(rule.seconds)
             return 0
@@ -279,19 +330,21 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return self.send_json(200, tables.table(rtype, [entry.obj], {"resourceVersion": entry.obj["metadata"]["resourceVersion"]}, query))
             return self.send_json(200, store.render(rtype, entry))
         if verb == "create":
-            body = self._json_body(self._read_body())
+            body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
-            return self.send_json(201, store.view(rtype, store.create(rtype, request.namespace, body, dry_run=dry_run)))
+            created = store.create(rtype, request.namespace, body, dry_run=dry_run, manager=self._field_manager(query))
+            return self.send_json(201, store.view(rtype, created))
         if verb == "update":
-            body = self._json_body(self._read_body())
+            body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
-            return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run))
+            return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run,
+                                                     manager=self._field_manager(query)))
         if verb == "patch":
-            return self._patch(request, dry_run)
+            return self._patch(request, dry_run, self._field_manager(query))
         if verb == "delete":
-            options = self._json_body(self._read_body()) or {}
+            options = self._json_body(self.read_body()) or {}
             propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
             dry_run = dry_run or options.get("dryRun") == ["All"]
             deleted = store.delete(rtype, request.namespace, request.name, propagation=propagation,
@@ -342,14 +395,17 @@ class ApiHandler(BaseHTTPRequestHandler):
         return self.send_json(200, {"kind": rtype.list_kind, "apiVersion": rtype.api_version,
                                     "metadata": {"resourceVersion": str(store.resource_version)}, "items": deleted})
 
-    def _patch(self, request, dry_run):
+    def _field_manager(self, query):
+        return managed_fields.manager_from_request(query, self.headers.get("User-Agent"))
+
+    def _patch(self, request, dry_run, manager):
         rtype = request.rtype
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type not in PATCH_TYPES[:3]:
             raise errors.unsupported_media_type(content_type, PATCH_TYPES[:3])
         if content_type == "application/strategic-merge-patch+json" and rtype.from_crd:
             raise errors.unsupported_media_type(content_type, ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"))
-        body = self._json_body(self._read_body())
+        body = self._json_body(self.read_body())
         if body is None:
             raise errors.bad_request("the body of the request was empty")
 
@@ -364,7 +420,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise errors.bad_request(str(exc)) from exc
             except patch.PatchError as exc:
                 raise errors.ApiError(422, "Invalid", str(exc), {}) from exc
-        updated = self.cluster.store.patch(rtype, request.namespace, request.name, apply_patch, request.subresource, dry_run=dry_run)
+        updated = self.cluster.store.patch(rtype, request.namespace, request.name, apply_patch, request.subresource, dry_run=dry_run, manager=manager)
         return self.send_json(200, updated)
 
     def _serve_scale(self, method, request, query):
@@ -372,13 +428,14 @@ class ApiHandler(BaseHTTPRequestHandler):
         rtype, store = request.rtype, self.cluster.store
         obj = store.get(rtype, request.namespace, request.name)
         if method in ("PUT", "PATCH"):
-            body = self._json_body(self._read_body()) or {}
+            body = self._json_body(self.read_body()) or {}
             replicas = (body.get("spec") or {}).get("replicas")
             if replicas is not None:
                 def set_replicas(current):
                     current.setdefault("spec", {})["replicas"] = int(replicas)
                     return current
-                obj = store.patch(rtype, request.namespace, request.name, set_replicas, dry_run=query.get("dryRun") == "All")
+                obj = store.patch(rtype, request.namespace, request.name, set_replicas, dry_run=query.get("dryRun") == "All",
+                                  manager=self._field_manager(query))
         selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         metadata = obj["metadata"]
         return self.send_json(200, {

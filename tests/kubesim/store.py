@@ -16,9 +16,11 @@ import threading
 import time
 import uuid
 
-from kubesim import errors, strategies
+from kubesim import errors, managed_fields, strategies
 
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what apiserver's generateName uses
+MAX_ANNOTATIONS_BYTES = 256 * 1024  # apimachinery's TotalAnnotationSizeLimitB
+MAX_STORED_BYTES = 1536 * 1024  # etcd's default --max-request-bytes
 
 
 def now_rfc3339():
@@ -228,10 +230,14 @@ class Store:
 
     # ---------------------------------------------------------------- writes
 
-    def create(self, rtype, namespace, body, dry_run=False):
+    def create(self, rtype, namespace, body, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
+        """POST; ``manager`` is the field manager the write is recorded for in managedFields."""
         with self.lock:
             obj = self._prepare_create(rtype, namespace, body)
+            strategies.strategy_for(rtype).apply_defaults(rtype, obj)
+            managed_fields.record_update(None, obj, rtype, manager)
             strategies.strategy_for(rtype).before_create(self, rtype, obj)
+            self._check_sizes(rtype, obj, dry_run)
             if dry_run:
                 return obj
             self._commit(rtype, obj, "ADDED")
@@ -281,6 +287,17 @@ class Store:
             body.pop("status", None)
         return body
 
+    @staticmethod
+    def _check_sizes(rtype, obj, dry_run):
+        """ValidateAnnotationsSize, then etcd's request size limit (a dry run never reaches etcd)."""
+        annotations = obj["metadata"].get("annotations") or {}
+        if sum(len(str(key).encode()) + len(str(value).encode()) for key, value in annotations.items()) > MAX_ANNOTATIONS_BYTES:
+            raise errors.invalid(rtype.group, rtype.kind, obj["metadata"]["name"], [(
+                "metadata.annotations", "Too long: must have at most %d bytes" % MAX_ANNOTATIONS_BYTES)], reason="FieldValueTooLong")
+        if not dry_run and len(to_json_bytes(obj)) > MAX_STORED_BYTES:
+            # Not a Status error of kube-apiserver's own: etcd's message, passed on as an unknown 500.
+            raise errors.ApiError(500, "", "etcdserver: request is too large")
+
     def _check_type_meta(self, rtype, body):
         api_version = body.get("apiVersion")
         if api_version and api_version != rtype.api_version:
@@ -298,7 +315,7 @@ class Store:
             raise errors.forbidden(rtype.group, rtype.plural, name,
                                    "unable to create new content in namespace %s because it is being terminated" % namespace)
 
-    def replace(self, rtype, namespace, name, body, subresource=None, dry_run=False):
+    def replace(self, rtype, namespace, name, body, subresource=None, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
         """PUT: optimistic concurrency on metadata.resourceVersion when the body carries one."""
         with self.lock:
             old = self._require(rtype, namespace, name).obj
@@ -310,18 +327,18 @@ class Store:
                 raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (metadata["name"], name))
             if rtype.namespaced and metadata.get("namespace") and metadata["namespace"] != namespace:
                 raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
-            return self._update(rtype, old, body, subresource, dry_run)
+            return self._update(rtype, old, body, subresource, dry_run, manager)
 
-    def patch(self, rtype, namespace, name, apply_patch, subresource=None, dry_run=False):
+    def patch(self, rtype, namespace, name, apply_patch, subresource=None, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
         """PATCH: ``apply_patch(current)`` returns the patched object, applied under the store lock."""
         with self.lock:
             old = self._require(rtype, namespace, name).obj
             patched = apply_patch(copy.deepcopy(self.view(rtype, old)))
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch did not result in an object")
-            return self._update(rtype, old, patched, subresource, dry_run)
+            return self._update(rtype, old, patched, subresource, dry_run, manager)
 
-    def _update(self, rtype, old, body, subresource, dry_run):
+    def _update(self, rtype, old, body, subresource, dry_run, manager):
         old_meta = old["metadata"]
         name = old_meta["name"]
         wanted_rv = (body.get("metadata") or {}).get("resourceVersion")
@@ -347,14 +364,17 @@ class Store:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
+            strategies.strategy_for(rtype).apply_defaults(rtype, new)
             if strategies.tracks_generation(rtype):
                 metadata["generation"] = old_meta.get("generation", 1) + (1 if strategies.spec_changed(old, new) else 0)
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = rtype.kind
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
+        managed_fields.record_update(old, new, rtype, manager, subresource)
         strategies.strategy_for(rtype).before_update(self, rtype, old, new)
         if new == old:
             return self.view(rtype, old)  # a no-op write keeps the resourceVersion, as kube-apiserver does
+        self._check_sizes(rtype, new, dry_run)
         if dry_run:
             return self.view(rtype, new)
         if old_meta.get("deletionTimestamp") and not new["metadata"].get("finalizers"):

@@ -1,8 +1,9 @@
 """Per-kind behaviour the registry strategies of kube-apiserver give built-in resources.
 
-Only what a backup/restore tool can notice is emulated: Service IP and
-nodePort allocation, namespace phases and defaults, Secret stringData,
-immutable ConfigMaps/Secrets, initial status of pods, PVs and PVCs, and
+Only what a backup/restore tool can notice is emulated: defaulting (in
+``defaults``), Service IP and nodePort allocation, namespace phases and
+defaults, Secret stringData, immutable ConfigMaps/Secrets, initial status of
+pods, PVs and PVCs, the DaemonSet template generation, and
 CustomResourceDefinitions registering their resources.
 """
 
@@ -12,7 +13,7 @@ import copy
 import ipaddress
 import re
 
-from kubesim import errors
+from kubesim import defaults, errors
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -73,6 +74,10 @@ class Strategy:
             raise errors.invalid(rtype.group, rtype.kind, name, [(
                 "metadata.name", 'Invalid value: "%s": a lowercase %s must consist of lower case alphanumeric characters, '
                 "'-' or '.', and must start and end with an alphanumeric character" % (name, self.name_rule))])
+
+    def apply_defaults(self, rtype, obj):
+        """Fill the fields kube-apiserver defaults when it decodes a body, on create and on every update."""
+        defaults.apply(rtype, obj)
 
     def before_create(self, store, rtype, obj):
         pass
@@ -182,23 +187,6 @@ def _service_invalid(obj, field, message):
     return errors.invalid("", "Service", obj["metadata"]["name"], [(field, message)])
 
 
-def _record_explicit_node_ports(obj):
-    """managedFields naming the node ports the client set, as kube-apiserver's field manager records them.
-
-    Only this part of managedFields is emulated: restore tools (Velero, ours)
-    read it to tell explicit node ports from allocated ones.
-    """
-    ports = {}
-    for port in obj["spec"].get("ports") or []:
-        if port.get("nodePort"):
-            key = 'k:{"port":%d,"protocol":"%s"}' % (int(port.get("port") or 0), port.get("protocol") or "TCP")
-            ports[key] = {".": {}, "f:nodePort": {}, "f:port": {}, "f:protocol": {}}
-    if ports:
-        obj["metadata"]["managedFields"] = [{
-            "manager": "kubesim-client", "operation": "Update", "apiVersion": "v1", "time": obj["metadata"].get("creationTimestamp"),
-            "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:ports": ports}}}]
-
-
 def _create_service(store, obj):
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -209,7 +197,6 @@ def _create_service(store, obj):
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port.get("port"))
-    _record_explicit_node_ports(obj)
     requested = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
     if requested == "None":
         spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
@@ -318,6 +305,11 @@ class ConfigMapStrategy(Strategy):
 
 def _write_secret(obj):
     obj.setdefault("type", "Opaque")
+    if obj["type"] == "kubernetes.io/service-account-token" and \
+            not (obj["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name"):
+        # The rest (uid, token) is the token controller's to fill.
+        raise errors.invalid("", "Secret", obj["metadata"]["name"], [
+            ("metadata.annotations[kubernetes.io/service-account.name]", "Required value")], reason="FieldValueRequired")
     data = obj.get("data") or {}
     for key, value in (data.items()):
         try:
@@ -388,6 +380,30 @@ class PersistentVolumeStrategy(Strategy):
         obj["status"] = {"phase": "Available"}
 
 
+# ----------------------------------------------------------------- workloads
+
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
+
+
+class DaemonSetStrategy(Strategy):
+    """The internal spec.templateGeneration, served at apps/v1 as an annotation: 1 on create, +1 on each template change."""
+
+    def before_create(self, store, rtype, obj):
+        annotations = obj["metadata"].setdefault("annotations", {})
+        try:
+            generation = int(annotations.get(TEMPLATE_GENERATION_ANNOTATION) or 0)
+        except ValueError:
+            generation = 0
+        annotations[TEMPLATE_GENERATION_ANNOTATION] = str(max(generation, 1))
+
+    def before_update(self, store, rtype, old, new):
+        # Clients may not set it: it is the stored one, bumped when the pod template changed.
+        generation = int((old["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION_ANNOTATION) or 1)
+        if (old.get("spec") or {}).get("template") != (new.get("spec") or {}).get("template"):
+            generation += 1
+        new["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION_ANNOTATION] = str(generation)
+
+
 # ----------------------------------------------------------------------- CRDs
 
 class CustomResourceDefinitionStrategy(Strategy):
@@ -444,6 +460,7 @@ _STRATEGIES = {
     ("", "pods"): PodStrategy(),
     ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy(),
     ("", "persistentvolumes"): PersistentVolumeStrategy(),
+    ("apps", "daemonsets"): DaemonSetStrategy(),
     ("apiextensions.k8s.io", "customresourcedefinitions"): CustomResourceDefinitionStrategy(),
 }
 _DEFAULT = Strategy()

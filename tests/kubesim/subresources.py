@@ -34,8 +34,7 @@ def serve(handler, cluster, method, request, query):
 
 
 def _body(handler):
-    length = int(handler.headers.get("Content-Length") or 0)
-    raw = handler.rfile.read(length) if length else b""
+    raw = handler.read_body()
     if not raw:
         raise errors.bad_request("the body of the request was empty")
     try:
@@ -212,11 +211,11 @@ def _token(handler, cluster, request, token_request):
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": request.name, "namespace": request.namespace, "creationTimestamp": now_rfc3339()},
         "spec": spec,
-        "status": {"token": _fake_jwt(claims), "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))},
+        "status": {"token": fake_jwt(claims), "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))},
     })
 
 
-def _fake_jwt(claims):
+def fake_jwt(claims):
     """Shaped like a service-account JWT (header.claims.signature); the signature is random, nothing verifies it."""
     def encode(data):
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

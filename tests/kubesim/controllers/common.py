@@ -7,7 +7,7 @@ import json
 import random
 import re
 
-from kubesim import errors
+from kubesim import errors, managed_fields
 from kubesim.selectors import SelectorError, label_selector_from_dict
 from kubesim.store import now_rfc3339
 from kubesim.volume_backend import VolumeBackend
@@ -171,6 +171,20 @@ def selector_of(obj):
     return None if parsed.empty else parsed
 
 
+BETA_STORAGE_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+
+
+def storage_class_of(obj):
+    """The class of a claim or volume as kube's volume helpers read it: the legacy beta annotation first, then the field.
+
+    None when neither is set (a claim the default class may be assigned to); "" is the explicit empty class.
+    """
+    annotations = meta(obj).get("annotations") or {}
+    if BETA_STORAGE_CLASS_ANNOTATION in annotations:
+        return annotations[BETA_STORAGE_CLASS_ANNOTATION]
+    return (obj.get("spec") or {}).get("storageClassName")
+
+
 def labels_of(obj):
     """The object's labels, {} when absent."""
     return meta(obj).get("labels") or {}
@@ -231,14 +245,19 @@ class Controller:
 
     # ---- writes
 
+    @property
+    def field_manager(self):
+        """The manager named in managedFields: the kubelet's own, or kube-controller-manager's."""
+        return "kubelet" if self.name == "kubelet" else managed_fields.CONTROLLER_MANAGER
+
     def create(self, group_resource, namespace, body):
         """POST ``body``; returns the stored object (read-only)."""
-        return self.store.create(self.rtype(group_resource), namespace or None, body)
+        return self.store.create(self.rtype(group_resource), namespace or None, body, manager=self.field_manager)
 
     def update(self, group_resource, obj):
         """PUT with the read resourceVersion: a concurrent change answers 409 and the key is retried."""
         namespace, name = namespace_and_name(obj)
-        return self.store.replace(self.rtype(group_resource), namespace or None, name, obj)
+        return self.store.replace(self.rtype(group_resource), namespace or None, name, obj, manager=self.field_manager)
 
     def delete(self, group_resource, obj):
         """DELETE with a uid precondition; already gone is fine."""
@@ -280,7 +299,8 @@ class Controller:
                 raise errors.conflict(rtype.group, rtype.plural, name)
             current["status"] = copy.deepcopy(status)
             return current
-        return self.store.patch(rtype, namespace or None, name, with_status, subresource="status" if rtype.has_status else None)
+        return self.store.patch(rtype, namespace or None, name, with_status, subresource="status" if rtype.has_status else None,
+                                manager=self.field_manager)
 
 
 class PodOwnerController(Controller):  # pylint: disable=abstract-method  # the subclasses reconcile

@@ -7,7 +7,7 @@ import time
 
 from kubesim.controllers.common import (
     NODES, PODS, PVCS, SELECTED_NODE_ANNOTATION, STORAGE_CLASSES, affinity_node_name, Controller, controller_of, is_deleting, labels_of,
-    probed_condition, meta, namespace_and_name)
+    probed_condition, meta, namespace_and_name, storage_class_of)
 from kubesim.store import now_rfc3339
 
 
@@ -115,7 +115,7 @@ class KubeletController(Controller):
                 return 'persistentvolumeclaim "%s" not found' % claim_name
             if (claim.get("status") or {}).get("phase") == "Bound":
                 continue
-            storage_class = self.find(STORAGE_CLASSES, None, (claim.get("spec") or {}).get("storageClassName"))
+            storage_class = self.find(STORAGE_CLASSES, None, storage_class_of(claim))
             if (storage_class or {}).get("volumeBindingMode") == "WaitForFirstConsumer":
                 if SELECTED_NODE_ANNOTATION not in (meta(claim).get("annotations") or {}):
                     claim["metadata"].setdefault("annotations", {})[SELECTED_NODE_ANNOTATION] = node_name

@@ -11,6 +11,7 @@ from kubesim.controllers.kubelet import KubeletController
 from kubesim.controllers.replicasets import DeploymentController, ReplicaSetController
 from kubesim.controllers.snapshots import VolumeSnapshotController
 from kubesim.controllers.statefulsets import StatefulSetController
+from kubesim.controllers.tokens import TokenController
 from kubesim.controllers.volumes import VolumeBinderController
 from kubesim.controllers.work_queue import WorkQueue
 from kubesim.volume_backend import VolumeBackend
@@ -21,7 +22,7 @@ RETRY_SECONDS = 0.05
 MAX_RETRIES = 5
 
 CONTROLLER_TYPES = (DeploymentController, ReplicaSetController, StatefulSetController, DaemonSetController, JobController,
-                    KubeletController, VolumeBinderController, VolumeSnapshotController)
+                    KubeletController, VolumeBinderController, VolumeSnapshotController, TokenController)
 
 
 class ControllerManager:

@@ -86,6 +86,11 @@ class DeploymentController(Controller):
         revisions = [int(meta(rs).get("annotations", {}).get(REVISION_ANNOTATION, "0") or 0) for rs in replica_sets]
         next_revision = str(max(revisions + [0]) + 1)
         wanted = deployment["spec"].get("replicas", 1)
+        if current is None and deployment["spec"].get("paused"):
+            # Paused: a changed template is not rolled out; the ReplicaSets stay as they are.
+            newest = max(replica_sets, key=lambda rs: int(meta(rs).get("annotations", {}).get(REVISION_ANNOTATION, "0") or 0), default=None)
+            self.write_status(DEPLOYMENTS, deployment, self._status(deployment, newest))
+            return
         if current is None:
             current = self._create_replica_set(deployment, template, next_revision)
             if current is None:
@@ -186,13 +191,17 @@ class DeploymentController(Controller):
         return self._rolling_value(deployment, "maxSurge", replicas, round_up=True)
 
     @staticmethod
-    def _conditions(old_conditions, minimum_available, complete, replica_set_name):
+    def _conditions(old_conditions, minimum_available, complete, replica_set_name, paused=False):
         if minimum_available:
             available = progress_condition(old_conditions, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
         else:
             available = progress_condition(old_conditions, "Available", "False", "MinimumReplicasUnavailable",
                                            "Deployment does not have minimum availability.")
-        if complete:
+        timed_out = any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in old_conditions or [])
+        if paused and not timed_out:
+            # checkPausedConditions: a paused Deployment reports Progressing Unknown, never overwriting a timeout.
+            progressing = progress_condition(old_conditions, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
+        elif complete:
             progressing = progress_condition(old_conditions, "Progressing", "True", "NewReplicaSetAvailable",
                                              'ReplicaSet "%s" has successfully progressed.' % replica_set_name)
         else:
@@ -203,16 +212,17 @@ class DeploymentController(Controller):
     def _status(self, deployment, current):
         uid = meta(deployment)["uid"]
         replica_sets = [rs for rs in self.objects(REPLICA_SETS, meta(deployment)["namespace"]) if (controller_of(rs) or {}).get("uid") == uid]
-        current = next((rs for rs in replica_sets if meta(rs)["uid"] == meta(current)["uid"]), current)
+        if current is not None:
+            current = next((rs for rs in replica_sets if meta(rs)["uid"] == meta(current)["uid"]), current)
 
         def total(field, sets=replica_sets):
             return sum((rs.get("status") or {}).get(field, 0) for rs in sets)
         wanted = deployment["spec"].get("replicas", 1)
         available = total("availableReplicas")
-        updated = total("replicas", [current])
+        updated = total("replicas", [current] if current is not None else [])
         old_status = deployment.get("status") or {}
         minimum_available = available >= wanted - self._rolling_value(deployment, "maxUnavailable", wanted, round_up=False)
-        complete = updated == wanted and total("availableReplicas", [current]) == wanted and total("replicas") == wanted
+        complete = current is not None and updated == wanted and total("availableReplicas", [current]) == wanted and total("replicas") == wanted
         status = {
             "observedGeneration": meta(deployment).get("generation", 1),
             "replicas": total("replicas"),
@@ -220,7 +230,8 @@ class DeploymentController(Controller):
             "readyReplicas": total("readyReplicas"),
             "availableReplicas": available,
             "unavailableReplicas": max(sum(rs["spec"].get("replicas", 1) for rs in replica_sets) - available, 0),
-            "conditions": self._conditions(old_status.get("conditions"), minimum_available, complete, meta(current)["name"]),
+            "conditions": self._conditions(old_status.get("conditions"), minimum_available, complete, meta(current or deployment)["name"],
+                                           paused=bool(deployment["spec"].get("paused"))),
         }
         if old_status.get("collisionCount"):
             status["collisionCount"] = old_status["collisionCount"]

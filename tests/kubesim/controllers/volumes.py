@@ -13,7 +13,7 @@ import time
 from kubesim import errors
 from kubesim.controllers.common import (
     PVCS, PVS, SELECTED_NODE_ANNOTATION, SNAPSHOT_CONTENTS, SNAPSHOT_GROUP, STORAGE_CLASSES, VOLUME_SNAPSHOTS, Controller, is_deleting, labels_of, meta,
-    namespace_and_name, quantity_bytes, random_suffix)
+    namespace_and_name, quantity_bytes, random_suffix, storage_class_of)
 from kubesim.selectors import SelectorError, label_selector_from_dict
 from kubesim.volume_backend import persistent_volume_handle
 
@@ -101,13 +101,13 @@ class VolumeBinderController(Controller):
         if spec.get("volumeName"):
             self._sync_claim_with_volume_name(claim)
             return
-        if "storageClassName" not in spec:
+        if storage_class_of(claim) is None:
             default_class = self._default_class()
             if default_class is not None:
                 claim["spec"]["storageClassName"] = meta(default_class)["name"]  # retroactive default class assignment
                 self.update(PVCS, claim)
                 return
-        storage_class = self.find(STORAGE_CLASSES, None, spec.get("storageClassName"))
+        storage_class = self.find(STORAGE_CLASSES, None, storage_class_of(claim))
         if (storage_class or {}).get("volumeBindingMode") == "WaitForFirstConsumer" and \
                 SELECTED_NODE_ANNOTATION not in (meta(claim).get("annotations") or {}):
             return  # the scheduler picks a node for the first pod using it, then binding proceeds
@@ -142,7 +142,7 @@ class VolumeBinderController(Controller):
         spec = claim["spec"]
         namespace, name = namespace_and_name(claim)
         wanted_size = quantity_bytes(((spec.get("resources") or {}).get("requests") or {}).get("storage")) or 0
-        wanted_class = spec.get("storageClassName") or ""
+        wanted_class = storage_class_of(claim) or ""
         wanted_modes = set(spec.get("accessModes") or [])
         wanted_mode = spec.get("volumeMode", "Filesystem")
         try:
@@ -159,7 +159,7 @@ class VolumeBinderController(Controller):
                               or claim_ref.get("uid") not in (None, "", meta(claim)["uid"])):
                 continue
             size = quantity_bytes((volume_spec.get("capacity") or {}).get("storage")) or 0
-            if (volume_spec.get("storageClassName") or "") != wanted_class or size < wanted_size:
+            if (storage_class_of(volume) or "") != wanted_class or size < wanted_size:
                 continue
             if not wanted_modes <= set(volume_spec.get("accessModes") or []) or volume_spec.get("volumeMode", "Filesystem") != wanted_mode:
                 continue

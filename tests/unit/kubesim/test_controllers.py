@@ -2,11 +2,13 @@
 # Test names say what each test checks.
 # pylint: disable=missing-function-docstring
 
+import base64
+import json
 import time
 
 import pytest
 
-from kubesim import catalog, controllers
+from kubesim import catalog, controllers, errors
 from kubesim.garbage_collector import GarbageCollector
 from kubesim.registry import Registry
 from kubesim.store import Store
@@ -276,6 +278,44 @@ def test_daemonset_runs_one_pod_per_node(cluster):
                       "numberAvailable": 1, "updatedNumberScheduled": 1, "observedGeneration": 1}
 
 
+def test_daemonset_template_generation_annotation_counts_template_changes(cluster):
+    created = cluster.create("apps", "daemonsets", {
+        "metadata": {"name": "agent", "namespace": NAMESPACE},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": pod_template("agent")}})
+    assert created["metadata"]["annotations"] == {"deprecated.daemonset.template.generation": "1"}
+    cluster.settle()
+    changed = cluster.get("apps", "daemonsets", "agent")
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    changed["metadata"]["annotations"]["deprecated.daemonset.template.generation"] = "7"  # not the client's to set
+    assert cluster.update("apps", "daemonsets", changed)["metadata"]["annotations"]["deprecated.daemonset.template.generation"] == "2"
+    relabelled = cluster.get("apps", "daemonsets", "agent")
+    relabelled["metadata"]["labels"] = {"team": "infra"}
+    assert cluster.update("apps", "daemonsets", relabelled)["metadata"]["annotations"]["deprecated.daemonset.template.generation"] == "2"
+
+
+def test_paused_deployment_reports_paused_and_rolls_out_nothing(cluster):
+    cluster.create("apps", "deployments", deployment("web", replicas=1))
+    cluster.settle()
+    paused = cluster.get("apps", "deployments", "web")
+    paused["spec"]["paused"] = True
+    paused["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    cluster.update("apps", "deployments", paused)
+    cluster.settle()
+    stored = cluster.get("apps", "deployments", "web")
+    progressing = next(c for c in stored["status"]["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"], progressing["message"]) == ("Unknown", "DeploymentPaused", "Deployment is paused")
+    assert stored["status"]["observedGeneration"] == stored["metadata"]["generation"]
+    assert len(cluster.list("apps", "replicasets")) == 1
+    assert [pod["spec"]["containers"][0]["image"] for pod in cluster.list("", "pods")] == ["nginx:1.27"]
+    resumed = cluster.get("apps", "deployments", "web")
+    resumed["spec"]["paused"] = False
+    cluster.update("apps", "deployments", resumed)
+    cluster.settle()
+    stored = cluster.get("apps", "deployments", "web")
+    assert next(c for c in stored["status"]["conditions"] if c["type"] == "Progressing")["reason"] == "NewReplicaSetAvailable"
+    assert len(cluster.list("apps", "replicasets")) == 2
+
+
 def test_job_pods_succeed_and_the_job_completes(cluster):
     job = cluster.create("batch", "jobs", {"metadata": {"name": "migrate", "namespace": NAMESPACE}, "spec": {
         "completions": 2, "parallelism": 1, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}})
@@ -293,6 +333,32 @@ def test_job_pods_succeed_and_the_job_completes(cluster):
                                              "batch.kubernetes.io/job-name": "migrate", "job-name": "migrate"}
         assert pod["status"]["phase"] == "Succeeded"
         assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+
+
+def test_legacy_token_secret_is_filled_and_goes_with_its_service_account(cluster):
+    account = cluster.create("", "serviceaccounts", {"metadata": {"name": "builder", "namespace": NAMESPACE}})
+    cluster.create("", "secrets", {"metadata": {"name": "builder-token", "namespace": NAMESPACE,
+                                                "annotations": {"kubernetes.io/service-account.name": "builder"}},
+                                   "type": "kubernetes.io/service-account-token"})
+    cluster.settle()
+    secret = cluster.get("", "secrets", "builder-token")
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == account["metadata"]["uid"]
+    assert set(secret["data"]) == {"token", "ca.crt", "namespace"}
+    assert base64.b64decode(secret["data"]["namespace"]).decode() == NAMESPACE
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["sub"] == "system:serviceaccount:%s:builder" % NAMESPACE
+    assert claims["kubernetes.io/serviceaccount/secret.name"] == "builder-token"
+    cluster.delete("", "serviceaccounts", "builder")
+    cluster.settle()
+    assert cluster.get("", "secrets", "builder-token") is None
+
+
+def test_token_secret_without_an_account_name_is_invalid(cluster):
+    with pytest.raises(errors.ApiError) as refused:
+        cluster.create("", "secrets", {"metadata": {"name": "orphan", "namespace": NAMESPACE}, "type": "kubernetes.io/service-account-token"})
+    assert refused.value.code == 422
+    assert refused.value.message == 'Secret "orphan" is invalid: metadata.annotations[kubernetes.io/service-account.name]: Required value'
 
 
 # -------------------------------------------------------------------- volumes
@@ -357,6 +423,25 @@ def test_default_storage_class_provisions_a_csi_volume(cluster):
     cluster.delete("", "persistentvolumeclaims", "data")
     cluster.settle()
     assert cluster.get("", "persistentvolumes", "pvc-" + uid) is None
+
+
+def test_legacy_storage_class_annotation_chooses_the_class(cluster):
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "gp3", "annotations": {
+        "storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "ebs.csi.aws.com"})
+    cluster.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "fast"}, "provisioner": "pd.csi.storage.gke.io"})
+    cluster.create("", "persistentvolumes", volume("static", "1Gi", storage_class="manual"))
+    legacy = claim("cassandra-data", "1Gi")
+    legacy["metadata"]["annotations"] = {"volume.beta.kubernetes.io/storage-class": "fast"}
+    created = cluster.create("", "persistentvolumeclaims", legacy)
+    static = claim("static-data", "1Gi")
+    static["metadata"]["annotations"] = {"volume.beta.kubernetes.io/storage-class": "manual"}
+    cluster.create("", "persistentvolumeclaims", static)
+    cluster.settle()
+    bound = cluster.get("", "persistentvolumeclaims", "cassandra-data")
+    # The annotation names the class: no default class is assigned, the class's provisioner provisions.
+    assert bound["status"]["phase"] == "Bound" and "storageClassName" not in bound["spec"]
+    assert cluster.get("", "persistentvolumes", "pvc-" + created["metadata"]["uid"])["spec"]["csi"]["driver"] == "pd.csi.storage.gke.io"
+    assert cluster.get("", "persistentvolumeclaims", "static-data")["spec"]["volumeName"] == "static"
 
 
 def test_retained_volume_is_released_with_its_claim_ref(cluster):
