@@ -27,7 +27,7 @@ except ImportError as exc:  # the module reports it with missing_required_lib("b
     BOTO3_IMPORT_ERROR = exc
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.location_base import (
     MAX_PART_SIZE_MB,
     PARTIAL_UPLOAD,
     Location,
