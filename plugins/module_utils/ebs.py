@@ -5,17 +5,15 @@
 
 ``ebs_settings(ebs_config)`` checks the ``ebs_config`` option and applies the AWS_*
 environment fallbacks; ``EbsSnapshots(settings)`` does the EC2 calls, waiting for
-the results with ``ebs_config.timeout``. ``volume_id_from_pv`` and
-``rewrite_pv_for_volume`` read and rewrite the EBS volume of a PersistentVolume
-(in-tree awsElasticBlockStore or the ebs.csi.aws.com CSI driver).
-botocore errors become messages naming the cause and the fix (IAM action, option).
+the results with ``ebs_config.timeout``. botocore errors become messages naming
+the cause and the fix (IAM action, option). The EBS volume of a PersistentVolume
+is read and rewritten in ebs_pv.py.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import datetime
 import os
 import re
@@ -35,9 +33,8 @@ except ImportError as exc:  # the module reports it with missing_required_lib("b
     BOTO3_IMPORT_ERROR = exc
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import ENV_FALLBACKS, apply_environment, take_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import ENV_FALLBACKS, apply_environment, region_from_zone, take_options
 
-EBS_CSI_DRIVER = "ebs.csi.aws.com"
 VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
 # CreateVolume rejects Iops / Throughput for the other types.
 IOPS_VOLUME_TYPES = ("gp3", "io1", "io2")
@@ -45,13 +42,6 @@ THROUGHPUT_VOLUME_TYPES = ("gp3",)
 DEFAULT_TIMEOUT = 600
 MAX_TAGS = 50  # per EC2 resource
 RESERVED_TAG_PREFIX = "aws:"  # AWS refuses tags under it, so they are never copied
-
-ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
-REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
-ZONE_AFFINITY_KEYS = ("topology.ebs.csi.aws.com/zone",) + ZONE_LABELS
-REGION_AFFINITY_KEYS = REGION_LABELS
-# Availability zone IDs (use1-az1) cannot be derived from a zone name without an API call.
-ZONE_ID_AFFINITY_KEYS = ("topology.k8s.aws/zone-id",)
 
 # Suboptions of ebs_config. No env fallbacks here: ebs_settings applies them, so they also
 # work when ebs_config is omitted and for callers that are not modules.
@@ -86,9 +76,6 @@ _CREDENTIALS_HELP = (
     "or run where an instance profile or IRSA web identity provides them")
 _REGION_HELP = "set ebs_config.region (or AWS_REGION / AWS_DEFAULT_REGION)"
 _REGION_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-# The region an availability zone name starts with: us-east-1a, us-west-2-lax-1a (local zone), us-gov-west-1b.
-_ZONE_REGION = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)(?=[a-z]|-)")
-_VOLUME_ID = re.compile(r"vol-[0-9a-zA-Z]+")
 _DENIED_ACTION = re.compile(r"perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)")
 
 _DENIED_CODES = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "Forbidden", "403")
@@ -201,112 +188,9 @@ def clean_tags(tags, what="tags"):
     return cleaned
 
 
-def region_from_zone(zone):
-    """The region of an availability zone name (us-east-1a -> us-east-1, us-west-2-lax-1a -> us-west-2), or None."""
-    match = _ZONE_REGION.match(str(zone or ""))
-    return match.group(1) if match else None
-
-
 def ebs_client(config, environ=None):
     """EbsSnapshots for an ebs_config dict (the modules' factory); ConfigurationError on bad settings, no network yet."""
     return EbsSnapshots(ebs_settings(config, environ))
-
-
-# ---------------------------------------------------------------------------------------------- persistent volumes
-
-
-def volume_id_from_pv(pv):
-    """(volume_id, region or None, zone or None) of an EBS PersistentVolume; (None, None, None) for other volumes.
-
-    Reads spec.awsElasticBlockStore.volumeID (``vol-x`` or ``aws://zone/vol-x``) or the volumeHandle of an
-    ebs.csi.aws.com CSI volume; the zone from that URL, the PV's zone labels or its node affinity.
-    """
-    spec = (pv or {}).get("spec") or {}
-    name = ((pv or {}).get("metadata") or {}).get("name") or "?"
-    in_tree = spec.get("awsElasticBlockStore")
-    csi = spec.get("csi")
-    zone = None
-    if in_tree is not None:
-        source, field = in_tree.get("volumeID") or "", "spec.awsElasticBlockStore.volumeID"
-        if source.startswith("aws://"):
-            url_zone = source[len("aws://"):].split("/")[0]
-            zone = url_zone or None
-    elif csi is not None and csi.get("driver") == EBS_CSI_DRIVER:
-        source, field = csi.get("volumeHandle") or "", "spec.csi.volumeHandle"
-    else:
-        return None, None, None
-    match = _VOLUME_ID.search(source)
-    if not match:
-        raise EbsError("PersistentVolume %s: %s %r does not name an EBS volume (vol-...); fix the PV or leave it out of "
-                       "the EBS snapshots" % (name, field, source))
-    zone = zone or pv_zone(pv)
-    return match.group(0), region_from_zone(zone), zone
-
-
-def pv_zone(pv):
-    """The availability zone of a PV from its zone labels or node affinity, or None."""
-    labels = ((pv or {}).get("metadata") or {}).get("labels") or {}
-    for label in ZONE_LABELS:
-        if labels.get(label):
-            return labels[label]
-    for expression in _affinity_expressions(pv):
-        if expression.get("key") in ZONE_AFFINITY_KEYS and expression.get("operator", "In") == "In" and expression.get("values"):
-            return expression["values"][0]
-    return None
-
-
-def _affinity_expressions(pv):
-    affinity = (((pv or {}).get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
-    return [expression for term in affinity.get("nodeSelectorTerms") or [] for expression in (term or {}).get("matchExpressions") or []]
-
-
-def rewrite_pv_for_volume(pv, volume_id, availability_zone):
-    """A deep copy of an EBS PV pointing at ``volume_id`` in ``availability_zone``: volume ID, zone/region labels, node affinity."""
-    if not _VOLUME_ID.match(str(volume_id or "")):
-        raise EbsError("cannot point a PersistentVolume at %r: not an EBS volume ID (vol-...)" % (volume_id,))
-    region = region_from_zone(availability_zone)
-    if region is None:
-        raise ConfigurationError("%r is not an availability zone name such as us-east-1a" % (availability_zone,))
-    new_pv = copy.deepcopy(pv)
-    spec = new_pv.setdefault("spec", {})
-    name = (new_pv.get("metadata") or {}).get("name") or "?"
-    if spec.get("awsElasticBlockStore") is not None:
-        in_tree = spec["awsElasticBlockStore"]
-        # Keep the form the PV had: the aws://zone/ URL or the bare ID.
-        if str(in_tree.get("volumeID") or "").startswith("aws://"):
-            in_tree["volumeID"] = "aws://%s/%s" % (availability_zone, volume_id)
-        else:
-            in_tree["volumeID"] = volume_id
-    elif (spec.get("csi") or {}).get("driver") == EBS_CSI_DRIVER:
-        spec["csi"]["volumeHandle"] = volume_id
-    else:
-        raise EbsError("PersistentVolume %s is not an EBS volume (neither awsElasticBlockStore nor the %s CSI driver): "
-                       "it cannot be pointed at EBS volume %s" % (name, EBS_CSI_DRIVER, volume_id))
-
-    labels = (new_pv.get("metadata") or {}).get("labels") or {}
-    for label in ZONE_LABELS:
-        if label in labels:
-            labels[label] = availability_zone
-    for label in REGION_LABELS:
-        if label in labels:
-            labels[label] = region
-
-    affinity = (spec.get("nodeAffinity") or {}).get("required") or {}
-    for term in affinity.get("nodeSelectorTerms") or []:
-        expressions = (term or {}).get("matchExpressions")
-        if not expressions:
-            continue
-        zone_changed = False
-        for expression in expressions:
-            if expression.get("key") in ZONE_AFFINITY_KEYS:
-                zone_changed = zone_changed or expression.get("values") != [availability_zone]
-                expression["values"] = [availability_zone]
-            elif expression.get("key") in REGION_AFFINITY_KEYS:
-                expression["values"] = [region]
-        if zone_changed:
-            # A zone ID of the old zone would pin the PV to nodes it can no longer be attached on.
-            term["matchExpressions"] = [item for item in expressions if item.get("key") not in ZONE_ID_AFFINITY_KEYS]
-    return new_pv
 
 
 # ---------------------------------------------------------------------------------------------- EC2

@@ -13,16 +13,15 @@ import uuid
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import ebs
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import region_from_zone
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import (
     EbsError,
     EbsNotFound,
     EbsSnapshots,
     EbsTimeout,
     ebs_settings,
-    region_from_zone,
-    rewrite_pv_for_volume,
-    volume_id_from_pv,
 )
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs_pv import rewrite_pv_for_volume, volume_id_from_pv
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
