@@ -399,15 +399,6 @@ def test_unknown_access_key_is_explained(no_aws_environment, enforcing_moto):
     assert "not-the-secret" not in message
 
 
-def test_denied_message_of_real_aws():
-    """AWS's UnauthorizedOperation carries an encoded message instead of the action: name the permissions we need."""
-    message = ebs._denied_message(  # pylint: disable=protected-access
-        "UnauthorizedOperation", "You are not authorized to perform this operation. Encoded authorization failure message: abc",
-        "delete EBS snapshot snap-1 in us-east-1", ("ec2:DeleteSnapshot",))
-    assert "grant ec2:DeleteSnapshot to the credentials" in message
-    assert "decode-authorization-message" in message and message.endswith("abc")
-
-
 # ------------------------------------------------------------------------------------------------ settings
 
 
