@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 
@@ -28,6 +29,8 @@ ENV_FALLBACKS = dict(
     ca_bundle=("AWS_CA_BUNDLE",),
 )
 CREDENTIAL_KEYS = ("access_key", "secret_key", "session_token")
+# The region an availability zone name starts with: us-east-1a, us-west-2-lax-1a (local zone), us-gov-west-1b.
+_ZONE_REGION = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)(?=[a-z]|-)")
 
 
 def take_options(config, spec, option):
@@ -66,3 +69,9 @@ def apply_environment(settings, option, fallbacks=None, environ=None):
     if bool(settings["access_key"]) != bool(settings["secret_key"]):
         missing = "secret_key (AWS_SECRET_ACCESS_KEY)" if settings["access_key"] else "access_key (AWS_ACCESS_KEY_ID)"
         raise ConfigurationError("%s: access_key and secret_key go together; %s is missing" % (option, missing))
+
+
+def region_from_zone(zone):
+    """The region of an availability zone name (us-east-1a -> us-east-1, us-west-2-lax-1a -> us-west-2), or None."""
+    match = _ZONE_REGION.match(str(zone or ""))
+    return match.group(1) if match else None

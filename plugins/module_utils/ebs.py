@@ -5,17 +5,15 @@
 
 ``ebs_settings(ebs_config)`` checks the ``ebs_config`` option and applies the AWS_*
 environment fallbacks; ``EbsSnapshots(settings)`` does the EC2 calls, waiting for
-the results with ``ebs_config.timeout``. ``volume_id_from_pv`` and
-``rewrite_pv_for_volume`` read and rewrite the EBS volume of a PersistentVolume
-(in-tree awsElasticBlockStore or the ebs.csi.aws.com CSI driver).
-botocore errors become messages naming the cause and the fix (IAM action, option).
+the results with ``ebs_config.timeout``. botocore errors become messages naming
+the cause and the fix (IAM action, option): aws_errors.py, with the EC2 rules of
+EC2_ERRORS. The EBS volume of a PersistentVolume is read and rewritten in ebs_pv.py.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import datetime
 import os
 import re
@@ -24,20 +22,30 @@ import time
 
 from urllib.parse import urlparse
 
-try:
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-    HAS_BOTO3 = True
-    BOTO3_IMPORT_ERROR = None
-except ImportError as exc:  # the module reports it with missing_required_lib("boto3")
-    HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR = exc
-
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_client import (
+    BOTO3_IMPORT_ERROR,
+    BOTOCORE_ERRORS,
+    HAS_BOTO3,
+    aws_client,
+    aws_session,
+)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_errors import (
+    ACCOUNT,
+    NOT_FOUND,
+    OTHER,
+    SETTINGS,
+    AwsService,
+    Rule,
+    explain,
+)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import (
+    ENV_FALLBACKS,
+    apply_environment,
+    region_from_zone,
+    take_options,
+)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import ENV_FALLBACKS, apply_environment, take_options
 
-EBS_CSI_DRIVER = "ebs.csi.aws.com"
 VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
 # CreateVolume rejects Iops / Throughput for the other types.
 IOPS_VOLUME_TYPES = ("gp3", "io1", "io2")
@@ -45,13 +53,6 @@ THROUGHPUT_VOLUME_TYPES = ("gp3",)
 DEFAULT_TIMEOUT = 600
 MAX_TAGS = 50  # per EC2 resource
 RESERVED_TAG_PREFIX = "aws:"  # AWS refuses tags under it, so they are never copied
-
-ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
-REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
-ZONE_AFFINITY_KEYS = ("topology.ebs.csi.aws.com/zone",) + ZONE_LABELS
-REGION_AFFINITY_KEYS = REGION_LABELS
-# Availability zone IDs (use1-az1) cannot be derived from a zone name without an API call.
-ZONE_ID_AFFINITY_KEYS = ("topology.k8s.aws/zone-id",)
 
 # Suboptions of ebs_config. No env fallbacks here: ebs_settings applies them, so they also
 # work when ebs_config is omitted and for callers that are not modules.
@@ -80,26 +81,44 @@ EBS_ARGUMENT_SPEC = dict(ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC))
 # botocore itself still honours AWS_ENDPOINT_URL_EC2 when no endpoint is set here.
 EBS_ENV_FALLBACKS = dict(ENV_FALLBACKS, endpoint_url=("EC2_URL",))
 
-_CREDENTIALS_HELP = (
-    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), "
-    "or ebs_config.access_key and ebs_config.secret_key, or a profile (AWS_PROFILE or ebs_config.profile), "
-    "or run where an instance profile or IRSA web identity provides them")
 _REGION_HELP = "set ebs_config.region (or AWS_REGION / AWS_DEFAULT_REGION)"
 _REGION_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-# The region an availability zone name starts with: us-east-1a, us-west-2-lax-1a (local zone), us-gov-west-1b.
-_ZONE_REGION = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)(?=[a-z]|-)")
-_VOLUME_ID = re.compile(r"vol-[0-9a-zA-Z]+")
-_DENIED_ACTION = re.compile(r"perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)")
-
-_DENIED_CODES = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "Forbidden", "403")
-_AUTH_CODES = ("AuthFailure", "InvalidClientTokenId", "InvalidAccessKeyId", "UnrecognizedClientException")
-_EXPIRED_CODES = ("ExpiredToken", "RequestExpired", "ExpiredTokenException", "TokenRefreshRequired", "InvalidToken")
-_LIMIT_CODES = ("SnapshotLimitExceeded", "VolumeLimitExceeded", "ResourceLimitExceeded", "MaxIOPSLimitExceeded",
-                "TagLimitExceeded", "SnapshotCreationPerVolumeRateExceeded")
-_KMS_CODES = ("KMSKeyNotAccessibleFault", "InvalidKMSKey.Id", "InvalidKMSKey.NotFound", "InvalidKMSKey.State",
-              "KmsKeyNotAccessible", "KMS.NotFoundException", "KMS.DisabledException")
+_RESOURCE_ID = re.compile(r"\b((?:vol|snap)-[0-9a-zA-Z]+)")
 # What the encrypted snapshot and volume operations need on the KMS key besides the EC2 action.
 _KMS_PERMISSIONS = "kms:CreateGrant, kms:Decrypt, kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext and kms:ReEncrypt*"
+
+_VOLUME_NOT_FOUND = ("EBS volume {resource_id} not found in region {region} ({code}): if the volume is in another region set "
+                     "ebs_config.region (or AWS_REGION) to it, otherwise the PersistentVolume points at a deleted volume")
+_SNAPSHOT_NOT_FOUND = ("EBS snapshot {resource_id} not found in region {region} ({code}): it was deleted, or it is in another "
+                       "region (ebs_config.region, or copy_to_region for copies)")
+
+
+def _region_not_enabled(code, message):
+    return code == "OptInRequired" or (code == "UnsupportedOperation" and "region" in message.lower())
+
+
+def _invalid_zone(code, message):
+    return code in ("InvalidZone.NotFound", "InvalidAvailabilityZone") or (code == "InvalidParameterValue" and "zone" in message.lower())
+
+
+EC2_ERRORS = AwsService(
+    "EC2", "ebs_config", "EC2_URL", role_option="backup_ebs_config or restore_ebs_config",
+    kms_options="ebs_config.kms_key_id / copy_kms_key_id (a key of the region used)", kms_permissions=_KMS_PERMISSIONS,
+    throttle_hint=", or snapshot fewer volumes at a time",
+    rules=(
+        Rule(("InvalidVolume.NotFound", "InvalidVolumeID.NotFound"), NOT_FOUND, _VOLUME_NOT_FOUND),
+        Rule(("InvalidSnapshot.NotFound", "InvalidSnapshotID.NotFound"), NOT_FOUND, _SNAPSHOT_NOT_FOUND),
+        Rule(_region_not_enabled, ACCOUNT,
+             "region {region} is not enabled for this account ({code}) to {action}: enable it or choose another region "
+             "(ebs_config.region / copy_to_region)"),
+        Rule(("SnapshotLimitExceeded", "VolumeLimitExceeded", "ResourceLimitExceeded", "MaxIOPSLimitExceeded", "TagLimitExceeded",
+              "SnapshotCreationPerVolumeRateExceeded"), ACCOUNT,
+             "an EC2 limit stops us to {action} ({cause}): delete old snapshots or volumes, or ask AWS for a higher quota"),
+        Rule(("InvalidSnapshot.InUse",), OTHER, "cannot {action}: it is in use ({message}), usually by an AMI; deregister the image first"),
+        Rule(_invalid_zone, SETTINGS,
+             "cannot {action}: the availability zone is not valid in {region} ({cause}); set ebs_config.availability_zone "
+             "to a zone of that region"),
+    ))
 
 
 class EbsError(KubesafeError):
@@ -201,112 +220,9 @@ def clean_tags(tags, what="tags"):
     return cleaned
 
 
-def region_from_zone(zone):
-    """The region of an availability zone name (us-east-1a -> us-east-1, us-west-2-lax-1a -> us-west-2), or None."""
-    match = _ZONE_REGION.match(str(zone or ""))
-    return match.group(1) if match else None
-
-
 def ebs_client(config, environ=None):
     """EbsSnapshots for an ebs_config dict (the modules' factory); ConfigurationError on bad settings, no network yet."""
     return EbsSnapshots(ebs_settings(config, environ))
-
-
-# ---------------------------------------------------------------------------------------------- persistent volumes
-
-
-def volume_id_from_pv(pv):
-    """(volume_id, region or None, zone or None) of an EBS PersistentVolume; (None, None, None) for other volumes.
-
-    Reads spec.awsElasticBlockStore.volumeID (``vol-x`` or ``aws://zone/vol-x``) or the volumeHandle of an
-    ebs.csi.aws.com CSI volume; the zone from that URL, the PV's zone labels or its node affinity.
-    """
-    spec = (pv or {}).get("spec") or {}
-    name = ((pv or {}).get("metadata") or {}).get("name") or "?"
-    in_tree = spec.get("awsElasticBlockStore")
-    csi = spec.get("csi")
-    zone = None
-    if in_tree is not None:
-        source, field = in_tree.get("volumeID") or "", "spec.awsElasticBlockStore.volumeID"
-        if source.startswith("aws://"):
-            url_zone = source[len("aws://"):].split("/")[0]
-            zone = url_zone or None
-    elif csi is not None and csi.get("driver") == EBS_CSI_DRIVER:
-        source, field = csi.get("volumeHandle") or "", "spec.csi.volumeHandle"
-    else:
-        return None, None, None
-    match = _VOLUME_ID.search(source)
-    if not match:
-        raise EbsError("PersistentVolume %s: %s %r does not name an EBS volume (vol-...); fix the PV or leave it out of "
-                       "the EBS snapshots" % (name, field, source))
-    zone = zone or pv_zone(pv)
-    return match.group(0), region_from_zone(zone), zone
-
-
-def pv_zone(pv):
-    """The availability zone of a PV from its zone labels or node affinity, or None."""
-    labels = ((pv or {}).get("metadata") or {}).get("labels") or {}
-    for label in ZONE_LABELS:
-        if labels.get(label):
-            return labels[label]
-    for expression in _affinity_expressions(pv):
-        if expression.get("key") in ZONE_AFFINITY_KEYS and expression.get("operator", "In") == "In" and expression.get("values"):
-            return expression["values"][0]
-    return None
-
-
-def _affinity_expressions(pv):
-    affinity = (((pv or {}).get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
-    return [expression for term in affinity.get("nodeSelectorTerms") or [] for expression in (term or {}).get("matchExpressions") or []]
-
-
-def rewrite_pv_for_volume(pv, volume_id, availability_zone):
-    """A deep copy of an EBS PV pointing at ``volume_id`` in ``availability_zone``: volume ID, zone/region labels, node affinity."""
-    if not _VOLUME_ID.match(str(volume_id or "")):
-        raise EbsError("cannot point a PersistentVolume at %r: not an EBS volume ID (vol-...)" % (volume_id,))
-    region = region_from_zone(availability_zone)
-    if region is None:
-        raise ConfigurationError("%r is not an availability zone name such as us-east-1a" % (availability_zone,))
-    new_pv = copy.deepcopy(pv)
-    spec = new_pv.setdefault("spec", {})
-    name = (new_pv.get("metadata") or {}).get("name") or "?"
-    if spec.get("awsElasticBlockStore") is not None:
-        in_tree = spec["awsElasticBlockStore"]
-        # Keep the form the PV had: the aws://zone/ URL or the bare ID.
-        if str(in_tree.get("volumeID") or "").startswith("aws://"):
-            in_tree["volumeID"] = "aws://%s/%s" % (availability_zone, volume_id)
-        else:
-            in_tree["volumeID"] = volume_id
-    elif (spec.get("csi") or {}).get("driver") == EBS_CSI_DRIVER:
-        spec["csi"]["volumeHandle"] = volume_id
-    else:
-        raise EbsError("PersistentVolume %s is not an EBS volume (neither awsElasticBlockStore nor the %s CSI driver): "
-                       "it cannot be pointed at EBS volume %s" % (name, EBS_CSI_DRIVER, volume_id))
-
-    labels = (new_pv.get("metadata") or {}).get("labels") or {}
-    for label in ZONE_LABELS:
-        if label in labels:
-            labels[label] = availability_zone
-    for label in REGION_LABELS:
-        if label in labels:
-            labels[label] = region
-
-    affinity = (spec.get("nodeAffinity") or {}).get("required") or {}
-    for term in affinity.get("nodeSelectorTerms") or []:
-        expressions = (term or {}).get("matchExpressions")
-        if not expressions:
-            continue
-        zone_changed = False
-        for expression in expressions:
-            if expression.get("key") in ZONE_AFFINITY_KEYS:
-                zone_changed = zone_changed or expression.get("values") != [availability_zone]
-                expression["values"] = [availability_zone]
-            elif expression.get("key") in REGION_AFFINITY_KEYS:
-                expression["values"] = [region]
-        if zone_changed:
-            # A zone ID of the old zone would pin the PV to nodes it can no longer be attached on.
-            term["matchExpressions"] = [item for item in expressions if item.get("key") not in ZONE_ID_AFFINITY_KEYS]
-    return new_pv
 
 
 # ---------------------------------------------------------------------------------------------- EC2
@@ -409,21 +325,10 @@ class EbsSnapshots:
             return self._session
 
     def _create_session(self):
-        settings = self.settings
-        session_args = {}
-        if settings.get("profile"):
-            session_args["profile_name"] = settings["profile"]
-        elif settings.get("access_key"):
-            session_args.update(aws_access_key_id=settings["access_key"], aws_secret_access_key=settings["secret_key"],
-                                aws_session_token=settings.get("session_token"))
         try:
-            session = boto3.session.Session(**session_args)
-            # Fail before the first call, with the ways to give credentials.
-            if session.get_credentials() is None:
-                raise botocore.exceptions.NoCredentialsError()
-        except botocore.exceptions.BotoCoreError as exc:
-            raise self._botocore_error(exc, "find credentials for the EBS snapshots", None)
-        return session
+            return aws_session(self.settings)
+        except BOTOCORE_ERRORS as exc:
+            raise self._error(exc, "find credentials for the EBS snapshots", None)
 
     def client(self, region=None):
         """The boto3 EC2 client of ``region`` (default: self.region())."""
@@ -436,16 +341,10 @@ class EbsSnapshots:
             return client
 
     def _create_client(self, session, region):
-        settings = self.settings
-        verify = settings["ca_bundle"] if settings.get("validate_certs", True) and settings.get("ca_bundle") else settings.get("validate_certs", True)
-        config = botocore.config.Config(retries={"mode": "standard", "max_attempts": self.retry_attempts})
         try:
-            return session.client("ec2", region_name=region, endpoint_url=settings.get("endpoint_url") or None, verify=verify, config=config)
-        except ValueError as exc:  # botocore's "Invalid endpoint"
-            raise ConfigurationError("ebs_config.endpoint_url %r is not usable: %s; give a URL such as https://ec2.%s.amazonaws.com"
-                                     % (settings.get("endpoint_url"), exc, region))
-        except botocore.exceptions.BotoCoreError as exc:
-            raise self._botocore_error(exc, "connect to EC2 in %s" % region, None)
+            return aws_client(session, "ec2", self.settings, "ebs_config", region=region, max_attempts=self.retry_attempts)
+        except BOTOCORE_ERRORS as exc:
+            raise self._error(exc, "connect to EC2 in %s" % region, None)
 
     def _call(self, region, operation, action, permissions, **params):
         """client.<operation>(**params); errors explained with ``action`` (what we tried) and the IAM ``permissions`` it needs."""
@@ -453,10 +352,8 @@ class EbsSnapshots:
         method = getattr(client, re.sub(r"(?<!^)([A-Z])", r"_\1", operation).lower())
         try:
             return method(**params)
-        except botocore.exceptions.ClientError as exc:
-            raise self._client_error(exc, action, permissions, region)
-        except botocore.exceptions.BotoCoreError as exc:
-            raise self._botocore_error(exc, action, region)
+        except BOTOCORE_ERRORS as exc:
+            raise self._error(exc, action, region, permissions)
 
     # -- volumes and snapshots
 
@@ -613,10 +510,8 @@ class EbsSnapshots:
         try:
             for page in paginator.paginate(OwnerIds=["self"], Filters=filters):
                 found.extend(_snapshot_info(snapshot, region) for snapshot in page.get("Snapshots") or [])
-        except botocore.exceptions.ClientError as exc:
-            raise self._client_error(exc, action, ("ec2:DescribeSnapshots",), region)
-        except botocore.exceptions.BotoCoreError as exc:
-            raise self._botocore_error(exc, action, region)
+        except BOTOCORE_ERRORS as exc:
+            raise self._error(exc, action, region, ("ec2:DescribeSnapshots",))
         return sorted(found, key=lambda item: (item.get("start_time") or "", item["snapshot_id"]))
 
     # -- waiting
@@ -699,101 +594,18 @@ class EbsSnapshots:
     # -- errors
 
     def _volume_not_found(self, volume_id, region, code):
-        return EbsNotFound("EBS volume %s not found in region %s (%s): if the volume is in another region set ebs_config.region "
-                           "(or AWS_REGION) to it, otherwise the PersistentVolume points at a deleted volume"
-                           % (volume_id, region, code), code=code, resource_id=volume_id)
+        return EbsNotFound(_VOLUME_NOT_FOUND.format(resource_id=volume_id, region=region, code=code), code=code, resource_id=volume_id)
 
     def _snapshot_not_found(self, snapshot_id, region, code):
-        return EbsNotFound("EBS snapshot %s not found in region %s (%s): it was deleted, or it is in another region "
-                           "(ebs_config.region, or copy_to_region for copies)" % (snapshot_id, region, code), code=code, resource_id=snapshot_id)
+        return EbsNotFound(_SNAPSHOT_NOT_FOUND.format(resource_id=snapshot_id, region=region, code=code), code=code,
+                           resource_id=snapshot_id)
 
-    def _endpoint(self, region):
-        return self.settings.get("endpoint_url") or ("the EC2 endpoint of %s" % region if region else "the EC2 endpoint")
-
-    def _client_error(self, exc, action, permissions, region):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
-        message = str(error.get("Message") or "")
-        resource_id = _first_id(action)
-        if code in ("InvalidVolume.NotFound", "InvalidVolumeID.NotFound"):
-            return self._volume_not_found(resource_id, region, code)
-        if code in ("InvalidSnapshot.NotFound", "InvalidSnapshotID.NotFound"):
-            return self._snapshot_not_found(resource_id, region, code)
-        if code in _DENIED_CODES:
-            return EbsError(_denied_message(code, message, action, permissions), code=code, resource_id=resource_id)
-        if code in _AUTH_CODES:
-            return EbsError("EC2 did not accept the AWS credentials to %s (%s): check ebs_config.access_key / AWS_ACCESS_KEY_ID "
-                            "and secret_key / AWS_SECRET_ACCESS_KEY (or the profile), and that ebs_config.endpoint_url belongs to "
-                            "them" % (action, code), code=code, resource_id=resource_id)
-        if code == "SignatureDoesNotMatch":
-            return EbsError("EC2 rejected the request signature to %s (SignatureDoesNotMatch): check ebs_config.secret_key / "
-                            "AWS_SECRET_ACCESS_KEY" % action, code=code, resource_id=resource_id)
-        if code in _EXPIRED_CODES:
-            return EbsError("the AWS credentials expired or the session token is invalid (%s) to %s: renew "
-                            "ebs_config.session_token / AWS_SESSION_TOKEN (and check the clock of this host)" % (code, action),
-                            code=code, resource_id=resource_id)
-        if code == "OptInRequired" or (code == "UnsupportedOperation" and "region" in message.lower()):
-            return EbsError("region %s is not enabled for this account (%s) to %s: enable it or choose another region "
-                            "(ebs_config.region / copy_to_region)" % (region, code, action), code=code, resource_id=resource_id)
-        if code in _LIMIT_CODES:
-            return EbsError("an EC2 limit stops us to %s (%s: %s): delete old snapshots or volumes, or ask AWS for a higher quota"
-                            % (action, code, message), code=code, resource_id=resource_id)
-        if code in _KMS_CODES or code.startswith("KMS") or "kms" in message.lower():
-            return EbsError("the KMS key could not be used to %s (%s: %s): check ebs_config.kms_key_id / copy_kms_key_id (a key "
-                            "of the region used), that it is enabled, and grant %s on it" % (action, code, message, _KMS_PERMISSIONS),
-                            code=code, resource_id=resource_id)
-        if code == "InvalidSnapshot.InUse":
-            return EbsError("cannot %s: it is in use (%s), usually by an AMI; deregister the image first" % (action, message),
-                            code=code, resource_id=resource_id)
-        if code in ("InvalidZone.NotFound", "InvalidAvailabilityZone") or (code == "InvalidParameterValue" and "zone" in message.lower()):
-            return ConfigurationError("cannot %s: the availability zone is not valid in %s (%s: %s); set ebs_config.availability_zone "
-                                      "to a zone of that region" % (action, region, code, message))
-        if code in ("InvalidVolumeID.Malformed", "InvalidSnapshotID.Malformed", "InvalidParameterValue", "InvalidParameterCombination",
-                    "InvalidParameter", "MissingParameter"):
-            return EbsError("EC2 refused the request to %s (%s: %s)" % (action, code, message), code=code, resource_id=resource_id)
-        if code in ("RequestLimitExceeded", "Throttling", "ThrottlingException"):
-            return EbsError("EC2 throttled the requests to %s (%s) even after retries: try again later, or snapshot fewer volumes "
-                            "at a time" % (action, code), code=code, resource_id=resource_id)
-        return EbsError("cannot %s: %s%s" % (action, code or "error", ": " + message if message else ""), code=code, resource_id=resource_id)
-
-    def _botocore_error(self, exc, action, region):
-        endpoint = self._endpoint(region)
-        if isinstance(exc, botocore.exceptions.NoCredentialsError):
-            return ConfigurationError("no AWS credentials found to %s: %s" % (action, _CREDENTIALS_HELP))
-        if isinstance(exc, botocore.exceptions.PartialCredentialsError):
-            return ConfigurationError("incomplete AWS credentials (%s): %s" % (exc, _CREDENTIALS_HELP))
-        if isinstance(exc, botocore.exceptions.ProfileNotFound):
-            return ConfigurationError("AWS profile %r not found in ~/.aws/config or ~/.aws/credentials: check ebs_config.profile or AWS_PROFILE"
-                                      % self.settings.get("profile"))
-        if isinstance(exc, botocore.exceptions.NoRegionError):
-            return ConfigurationError("no AWS region to %s: %s" % (action, _REGION_HELP))
-        if isinstance(exc, botocore.exceptions.SSLError):
-            return EbsError("TLS verification of %s failed (%s) to %s: set ebs_config.ca_bundle (or AWS_CA_BUNDLE) to the CA certificate "
-                            "that signed the endpoint's, or validate_certs: false for a test endpoint" % (endpoint, exc, action), code="SSLError")
-        if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
-            return EbsError("cannot connect to %s to %s (%s): check ebs_config.endpoint_url (EC2_URL), the region and the "
-                            "network" % (endpoint, action, exc), code="EndpointConnectionError")
-        if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError)):
-            return EbsError("the connection to %s failed while trying to %s (%s); try again" % (endpoint, action, exc), code="ConnectionError")
-        if isinstance(exc, botocore.exceptions.ParamValidationError):
-            return EbsError("invalid EC2 request to %s: %s" % (action, exc), code="ParamValidationError")
-        return EbsError("cannot %s: %s" % (action, exc))
-
-
-def _first_id(action):
-    match = re.search(r"\b((?:vol|snap)-[0-9a-zA-Z]+)", action)
-    return match.group(1) if match else None
-
-
-def _denied_message(code, message, action, permissions):
-    denied = _DENIED_ACTION.search(message)
-    if denied:
-        needed = denied.group(1)
-        others = [permission for permission in permissions if permission != needed]
-        grant = needed + (" (the call also needs %s)" % ", ".join(others) if others else "")
-    else:
-        grant = " and ".join(permissions) if len(permissions) < 3 else ", ".join(permissions[:-1]) + " and " + permissions[-1]
-    text = "access denied (%s) to %s: grant %s to the credentials in use (IAM user or role), or use other credentials" % (code, action, grant)
-    if "encoded authorization failure message" in message.lower():
-        text += "; `aws sts decode-authorization-message --encoded-message ...` explains AWS's refusal: %s" % message
-    return text
+    def _error(self, exc, action, region, permissions=()):
+        """EbsError (EbsNotFound, or ConfigurationError for settings to fix) explaining a botocore exception raised trying to ``action``."""
+        match = _RESOURCE_ID.search(action)
+        resource_id = match.group(1) if match else None
+        problem = explain(exc, EC2_ERRORS, action, self.settings, permissions, region=region, resource_id=resource_id)
+        if problem.kind == SETTINGS:
+            return ConfigurationError(problem.message)
+        error_type = EbsNotFound if problem.kind == NOT_FOUND else EbsError
+        return error_type(problem.message, code=problem.code, resource_id=resource_id)

@@ -4,7 +4,8 @@
 """Backup location in an S3 bucket (AWS or any S3-compatible store), through boto3.
 
 Writes stream as a multipart upload, one part in memory at a time; botocore
-errors become LocationError messages naming the cause and the option to fix.
+errors become LocationError messages naming the cause and the option to fix
+(aws_errors.py, with the S3 rules of S3_ERRORS).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,17 +18,15 @@ import io
 import re
 
 try:
-    import boto3
     import botocore.config
     import botocore.exceptions
-    HAS_BOTO3 = True
-    BOTO3_IMPORT_ERROR = None
-except ImportError as exc:  # the module reports it with missing_required_lib("boto3")
-    HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR = exc
+except ImportError:
+    pass  # HAS_BOTO3 is False then, and S3Location says boto3 is needed
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_client import BOTO3_IMPORT_ERROR, HAS_BOTO3, aws_client, aws_session
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_errors import NOT_FOUND, OTHER, SETTINGS, AwsService, Rule, explain
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.location_base import (
     MAX_PART_SIZE_MB,
     PARTIAL_UPLOAD,
     Location,
@@ -56,10 +55,6 @@ _PERMISSIONS = {
     "check": "s3:ListBucket",
     "read the object lock configuration of": "s3:GetBucketObjectLockConfiguration",
 }
-_CREDENTIALS_HELP = (
-    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), "
-    "or access_key and secret_key in location_config (backup_location_config in the roles), "
-    "or a profile (AWS_PROFILE or location_config.profile)")
 
 
 def parse_s3_url(location):
@@ -93,33 +88,18 @@ class S3Location(Location):
         self._object_lock_enabled = None
 
     def _create_client(self, settings):
-        session_args = dict(region_name=settings["region"])
-        if settings["profile"]:
-            session_args["profile_name"] = settings["profile"]
-        else:
-            session_args.update(aws_access_key_id=settings["access_key"], aws_secret_access_key=settings["secret_key"],
-                                aws_session_token=settings["session_token"])
-        config_args = dict(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 10})
+        config_options = dict(signature_version="s3v4")
         if settings["force_path_style"]:
-            config_args["s3"] = {"addressing_style": "path"}
+            config_options["s3"] = {"addressing_style": "path"}
         if settings["endpoint_url"] and "request_checksum_calculation" in botocore.config.Config.OPTION_DEFAULTS:
             # S3-compatible stores (older MinIO, Ceph, ...) reject the checksum trailers
             # botocore >= 1.36 sends by default; the backup manifest has sha256 sums anyway.
-            config_args.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
-        verify = settings["ca_bundle"] if settings["validate_certs"] and settings["ca_bundle"] else settings["validate_certs"]
+            config_options.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
         try:
-            session = boto3.session.Session(**session_args)
-            client = session.client("s3", endpoint_url=settings["endpoint_url"] or None, verify=verify,
-                                    config=botocore.config.Config(**config_args))
-            # Fail now, not after the whole cluster has been read into the first part.
-            if session.get_credentials() is None:
-                raise botocore.exceptions.NoCredentialsError()
-        except ValueError as exc:  # botocore's "Invalid endpoint"
-            raise ConfigurationError("location_config.endpoint_url %r is not usable: %s; give a URL such as https://s3.example.com"
-                                     % (settings["endpoint_url"], exc))
+            # Fails now without credentials, not after the whole cluster has been read into the first part.
+            return aws_client(aws_session(settings), "s3", settings, "location_config", **config_options)
         except botocore.exceptions.BotoCoreError as exc:
             raise self._error(exc, "connect to", None)
-        return client
 
     def write_args(self):
         """Arguments of PutObject and CreateMultipartUpload for an object written now: extra_args plus its retention."""
@@ -453,76 +433,44 @@ class _ReadStream(io.RawIOBase):
         super(_ReadStream, self).close()
 
 
+_NO_SUCH_BUCKET = ("S3 bucket '{bucket}' does not exist (NoSuchBucket): check the bucket name in location (s3://{bucket}/...) "
+                   "and location_config.endpoint_url / region")
+
+
+def _object_lock_refused(code, message):
+    return "objectlock" in message.lower().replace(" ", "") or code in ("InvalidRetentionPeriod", "ObjectLocked")
+
+
+S3_ERRORS = AwsService(
+    "S3", "location_config", "AWS_URL", role_option="backup_location_config",
+    kms_options="location_config.kms_key_id", kms_permissions="kms:GenerateDataKey and kms:Decrypt",
+    rules=(
+        Rule(("NoSuchKey", "404", "NotFound"), NOT_FOUND, "{target} does not exist"),
+        Rule(("NoSuchBucket",), SETTINGS, _NO_SUCH_BUCKET),
+        Rule(("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301"), SETTINGS,
+             "bucket '{bucket}' is in another region than the one used ({cause}): set location_config.region (or AWS_REGION) "
+             "to the bucket's region"),
+        Rule(("InvalidStorageClass",), SETTINGS,
+             "storage class {storage_class!r} is not accepted by the endpoint (InvalidStorageClass): check location_config.storage_class"),
+        Rule(_object_lock_refused, SETTINGS,
+             "S3 object lock refused to {action} ({cause}): the bucket needs object lock enabled (create it with "
+             "ObjectLockEnabledForBucket) for location_config.object_lock_mode/object_lock_days, and the credentials need "
+             "s3:PutObjectRetention; locked objects cannot be changed before their retention ends"),
+        Rule(("NoSuchUpload",), OTHER,
+             "the multipart upload of {target} disappeared (NoSuchUpload), maybe aborted by a bucket lifecycle rule: try again"),
+    ))
+
+
 def _no_such_bucket(bucket):
-    return ("S3 bucket '%s' does not exist (NoSuchBucket): check the bucket name in location (s3://%s/...) "
-            "and location_config.endpoint_url / region" % (bucket, bucket))
+    return _NO_SUCH_BUCKET.format(bucket=bucket)
 
 
 def s3_error(exc, action, bucket, key, settings):
     """A LocationError (ObjectNotFound for a missing key) explaining a botocore exception and its fix."""
     target = "s3://%s/%s" % (bucket, key) if key else "s3://%s" % bucket
-    endpoint = settings.get("endpoint_url") or "the AWS S3 endpoint"
-    if isinstance(exc, botocore.exceptions.ClientError):
-        return _client_error(exc, action, bucket, key, target, settings)
-    if isinstance(exc, botocore.exceptions.NoCredentialsError):
-        return LocationError("no AWS credentials found to access %s: %s" % (target, _CREDENTIALS_HELP))
-    if isinstance(exc, botocore.exceptions.PartialCredentialsError):
-        return LocationError("incomplete AWS credentials (%s): %s" % (exc, _CREDENTIALS_HELP))
-    if isinstance(exc, botocore.exceptions.ProfileNotFound):
-        return LocationError("AWS profile %r not found in ~/.aws/config or ~/.aws/credentials: check location_config.profile "
-                             "or AWS_PROFILE" % settings.get("profile"))
-    if isinstance(exc, botocore.exceptions.SSLError):
-        return LocationError("TLS verification of %s failed (%s): set location_config.ca_bundle (or AWS_CA_BUNDLE) to the CA "
-                             "certificate that signed the endpoint's, or validate_certs: false for a test endpoint" % (endpoint, exc))
-    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
-        return LocationError("cannot connect to %s (%s) to %s %s: check location_config.endpoint_url (AWS_URL), region "
-                             "and the network" % (endpoint, exc, action, target))
-    if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError)):
-        return LocationError("the connection to %s failed while trying to %s %s (%s); try again" % (endpoint, action, target, exc))
-    if isinstance(exc, botocore.exceptions.ParamValidationError):
-        return LocationError("invalid S3 request to %s %s: %s" % (action, target, exc))
-    return LocationError("cannot %s %s: %s" % (action, target, exc))
-
-
-def _client_error(exc, action, bucket, key, target, settings):
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
-    message = error.get("Message") or ""
-    if code in ("NoSuchKey", "404", "NotFound"):
-        return ObjectNotFound("%s does not exist" % target)
-    if code == "NoSuchBucket":
-        return LocationError(_no_such_bucket(bucket))
-    if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
-        permission = _PERMISSIONS.get(action, "s3 access")
-        hint = ""
-        if settings.get("sse") == "aws:kms" and action in ("write", "read"):
-            hint = " (with SSE-KMS the credentials also need kms:GenerateDataKey and kms:Decrypt on the key)"
-        return LocationError("access denied (%s) to %s %s: grant %s on it to the credentials in use, or use other credentials%s"
-                             % (code, action, target, permission, hint))
-    if code == "InvalidAccessKeyId":
-        return LocationError("the AWS access key ID is not known to the S3 endpoint (InvalidAccessKeyId): check "
-                             "location_config.access_key / AWS_ACCESS_KEY_ID, or the endpoint_url it belongs to")
-    if code == "SignatureDoesNotMatch":
-        return LocationError("the S3 endpoint rejected the request signature (SignatureDoesNotMatch): check "
-                             "location_config.secret_key / AWS_SECRET_ACCESS_KEY")
-    if code in ("ExpiredToken", "TokenRefreshRequired", "InvalidToken", "ExpiredTokenException"):
-        return LocationError("the AWS session token is expired or invalid (%s): renew location_config.session_token / "
-                             "AWS_SESSION_TOKEN" % code)
-    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301"):
-        return LocationError("bucket '%s' is in another region than the one used (%s: %s): set location_config.region "
-                             "(or AWS_REGION) to the bucket's region" % (bucket, code, message))
-    if code.startswith("KMS.") or code in ("KMSDisabledException", "KMSNotFoundException", "KMSInvalidStateException"):
-        return LocationError("the KMS key could not be used to %s %s (%s: %s): check location_config.kms_key_id and the key's "
-                             "state and policy" % (action, target, code, message))
-    if code == "InvalidStorageClass":
-        return LocationError("storage class %r is not accepted by the endpoint (InvalidStorageClass): check "
-                             "location_config.storage_class" % settings.get("storage_class"))
-    if "objectlock" in message.lower().replace(" ", "") or code in ("InvalidRetentionPeriod", "ObjectLocked"):
-        return LocationError("S3 object lock refused to %s %s (%s: %s): the bucket needs object lock enabled (create it with "
-                             "ObjectLockEnabledForBucket) for location_config.object_lock_mode/object_lock_days, and the "
-                             "credentials need s3:PutObjectRetention; locked objects cannot be changed before their retention "
-                             "ends" % (action, target, code or "error", message))
-    if code == "NoSuchUpload":
-        return LocationError("the multipart upload of %s disappeared (NoSuchUpload), maybe aborted by a bucket lifecycle "
-                             "rule: try again" % target)
-    return LocationError("cannot %s %s: %s%s" % (action, target, code or "error", ": " + message if message else ""))
+    permissions = (_PERMISSIONS.get(action, "s3 access"),)
+    if settings.get("sse") == "aws:kms" and action in ("write", "read"):
+        permissions += ("kms:GenerateDataKey and kms:Decrypt on the KMS key (SSE-KMS)",)
+    problem = explain(exc, S3_ERRORS, "%s %s" % (action, target), settings, permissions,
+                      bucket=bucket, target=target, storage_class=settings.get("storage_class"))
+    return (ObjectNotFound if problem.kind == NOT_FOUND else LocationError)(problem.message)

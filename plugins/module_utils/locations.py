@@ -3,10 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where backups live: ``open_location(location, config)`` gives a Location (local directory or S3).
 
-Keys are ``/``-separated paths relative to the location (``backups/B/B.tar.gz``);
-prefixes name directories (``backups`` and ``backups/`` are the same, ``""``
-is the whole location), so ``backups/B`` never matches ``backups/B2``.
-Writes are all-or-nothing: a reader never sees a partial object under a key.
+The Location interface, its keys and prefixes are in location_base.py; this
+file has the location options and the local directory.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,12 +20,19 @@ import tempfile
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import apply_environment, take_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.location_base import (
+    MAX_PART_SIZE_MB,
+    MIN_PART_SIZE_MB,
+    PARTIAL_FILE,
+    Location,
+    ObjectNotFound,
+    check_key,
+    check_prefix,
+)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.paths import user_path
 
 DEFAULT_LOCATION = "./backups"
 DEFAULT_PART_SIZE_MB = 16
-MIN_PART_SIZE_MB = 5  # the S3 minimum for every part but the last
-MAX_PART_SIZE_MB = 5120
 SSE_CHOICES = ("AES256", "aws:kms")
 OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
@@ -60,12 +65,6 @@ LOCATION_ARGUMENT_SPEC = dict(
 # Temporary files of unfinished local writes start with this, then the name of the file being
 # written; listings skip them, list_partial shows them.
 _TEMP_PREFIX = ".kubesafe-tmp-"
-PARTIAL_FILE = "temporary file of an unfinished write"
-PARTIAL_UPLOAD = "multipart upload not completed"
-
-
-class ObjectNotFound(LocationError):
-    """The key does not exist in the location."""
 
 
 def open_location(location, config=None):
@@ -133,103 +132,6 @@ def _check_object_lock(settings):
         if days < 1:
             raise ConfigurationError("location_config.object_lock_days must be 1 or more, got %d" % days)
         settings["object_lock_days"] = days
-
-
-def _clean_path(text, what):
-    """Relative path segments; refuses absolute paths and '..' so nothing escapes the location."""
-    text = "" if text is None else str(text)
-    parts = [part for part in text.replace("\\", "/").split("/") if part not in ("", ".")]
-    if text.startswith("/") or ".." in parts:
-        raise LocationError("invalid %s %r: use a relative path inside the location, without '..'" % (what, text))
-    return parts
-
-
-def check_key(key):
-    """The key of an object as a clean relative path."""
-    parts = _clean_path(key, "key")
-    if not parts or str(key).endswith("/"):
-        raise LocationError("invalid key %r: name an object, such as backups/NAME/NAME.tar.gz" % (key,))
-    return "/".join(parts)
-
-
-def check_prefix(prefix):
-    """A directory prefix ending in '/', or '' for the whole location."""
-    parts = _clean_path(prefix, "prefix")
-    return "/".join(parts) + "/" if parts else ""
-
-
-class Location:
-    """Interface of a backup location; keys and prefixes as described in this module's docstring."""
-
-    url = None
-
-    def open_write(self, key):
-        """Context manager yielding a binary writable stream; commits on normal exit, aborts on exception."""
-        raise NotImplementedError
-
-    def open_read(self, key):
-        """A binary readable stream of the object (streamed, not loaded whole); ObjectNotFound if missing."""
-        raise NotImplementedError
-
-    def put_bytes(self, key, data):
-        with self.open_write(key) as stream:
-            stream.write(data)
-
-    def get_bytes(self, key):
-        with contextlib.closing(self.open_read(key)) as stream:
-            return stream.read()
-
-    def exists(self, key):
-        raise NotImplementedError
-
-    def size(self, key):
-        """Size in bytes; ObjectNotFound if missing."""
-        raise NotImplementedError
-
-    def list(self, prefix=""):
-        """Iterator of (key, size) of every object under the directory ``prefix``, recursively."""
-        raise NotImplementedError
-
-    def list_dirs(self, prefix=""):
-        """Iterator of the names of the directories directly under ``prefix`` (backup names under 'backups')."""
-        raise NotImplementedError
-
-    def delete(self, key):
-        """Delete one object; a missing one is fine."""
-        raise NotImplementedError
-
-    def delete_prefix(self, prefix):
-        """Delete everything under the directory ``prefix``, unfinished writes included (not the whole location: '' is refused)."""
-        raise NotImplementedError
-
-    def list_partial(self, prefix=""):
-        """Iterator of the unfinished writes under ``prefix`` (what a killed process leaves), which ``list`` does not show.
-
-        Each is {"key": where it is (local) or the key it was to become (S3), "target": the key being written,
-        "size": bytes so far, "last_written": aware UTC datetime, "kind": PARTIAL_FILE or PARTIAL_UPLOAD}.
-        """
-        raise NotImplementedError
-
-    def delete_partial(self, partial):
-        """Remove one unfinished write given by ``list_partial``; one already gone is fine."""
-        raise NotImplementedError
-
-    def check(self, write=False):
-        """Raise LocationError unless the location can be read (and written when ``write``)."""
-        raise NotImplementedError
-
-    def retention(self, prefix):
-        """The object lock still protecting objects under ``prefix``, or None.
-
-        {"until": newest retain-until date (aware datetime, or None), "mode": GOVERNANCE|COMPLIANCE|None,
-        "legal_hold": bool}. Only S3 has object lock; a directory never is locked.
-        """
-        del prefix
-        return None
-
-    def last_modified(self, prefix):
-        """The newest modification time (aware UTC datetime) of anything under ``prefix``, uploads in progress included; None if empty."""
-        raise NotImplementedError
 
 
 class LocalLocation(Location):
@@ -344,7 +246,7 @@ class LocalLocation(Location):
                        "last_written": datetime.datetime.fromtimestamp(info.st_mtime, datetime.timezone.utc)}
 
     def delete_partial(self, partial):
-        path = os.path.join(self.root, *_clean_path(partial["key"], "key"))
+        path = self._path(partial["key"])
         if not os.path.basename(path).startswith(_TEMP_PREFIX):
             raise LocationError("refusing to delete %s as an unfinished write: its name does not start with %s" % (path, _TEMP_PREFIX))
         try:

@@ -132,7 +132,7 @@ class VolumeRestore:
             return desired
         if self._exists("/api/v1/persistentvolumes/%s" % desired["metadata"]["name"]):
             return desired  # the PV is still there: no new disk (it would be left unused, and billed)
-        from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import rewrite_pv_for_volume  # pylint: disable=import-outside-toplevel
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs_pv import rewrite_pv_for_volume  # pylint: disable=import-outside-toplevel
         region = self.ebs_config.get("region") or record.get("region")
         snapshot_id = record["snapshot_handle"]
         if region != record.get("region"):

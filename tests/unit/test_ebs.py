@@ -13,16 +13,15 @@ import uuid
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import ebs
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import region_from_zone
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import (
     EbsError,
     EbsNotFound,
     EbsSnapshots,
     EbsTimeout,
     ebs_settings,
-    region_from_zone,
-    rewrite_pv_for_volume,
-    volume_id_from_pv,
 )
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs_pv import rewrite_pv_for_volume, volume_id_from_pv
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
@@ -398,15 +397,6 @@ def test_unknown_access_key_is_explained(no_aws_environment, enforcing_moto):
     message = str(error.value)
     assert "did not accept the AWS credentials" in message and "AWS_ACCESS_KEY_ID" in message
     assert "not-the-secret" not in message
-
-
-def test_denied_message_of_real_aws():
-    """AWS's UnauthorizedOperation carries an encoded message instead of the action: name the permissions we need."""
-    message = ebs._denied_message(  # pylint: disable=protected-access
-        "UnauthorizedOperation", "You are not authorized to perform this operation. Encoded authorization failure message: abc",
-        "delete EBS snapshot snap-1 in us-east-1", ("ec2:DeleteSnapshot",))
-    assert "grant ec2:DeleteSnapshot to the credentials" in message
-    assert "decode-authorization-message" in message and message.endswith("abc")
 
 
 # ------------------------------------------------------------------------------------------------ settings
