@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from ansible.module_utils import _internal as ansible_internal
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -14,7 +15,12 @@ from ansible_collections.kubesafe.k8s.plugins.modules import prune
 
 @pytest.fixture(autouse=True)
 def no_earlier_warnings(monkeypatch):
-    """Warnings and deprecations are process-wide in AnsibleModule: each test starts with none."""
+    """Warnings and deprecations are process-wide in AnsibleModule: each test starts with none.
+
+    Once a test has loaded controller code (ansible.plugins), warn() writes to the display instead of the
+    result: these tests run as a module does, on the target.
+    """
+    monkeypatch.setattr(ansible_internal, "is_controller", False, raising=False)
     monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
     monkeypatch.setattr(ansible_warnings, "_global_deprecations", {})
 
