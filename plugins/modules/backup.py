@@ -278,9 +278,9 @@ backup:
       elements: str
     errors:
       description:
-        - What could not be backed up, as C(Kind namespace/name) and the reason (C(*) for a whole LIST that failed, e.g.
+        - "What could not be backed up, as C(Kind namespace/name) and the reason (C(*) for a whole LIST that failed, e.g.
           C(Secret */*: secrets in all namespaces: list failed: 410 Expired after 3 re-lists ...)); the first 100, then a
-          line counting the others (all are in the backup's results file).
+          line counting the others (all are in the backup's results file)."
       type: list
       elements: str
     archive:
