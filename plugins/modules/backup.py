@@ -318,20 +318,13 @@ backup:
       type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
-from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
-    ENCRYPTION_ARGUMENT_SPEC, HAS_PYRAGE, PYRAGE_IMPORT_ERROR, encryption_settings_from_params)
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, HAS_BOTO3, ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import BACKUP_HOOKS_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
-from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import bounded_errors, partial_failure_message
-from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeSettings
+
+SELECTION = ("included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources", "include_cluster_resources",
+             "label_selector", "or_label_selectors")
 
 
 def main():
@@ -347,47 +340,25 @@ def main():
         volume_snapshot_method=dict(type="raw", default="auto"),
         csi_snapshot_class=dict(type="raw"),
         csi_snapshot_timeout=dict(type="str", default="10m"),
-        ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
-        hooks=dict(type="list", elements="dict", options=BACKUP_HOOKS_SPEC),
         fail_on_partial=dict(type="bool", default=True),
     )
-    argument_spec.update(SELECTION_ARGUMENT_SPEC)
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    argument_spec.update(LOCATION_ARGUMENT_SPEC)
-    argument_spec.update(ENCRYPTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("label_selector", "or_label_selectors")])
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
-    if module.params["encryption"] != "none" and not HAS_PYRAGE:
-        module.fail_json(msg=missing_required_lib("pyrage"), exception=PYRAGE_IMPORT_ERROR)
+    module = KubesafeModule(argument_spec, groups=("selection", "k8s_auth", "location", "encryption", "ebs", "backup_hooks"),
+                            uses_cluster=True)
     params = module.params
-    try:
-        client = KubeClient(**connection_options(params))
+    with module.failing_on_errors(phase="Failed"):
+        client = module.kube_client()
         location = open_location(params["location"], params["location_config"])
         options = BackupOptions(
-            name=params["name"], name_prefix=params["name_prefix"],
-            included_namespaces=params["included_namespaces"], excluded_namespaces=params["excluded_namespaces"],
-            included_resources=params["included_resources"], excluded_resources=params["excluded_resources"],
-            include_cluster_resources=params["include_cluster_resources"],
-            label_selector=params["label_selector"], or_label_selectors=params["or_label_selectors"],
-            ttl=params["ttl"], labels=params["labels"], storage_location=params["storage_location"],
-            parallelism=params["parallelism"], page_size=params["page_size"], encryption=encryption_settings_from_params(params),
+            name=params["name"], name_prefix=params["name_prefix"], ttl=params["ttl"], labels=params["labels"],
+            storage_location=params["storage_location"], parallelism=params["parallelism"], page_size=params["page_size"],
+            encryption=module.encryption_settings(),
             volumes=VolumeSettings(snapshot_volumes=params["snapshot_volumes"], method=params["volume_snapshot_method"],
                                    csi_snapshot_class=params["csi_snapshot_class"], csi_snapshot_timeout=params["csi_snapshot_timeout"],
-                                   ebs_config=params["ebs_config"], hooks=params["hooks"], ebs_factory=ebs_client if HAS_BOTO3 else None))
+                                   ebs_config=params["ebs_config"], hooks=params["hooks"], ebs_factory=module.ebs_factory),
+            **dict((key, params[key]) for key in SELECTION))
         result = run_backup(client, location, options, check_mode=module.check_mode)
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc), phase="Failed")
-    for warning in result["warnings"]:
-        module.warn(warning)
-    failure = partial_failure_message("backup", result)
-    result["errors"] = bounded_errors(result["errors"])
-    if failure and params["fail_on_partial"]:
-        module.fail_json(msg=failure, changed=True, backup=result)
-    if failure:
-        module.warn(failure)
-    module.exit_json(changed=True, backup=result)
+    module.warn_all(result["warnings"])
+    module.exit_by_phase("backup", result, changed=True, backup=result)
 
 
 if __name__ == "__main__":

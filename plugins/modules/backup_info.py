@@ -369,12 +369,9 @@ backups:
       type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import describe_backup, list_backups, open_location_to_read
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.location_s3 import BOTO3_IMPORT_ERROR, HAS_BOTO3
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, ObjectNotFound
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 from ansible_collections.kubesafe.k8s.plugins.module_utils.velero_format import BACKUP_PHASES
 
 
@@ -398,22 +395,17 @@ def main():
         contents_limit=dict(type="int"),
         include_incomplete=dict(type="bool", default=False),
     )
-    argument_spec.update(LOCATION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = KubesafeModule(argument_spec, groups=("location",))
     params = module.params
-    if (params["location"] or "").strip().startswith("s3://") and not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
     if params["include_contents"] and not params["name"]:
         module.fail_json(msg="include_contents needs name: the contents of one backup are listed at a time")
-    try:
+    with module.failing_on_errors():
         location = open_location_to_read(params["location"], params["location_config"])
         backups = list_backups(location, name=params["name"], labels=params["labels"], newer_than=params["newer_than"],
                                older_than=params["older_than"], phase=params["phase"],
                                include_incomplete=params["include_incomplete"])
         if params["name"] and backups:
             backups = describe(location, params)
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc))
     module.exit_json(changed=False, location=location.url, backups=backups)
 
 

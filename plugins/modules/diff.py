@@ -215,17 +215,16 @@ report:
       elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.drift import CLUSTER, DiffOptions, drift_message, run_diff
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 
 FILTERS = ("included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources", "include_cluster_resources",
            "label_selector", "or_label_selectors")
+
+
+def against_cluster(params):
+    return (params["compare_to"] or CLUSTER) == CLUSTER
 
 
 def main():
@@ -245,25 +244,18 @@ def main():
         fail_on_drift=dict(type="bool", default=False),
         parallelism=dict(type="int", default=4),
     )
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    argument_spec.update(LOCATION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("label_selector", "or_label_selectors")])
+    # The selection options without the backup's defaults: unset, they mean "as the backup selected".
+    module = KubesafeModule(argument_spec, groups=("k8s_auth", "location"), uses_cluster=against_cluster,
+                            mutually_exclusive=[("label_selector", "or_label_selectors")])
     params = module.params
-    against_cluster = (params["compare_to"] or CLUSTER) == CLUSTER
-    if against_cluster and not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
-    try:
+    with module.failing_on_errors():
         options = DiffOptions(include_status=params["include_status"], ignore_controller_owned=params["ignore_controller_owned"],
                               max_changes=params["max_changes"], parallelism=params["parallelism"],
                               **dict((key, params[key]) for key in FILTERS))
         location = open_location_to_read(params["location"], params["location_config"])
-        client = KubeClient(**connection_options(params)) if against_cluster else None
+        client = module.kube_client() if module.uses_cluster else None
         result = run_diff(location, params["backup"], params["compare_to"], client=client, options=options)
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in result["warnings"][:50]:
-        module.warn(warning)
+    module.warn_all(result["warnings"], limit=50)
     output = dict(changed=False, drift=result["drift"], summary=result["summary"], report=result)
     if params["fail_on_drift"] and result["drift"]:
         module.fail_json(msg=drift_message(result), **output)

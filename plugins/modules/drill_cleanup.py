@@ -80,27 +80,18 @@ remaining:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.kubesafe.k8s.plugins.module_utils.drill_cleanup import clean_up_drill
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 
 
 def main():
     argument_spec = dict(restore_name=dict(type="str", required=True), timeout=dict(type="int", default=300))
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
-    try:
-        client = KubeClient(**connection_options(module.params))
-        result = clean_up_drill(client, module.params["restore_name"], check_mode=module.check_mode, timeout_seconds=module.params["timeout"])
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc))
+    module = KubesafeModule(argument_spec, groups=("k8s_auth",), uses_cluster=True)
+    params = module.params
+    with module.failing_on_errors():
+        result = clean_up_drill(module.kube_client(), params["restore_name"], check_mode=module.check_mode, timeout_seconds=params["timeout"])
     if result["remaining"]:
-        module.fail_json(msg="namespaces still terminating after %d s: %s" % (module.params["timeout"], ", ".join(result["remaining"])), **result)
+        module.fail_json(msg="namespaces still terminating after %d s: %s" % (params["timeout"], ", ".join(result["remaining"])), **result)
     module.exit_json(changed=bool(result["namespaces"] or result["persistent_volumes"] or result["snapshot_contents"]), **result)
 
 

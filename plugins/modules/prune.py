@@ -280,29 +280,12 @@ check_mode:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CsiSnapshots
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.location_s3 import BOTO3_IMPORT_ERROR, HAS_BOTO3
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 from ansible_collections.kubesafe.k8s.plugins.module_utils.prune_engine import DEFAULT_INCOMPLETE_OLDER_THAN, PruneOptions, run_prune
 
 KEEP_OPTIONS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
-
-
-def _csi_or_none(params):
-    """Cluster access for CSI snapshots, or None when no usable kubeconfig or host is given (their deletion is then a warning)."""
-    if not HAS_K8S:
-        return None
-    try:
-        return CsiSnapshots(KubeClient(**connection_options(params)))
-    except KubesafeError:
-        return None
 
 
 def main():
@@ -315,30 +298,23 @@ def main():
         delete_restores=dict(type="bool", default=True),
     )
     argument_spec.update((name, dict(type="int")) for name in KEEP_OPTIONS)
-    argument_spec.update(LOCATION_ARGUMENT_SPEC)
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    argument_spec["ebs_config"] = dict(type="dict", options=EBS_CONFIG_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = KubesafeModule(argument_spec, groups=("location", "k8s_auth", "ebs"))
     params = module.params
-    if (params["location"] or "").strip().startswith("s3://") and not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
-    try:
+    with module.failing_on_errors():
         options = PruneOptions(expired=params["expired"], timezone=params["timezone"], labels=params["labels"],
                                include_incomplete=params["include_incomplete"],
                                incomplete_older_than=params["incomplete_older_than"], delete_restores=params["delete_restores"],
                                **dict((name, params[name]) for name in KEEP_OPTIONS))
         location = open_location_to_read(params["location"], params["location_config"])
-        result = run_prune(location, options, check_mode=module.check_mode, csi=_csi_or_none(params),
-                           ebs=ebs_client(params["ebs_config"] or {}) if HAS_BOTO3 else None)
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc))
+        # Without a usable cluster, CSI snapshots are not deleted and each is a warning.
+        client = module.optional_kube_client()
+        result = run_prune(location, options, check_mode=module.check_mode, csi=CsiSnapshots(client) if client else None, ebs=module.ebs())
+    module.warn_all(result.pop("warnings"))
+    changed = bool(result["deleted"] or result["unfinished_writes"])
     if result["failed"]:
-        message = "could not delete %d backup(s): %s" % (len(result["failed"]), "; ".join(
-            "%s: %s" % (entry["name"], entry["error"]) for entry in result["failed"]))
-        module.fail_json(msg=message, changed=bool(result["deleted"] or result["unfinished_writes"]), **result)
-    for warning in result["warnings"]:
-        module.warn(warning)
-    module.exit_json(changed=bool(result["deleted"] or result["unfinished_writes"]), **result)
+        module.fail_json(msg="could not delete %d backup(s): %s" % (len(result["failed"]), "; ".join(
+            "%s: %s" % (entry["name"], entry["error"]) for entry in result["failed"])), changed=changed, **result)
+    module.exit_json(changed=changed, **result)
 
 
 if __name__ == "__main__":

@@ -358,21 +358,15 @@ restore:
       type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
-    DECRYPTION_ARGUMENT_SPEC, HAS_PYRAGE, PYRAGE_IMPORT_ERROR, decryption_keys_from_params)
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, HAS_BOTO3, ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import RESTORE_HOOKS_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
+from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
-from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import bounded_errors, partial_failure_message
-from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
 
 CHANGING_ACTIONS = ("create", "update", "recreate")
+OPTIONS = ("backup", "name", "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
+           "include_cluster_resources", "label_selector", "or_label_selectors", "names", "namespace_mapping", "storage_class_mapping",
+           "registry_mapping", "resource_modifiers", "existing_resource_policy", "preserve_nodeports", "restore_status", "wait",
+           "wait_timeout", "parallelism", "restore_pvs", "ebs_config", "hooks", "allow_unverified")
 
 
 def _diffs(result):
@@ -403,51 +397,25 @@ def main():
         parallelism=dict(type="int", default=8),
         restore_pvs=dict(type="bool", default=True),
         fail_on_partial=dict(type="bool", default=True),
-        ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
-        hooks=dict(type="list", elements="dict", options=RESTORE_HOOKS_SPEC),
         allow_unverified=dict(type="bool", default=False),
     )
-    argument_spec.update(SELECTION_ARGUMENT_SPEC)
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    argument_spec.update(LOCATION_ARGUMENT_SPEC)
-    argument_spec.update(DECRYPTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("label_selector", "or_label_selectors")])
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
-    if (module.params["decryption_identity"] or module.params["decryption_identity_file"] or module.params["decryption_passphrase"]) \
-            and not HAS_PYRAGE:
-        module.fail_json(msg=missing_required_lib("pyrage"), exception=PYRAGE_IMPORT_ERROR)
+    module = KubesafeModule(argument_spec, groups=("selection", "k8s_auth", "location", "decryption", "ebs", "restore_hooks"),
+                            uses_cluster=True)
     params = module.params
-    try:
-        client = KubeClient(**connection_options(params))
+    with module.failing_on_errors(phase="Failed"):
+        client = module.kube_client()
         location = open_location(params["location"], params["location_config"])
-        options = RestoreOptions(**{key: params[key] for key in (
-            "backup", "name", "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
-            "include_cluster_resources", "label_selector", "or_label_selectors", "names", "namespace_mapping",
-            "storage_class_mapping", "registry_mapping", "resource_modifiers", "existing_resource_policy",
-            "preserve_nodeports", "restore_status", "wait", "wait_timeout", "parallelism", "restore_pvs", "ebs_config", "hooks",
-            "allow_unverified")})
-        options.ebs_factory = ebs_client if HAS_BOTO3 else None
-        options.decryption_keys = decryption_keys_from_params(params)
+        options = RestoreOptions(**dict((key, params[key]) for key in OPTIONS))
+        options.ebs_factory = module.ebs_factory
+        options.decryption_keys = module.decryption_keys()
         result = run_restore(client, location, options, check_mode=module.check_mode, want_diff=module._diff)
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc), phase="Failed")
-    for warning in result["warnings"][:50]:
-        module.warn(warning)
-    changed = any(result["totals"].get(action) for action in CHANGING_ACTIONS)
-    output = dict(changed=changed, restore=result)
+    module.warn_all(result["warnings"], limit=50)
+    output = dict(changed=any(result["totals"].get(action) for action in CHANGING_ACTIONS), restore=result)
     if module._diff:
         output["diff"] = _diffs(result)
     for obj in result["objects"]:
         obj.pop("diff", None)
-    failure = partial_failure_message("restore", result)
-    result["errors"] = bounded_errors(result["errors"])
-    if failure and params["fail_on_partial"]:
-        module.fail_json(msg=failure, **output)
-    if failure:
-        module.warn(failure)
-    module.exit_json(**output)
+    module.exit_by_phase("restore", result, **output)
 
 
 if __name__ == "__main__":

@@ -191,12 +191,8 @@ restores:
       elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.location_s3 import BOTO3_IMPORT_ERROR, HAS_BOTO3
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_catalog import describe_restore, list_restores
 
 
@@ -207,21 +203,16 @@ def main():
         phase=dict(type="list", elements="str", choices=["Completed", "PartiallyFailed", "Failed"]),
         log_lines=dict(type="int", default=0),
     )
-    argument_spec.update(LOCATION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = KubesafeModule(argument_spec, groups=("location",))
     params = module.params
-    if (params["location"] or "").strip().startswith("s3://") and not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
     if params["log_lines"] and not params["name"]:
         module.fail_json(msg="log_lines needs name: the log of one restore is returned at a time")
-    try:
+    with module.failing_on_errors():
         location = open_location_to_read(params["location"], params["location_config"])
         if params["name"]:
             restores = [describe_restore(location, params["name"], log_lines=params["log_lines"])]
         else:
             restores = list_restores(location, backup=params["backup"], phase=params["phase"])
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc))
     module.exit_json(changed=False, location=location.url, restores=restores)
 
 

@@ -174,29 +174,13 @@ backups:
       elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
-from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import DECRYPTION_ARGUMENT_SPEC, DecryptionKeys
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.location_s3 import BOTO3_IMPORT_ERROR, HAS_BOTO3
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_check import check_recorded_snapshots
 from ansible_collections.kubesafe.k8s.plugins.module_utils.verify_engine import verify_all, verify_backup
 
 # Problems quoted in the failure message; all are in the result.
 PROBLEMS_IN_MESSAGE = 10
-
-
-def decryption_keys(params):
-    """DecryptionKeys from the decryption options, or None when none is given."""
-    if not any(params[option] for option in DECRYPTION_ARGUMENT_SPEC):
-        return None
-    return DecryptionKeys.from_options(identity=params["decryption_identity"], identity_file=params["decryption_identity_file"],
-                                       passphrase=params["decryption_passphrase"])
 
 
 def failure_message(backups):
@@ -207,15 +191,9 @@ def failure_message(backups):
     return "%d of %d backups do not verify: %s" % (len(failed), len(backups), "; ".join(shown))
 
 
-def _snapshot_checker(params):
-    """check_recorded_snapshots bound to the cluster (when reachable) and the EBS settings."""
-    csi_client = None
-    if HAS_K8S:
-        try:
-            csi_client = KubeClient(**connection_options(params))
-        except KubesafeError:
-            csi_client = None  # CSI snapshots are then reported as not checked
-    ebs = ebs_client(params["ebs_config"] or {}) if HAS_BOTO3 else None
+def _snapshot_checker(module):
+    """check_recorded_snapshots bound to the cluster (when reachable: else CSI snapshots are not checked) and the EBS settings."""
+    csi_client, ebs = module.optional_kube_client(), module.ebs()
 
     def check(records):
         return check_recorded_snapshots(records, csi_client=csi_client, ebs=ebs)
@@ -230,39 +208,28 @@ def main():
         storage_class_mapping=dict(type="dict", default={}),
         fail_on_problems=dict(type="bool", default=True),
         check_snapshots=dict(type="bool", default=False),
-        ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
     )
-    argument_spec.update(DECRYPTION_ARGUMENT_SPEC)
-    argument_spec.update(LOCATION_ARGUMENT_SPEC)
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = KubesafeModule(argument_spec, groups=("decryption", "location", "k8s_auth", "ebs"),
+                            uses_cluster=lambda params: params["restore_check"])
     params = module.params
-    if (params["location"] or "").strip().startswith("s3://") and not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
-    if params["restore_check"] and not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
-    location_url = params["location"]
-    try:
-        keys = decryption_keys(params)
+    with module.failing_on_errors(changed=False, ok=False, location=params["location"], backups=[]) as partial:
+        keys = module.decryption_keys()
         location = open_location_to_read(params["location"], params["location_config"])
-        location_url = location.url
-        client = KubeClient(**connection_options(params)) if params["restore_check"] else None
-        mappings = {key: params[key] for key in ("namespace_mapping", "storage_class_mapping")}
-        checker = _snapshot_checker(params) if params["check_snapshots"] else None
+        partial["location"] = location.url
+        client = module.kube_client() if params["restore_check"] else None
+        mappings = dict((key, params[key]) for key in ("namespace_mapping", "storage_class_mapping"))
+        checker = _snapshot_checker(module) if params["check_snapshots"] else None
         if params["name"]:
             backups = [verify_backup(location, params["name"], keys=keys, restore_client=client, restore_mappings=mappings,
                                      snapshot_checker=checker)]
         else:
             backups = verify_all(location, keys=keys, restore_client=client, restore_mappings=mappings, snapshot_checker=checker)
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc), changed=False, ok=False, location=location_url, backups=[])
     ok = all(backup["ok"] for backup in backups)
     for backup in backups:
-        for warning in backup["warnings"][:10]:
-            module.warn("%s: %s" % (backup["name"], warning))
+        module.warn_all(backup["warnings"], limit=10, prefix="%s: " % backup["name"])
     if not ok and params["fail_on_problems"]:
-        module.fail_json(msg=failure_message(backups), changed=False, ok=False, location=location_url, backups=backups)
-    module.exit_json(changed=False, ok=ok, location=location_url, backups=backups)
+        module.fail_json(msg=failure_message(backups), changed=False, ok=False, location=location.url, backups=backups)
+    module.exit_json(changed=False, ok=ok, location=location.url, backups=backups)
 
 
 if __name__ == "__main__":

@@ -112,13 +112,7 @@ hooks:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, HAS_BOTO3, ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import BACKUP_HOOKS_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_sets import delete_snapshot_set, snapshot_claims
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeSettings
 
@@ -133,20 +127,14 @@ def main():
         method=dict(type="raw", default="auto"),
         csi_snapshot_class=dict(type="raw"),
         csi_snapshot_timeout=dict(type="str", default="10m"),
-        ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
-        hooks=dict(type="list", elements="dict", options=BACKUP_HOOKS_SPEC),
         parallelism=dict(type="int", default=4),
     )
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("state", "present", ("namespace",))],
-                           mutually_exclusive=[("claims", "label_selector")])
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
+    module = KubesafeModule(argument_spec, groups=("k8s_auth", "ebs", "backup_hooks"), uses_cluster=True,
+                            required_if=[("state", "present", ("namespace",))], mutually_exclusive=[("claims", "label_selector")])
     params = module.params
-    try:
-        ebs = ebs_client(params["ebs_config"] or {}) if HAS_BOTO3 else None
-        client = KubeClient(**connection_options(params))
+    with module.failing_on_errors():
+        ebs = module.ebs()
+        client = module.kube_client()
         if params["state"] == "absent":
             found, deleted, failures = delete_snapshot_set(client, ebs, params["set_name"], check_mode=module.check_mode)
             if failures:
@@ -154,13 +142,10 @@ def main():
             module.exit_json(changed=bool(found), snapshots=found, deleted=deleted)
         settings = VolumeSettings(snapshot_volumes=True, method=params["method"], csi_snapshot_class=params["csi_snapshot_class"],
                                   csi_snapshot_timeout=params["csi_snapshot_timeout"], ebs_config=params["ebs_config"],
-                                  hooks=params["hooks"], ebs_factory=ebs_client if HAS_BOTO3 else None)
+                                  hooks=params["hooks"], ebs_factory=module.ebs_factory)
         taken = snapshot_claims(client, settings, params["set_name"], params["namespace"], params["claims"], params["label_selector"],
                                 parallelism=params["parallelism"], check_mode=module.check_mode)
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in taken["warnings"]:
-        module.warn(warning)
+    module.warn_all(taken["warnings"])
     if taken["errors"]:
         module.fail_json(msg="; ".join(taken["errors"]), changed=bool(taken["snapshots"]), snapshots=taken["snapshots"], hooks=taken["hooks"])
     module.exit_json(changed=not module.check_mode and bool(taken["snapshots"]), snapshots=taken["snapshots"], hooks=taken["hooks"])

@@ -56,31 +56,15 @@ snapshots:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EBS_CONFIG_SPEC, HAS_BOTO3, ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_sets import list_snapshot_set
 
 
 def main():
-    argument_spec = dict(
-        set_name=dict(type="str"),
-        ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC),
-    )
-    argument_spec.update(K8S_AUTH_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMP_ERR)
-    params = module.params
-    try:
-        ebs = ebs_client(params["ebs_config"] or {}) if HAS_BOTO3 else None
-        client = KubeClient(**connection_options(params))
-        snapshots = list_snapshot_set(client, ebs, params["set_name"])
-    except KubesafeError as exc:
-        module.fail_json(msg=str(exc))
+    module = KubesafeModule(dict(set_name=dict(type="str")), groups=("k8s_auth", "ebs"), uses_cluster=True)
+    with module.failing_on_errors():
+        ebs = module.ebs()
+        snapshots = list_snapshot_set(module.kube_client(), ebs, module.params["set_name"])
     module.exit_json(changed=False, snapshots=snapshots)
 
 
