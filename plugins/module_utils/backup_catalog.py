@@ -44,10 +44,6 @@ INCOMPLETE_PROBLEM = ("velero-backup.json is missing: the backup was interrupted
                       "or is being written right now")
 
 
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 # ---------------------------------------------------------------- options
 
 
@@ -315,7 +311,7 @@ def list_backups(location, name=None, labels=None, newer_than=None, older_than=N
     phases = _check_phases(phase)
     newer_than = _check_age(newer_than, "newer_than")
     older_than = _check_age(older_than, "older_than")
-    now = now or _utcnow()
+    now = now or velero_format.utc_now()
 
     backups = _backup_files(location, name)
     partial = _partial_writes(location, name) if include_incomplete else {}
@@ -473,7 +469,7 @@ def describe_backup(location, name, include_contents=False, contents_limit=None,
     name = check_backup_name(name)
     if contents_limit is not None and contents_limit < 0:
         raise ConfigurationError("contents_limit must be 0 or more, got %s" % contents_limit)
-    now = now or _utcnow()
+    now = now or velero_format.utc_now()
     files = _backup_files(location, name).get(name)
     partial = _partial_writes(location, name).get(name, [])
     if not files and not partial:

@@ -16,7 +16,6 @@ __metaclass__ = type
 
 import collections
 import concurrent.futures
-import datetime
 import fnmatch
 import gc
 import json
@@ -104,10 +103,6 @@ class RestoreOptions:
         self.allow_unverified = bool(allow_unverified)
 
 
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
 def _name_pattern_matches(patterns, resource, namespace, name):
     """``names`` patterns: ``kind/namespace/name`` or ``kind/name`` (cluster-scoped), globs allowed; kind as for resources."""
     kinds = {resource.kind.lower(), resource.plural.lower(), resource.group_resource.lower()}
@@ -161,7 +156,7 @@ class RestoreRun:
         self.namespace_filter = NamespaceFilter(options.included_namespaces, options.excluded_namespaces)
         self.resource_filter = ResourceFilter(options.included_resources, options.excluded_resources, default_excluded=())
         self.label_filter = LabelFilter(options.label_selector, options.or_label_selectors)
-        self.started = _utcnow()
+        self.started = velero_format.utc_now_seconds()
         self.backup_name = None
         self.name = options.name
         self.run_log = RunLog("restore", self.name)
@@ -707,7 +702,7 @@ class RestoreRun:
             "location": self.location.url,
             "phase": phase,
             "start_timestamp": velero_format.format_timestamp(self.started),
-            "completion_timestamp": velero_format.format_timestamp(_utcnow()),
+            "completion_timestamp": velero_format.format_timestamp(velero_format.utc_now_seconds()),
             "duration_seconds": round(time.monotonic() - started_clock, 3),
             "counts": {gr: dict(sorted(c.items())) for gr, c in sorted(self.counts.items())},
             "totals": dict(sorted(actions.items())),
