@@ -49,7 +49,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import Configu
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
-    LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
+    LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, is_excluded_by_label)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make_temp_dir, remove_temp_dir
 
 CLUSTER = "cluster"
@@ -79,25 +79,22 @@ CLUSTER_ROLE_BINDINGS = "clusterrolebindings.rbac.authorization.k8s.io"
 # ---------------------------------------------------------------- options
 
 
-class DiffOptions:
+class DiffOptions(SelectionOptions):
     """How to compare; filter options left at None take the backup's own selection (against the cluster)."""
 
     def __init__(self, included_namespaces=None, excluded_namespaces=None, included_resources=None, excluded_resources=None,
                  include_cluster_resources=None, label_selector=None, or_label_selectors=None, include_status=False,
                  ignore_controller_owned=True, max_changes=DEFAULT_MAX_CHANGES, parallelism=4):
-        self.included_namespaces = included_namespaces
-        self.excluded_namespaces = excluded_namespaces
-        self.included_resources = included_resources
-        self.excluded_resources = excluded_resources
-        self.include_cluster_resources = include_cluster_resources
-        self.label_selector = label_selector or None
-        self.or_label_selectors = or_label_selectors or None
+        # An empty selector means "not given": the backup's own selector then applies.
+        super().__init__(included_namespaces=included_namespaces, excluded_namespaces=excluded_namespaces,
+                         included_resources=included_resources, excluded_resources=excluded_resources,
+                         include_cluster_resources=include_cluster_resources, label_selector=label_selector or None,
+                         or_label_selectors=or_label_selectors or None, parallelism=parallelism)
         self.include_status = bool(include_status)
         self.ignore_controller_owned = bool(ignore_controller_owned)
         if max_changes is None or int(max_changes) < 0:
             raise ConfigurationError("max_changes must be 0 or more, not %r" % (max_changes,))
         self.max_changes = int(max_changes)
-        self.parallelism = max(1, int(parallelism))
 
     def selection(self, spec=None):
         """The effective selection: each filter the user gave, else the backup's (``spec`` of velero-backup.json)."""

@@ -35,7 +35,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import transform
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import wait_for, wait_for_crds
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
-    LabelFilter, NamespaceFilter, ResourceFilter, as_list, check_namespace_name)
+    LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, as_list, check_namespace_name)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
@@ -53,7 +53,7 @@ BATCH = 500
 MAX_REPORTED_OBJECTS = 2000
 
 
-class RestoreOptions:
+class RestoreOptions(SelectionOptions):
     """What to restore and how; defaults follow Velero."""
 
     def __init__(self, backup="latest", name=None, included_namespaces=None, excluded_namespaces=None, included_resources=None,
@@ -64,15 +64,12 @@ class RestoreOptions:
                  allow_unverified=False):
         if existing_resource_policy not in ("none", "update", "recreate"):
             raise ConfigurationError("existing_resource_policy must be none, update or recreate, not %r" % existing_resource_policy)
+        super().__init__(included_namespaces=included_namespaces, excluded_namespaces=excluded_namespaces,
+                         included_resources=included_resources, excluded_resources=excluded_resources,
+                         include_cluster_resources=include_cluster_resources, label_selector=label_selector,
+                         or_label_selectors=or_label_selectors, parallelism=parallelism)
         self.backup = backup or "latest"
         self.name = name
-        self.included_namespaces = included_namespaces
-        self.excluded_namespaces = excluded_namespaces
-        self.included_resources = included_resources
-        self.excluded_resources = excluded_resources
-        self.include_cluster_resources = include_cluster_resources
-        self.label_selector = label_selector
-        self.or_label_selectors = or_label_selectors
         self.names = as_list(names, "names")
         self.namespace_mapping = dict(namespace_mapping or {})
         # A target the API refuses would fail every object of its namespace, after other namespaces were written.
@@ -89,9 +86,6 @@ class RestoreOptions:
         self.wait_timeout = int(wait_timeout)
         if self.wait_timeout < 0:
             raise ConfigurationError("wait_timeout must be 0 or more seconds, not %s" % wait_timeout)
-        self.parallelism = int(parallelism)
-        if self.parallelism < 1:
-            raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
         # DecryptionKeys (encryption.py) for encrypted backups; None: no key given.
         self.decryption_keys = decryption_keys
         # Velero's restorePVs: volumes come back from their snapshots; false restores claims without data.
