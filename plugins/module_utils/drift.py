@@ -40,7 +40,7 @@ import json
 import os
 import sqlite3
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog, velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, BackupRun
 from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import (
@@ -53,7 +53,6 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make_temp_dir, remove_temp_dir
 
 CLUSTER = "cluster"
-LATEST = "latest"
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Helper O's encryption of Secret values (encryption: secrets): ciphertexts differ on every backup.
@@ -447,7 +446,6 @@ class _ClusterSink:
 
 def resolve_backup(location, name):
     """(name, the Backup object of velero-backup.json) of ``name`` or of the newest Completed backup for ``latest``."""
-    from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog  # pylint: disable=import-outside-toplevel
     name, backup = backup_catalog.resolve_backup(location, name, options_hint="backup, compare_to and location")
     _refuse_encrypted_archive(location, name, velero_format.file_names(name), backup)
     return name, backup
@@ -455,8 +453,7 @@ def resolve_backup(location, name):
 
 def _partial_warnings(backups):
     """A PartiallyFailed backup (named explicitly) lacks objects: what looks added since may just be missing from it."""
-    from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import partial_backup_warning  # pylint: disable=import-outside-toplevel
-    return [warning for warning in (partial_backup_warning(name, backup) for name, backup in backups) if warning]
+    return [warning for warning in (backup_catalog.partial_backup_warning(name, backup) for name, backup in backups) if warning]
 
 
 def _refuse_encrypted_archive(location, name, files, backup):
@@ -622,7 +619,7 @@ def diff_backup_vs_backup(location, a, b, options=None):
                    _encryption_warnings(sides) + _partial_warnings([(name_a, backup_a), (name_b, backup_b)]))
 
 
-def run_diff(location, backup=LATEST, compare_to=CLUSTER, client=None, options=None):
+def run_diff(location, backup=backup_catalog.LATEST, compare_to=CLUSTER, client=None, options=None):
     """The diff the module asks for: against the cluster (``client`` needed) or another backup."""
     if (compare_to or CLUSTER) == CLUSTER:
         if client is None:

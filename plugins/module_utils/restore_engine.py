@@ -21,7 +21,7 @@ import gc
 import json
 import time
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog, velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader, item_path_problem
 from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_manifest
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
@@ -56,7 +56,7 @@ MAX_REPORTED_OBJECTS = 2000
 class RestoreOptions(SelectionOptions):
     """What to restore and how; defaults follow Velero."""
 
-    def __init__(self, backup="latest", name=None, included_namespaces=None, excluded_namespaces=None, included_resources=None,
+    def __init__(self, backup=backup_catalog.LATEST, name=None, included_namespaces=None, excluded_namespaces=None, included_resources=None,
                  excluded_resources=None, include_cluster_resources=None, label_selector=None, or_label_selectors=None,
                  names=None, namespace_mapping=None, storage_class_mapping=None, registry_mapping=None, resource_modifiers=None,
                  existing_resource_policy="none", preserve_nodeports=False, restore_status=None, wait=False, wait_timeout=300,
@@ -68,7 +68,7 @@ class RestoreOptions(SelectionOptions):
                          included_resources=included_resources, excluded_resources=excluded_resources,
                          include_cluster_resources=include_cluster_resources, label_selector=label_selector,
                          or_label_selectors=or_label_selectors, parallelism=parallelism)
-        self.backup = backup or "latest"
+        self.backup = backup or backup_catalog.LATEST
         self.name = name
         self.names = as_list(names, "names")
         self.namespace_mapping = dict(namespace_mapping or {})
@@ -246,7 +246,6 @@ class RestoreRun:
         return result
 
     def _resolve_backup(self):
-        from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog  # pylint: disable=import-outside-toplevel
         name, backup = backup_catalog.resolve_backup(self.location, self.options.backup)
         files = velero_format.file_names(name)
         partial = backup_catalog.partial_backup_warning(name, backup)
