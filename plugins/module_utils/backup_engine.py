@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A backup run: discover, select, stream every object into a Velero-layout archive, commit.
 
-Order of the files written (DESIGN.md): the tarball, the sidecars, our
-manifest, and ``velero-backup.json`` last, as the commit marker. A run that
-fails before the marker removes what it wrote, so nothing half-written ever
-looks like a backup.
+Order of the files written: the tarball, the sidecars, our manifest, and
+``velero-backup.json`` last, as the commit marker, because Velero and every
+reader here take a backup to exist once that file does. A run that fails
+before the marker removes what it wrote, so nothing half-written ever looks
+like a backup.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -4,9 +4,11 @@
 """A restore run: read a backup, select, plan tiers, apply them in parallel, wait, report.
 
 The steps follow Velero's restore (collect, order, sanitize, transform,
-create, wait) and go further where DESIGN.md says: check mode with diffs,
-ownerReferences rewritten to the new owners, existing-object policies,
-parallel tiers. The archive is read once and its objects parked on disk
+create, wait) and go further where Ansible users need it: check mode with
+diffs (to review a restore before it writes), ownerReferences rewritten to
+the new owners (so that garbage collection keeps the restored children),
+existing-object policies, and parallel tiers (a large restore finishes in
+its time window). The archive is read once and its objects parked on disk
 (spool), so memory stays bounded whatever the backup's size.
 """
 
