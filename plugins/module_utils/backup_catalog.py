@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format, volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import BACKUP_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import (
     DEFAULT_LOCATION, Location, ObjectNotFound, open_location, resolve_location_config)
@@ -235,7 +236,7 @@ def _summary(name, files, backup, problem, now, location=None, partial=()):
     status = backup.get("status") or {}
     progress = status.get("progress") or {}
     # Written by the backup module when the backup is encrypted: none, secrets or all.
-    summary["encryption"] = (metadata.get("annotations") or {}).get("kubesafe.k8s/encryption", "none")
+    summary["encryption"] = (metadata.get("annotations") or {}).get(BACKUP_ANNOTATION, "none")
     labels = metadata.get("labels") or {}
     start, start_time = _time(status.get("startTimestamp"), "status.startTimestamp")
     completion = _time(status.get("completionTimestamp"), "status.completionTimestamp")[0]

@@ -18,6 +18,7 @@ import hashlib
 import json
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import SECRET_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 
@@ -25,7 +26,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import Obje
 # and has no manifest lost it (a Velero-made backup never has one).
 MANIFEST_ANNOTATION = "kubesafe.k8s/manifest"
 # What else tells a backup of ours (made before the annotation existed) from Velero's.
-_OUR_ANNOTATIONS = (MANIFEST_ANNOTATION, "kubesafe.k8s/encrypted")
+_OUR_ANNOTATIONS = (MANIFEST_ANNOTATION, SECRET_ANNOTATION)
 
 
 class IntegrityError(KubesafeError):

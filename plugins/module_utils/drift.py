@@ -45,6 +45,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import Archiv
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, BackupRun
 from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import (
     RESTORE_LABELS, SERVER_METADATA, SERVICE_CLUSTER_IP_FIELDS, has_allocated_cluster_ip)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import BACKUP_ANNOTATION, SECRET_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
@@ -55,10 +56,8 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make
 CLUSTER = "cluster"
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-# Helper O's encryption of Secret values (encryption: secrets): ciphertexts differ on every backup.
-ENCRYPTED_ANNOTATION = "kubesafe.k8s/encrypted"
-# On velero-backup.json: the backup's encryption mode.
-BACKUP_ENCRYPTION_ANNOTATION = "kubesafe.k8s/encryption"
+# Set on a Secret whose values a backup encrypted (encryption: secrets): ciphertexts differ on every backup.
+ENCRYPTED_ANNOTATION = SECRET_ANNOTATION
 SECRET_VALUE_FIELDS = ("data", "stringData")
 MASK_SET = "<set>"
 MASK_CHANGED = "<changed>"
@@ -458,7 +457,7 @@ def _partial_warnings(backups):
 
 def _refuse_encrypted_archive(location, name, files, backup):
     annotations = (backup.get("metadata") or {}).get("annotations") or {}
-    if annotations.get(BACKUP_ENCRYPTION_ANNOTATION) == "all":
+    if annotations.get(BACKUP_ANNOTATION) == "all":
         raise ConfigurationError("backup '%s' is encrypted as a whole (encryption: all): diff cannot read it; "
                                  "verify or restore it with the decryption key instead" % name)
     try:
