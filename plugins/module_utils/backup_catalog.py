@@ -374,7 +374,7 @@ def partial_backup_warning(name, backup):
         return None
     return ("backup '%s' is PartiallyFailed (%s error(s) at backup time): the objects its errors name are not in it; "
             "read them with backup_info (error_messages) or in %s" % (name, status.get("errors") or "unknown",
-                                                                       velero_format.file_names(name)["results"]))
+                                                                      velero_format.file_names(name)["results"]))
 
 
 # ---------------------------------------------------------------- describing one backup
