@@ -443,8 +443,8 @@ class _ClusterSink:
 # ---------------------------------------------------------------- reading a backup
 
 
-def resolve_backup(location, name):
-    """(name, the Backup object of velero-backup.json) of ``name`` or of the newest Completed backup for ``latest``."""
+def _readable_backup(location, name):
+    """backup_catalog.resolve_backup, refusing a backup encrypted as a whole, which diff cannot read."""
     name, backup = backup_catalog.resolve_backup(location, name, options_hint="backup, compare_to and location")
     _refuse_encrypted_archive(location, name, velero_format.file_names(name), backup)
     return name, backup
@@ -579,7 +579,7 @@ def _encryption_warnings(sides):
 def diff_backup_vs_live(client, location, name, options=None):
     """What changed in the cluster behind ``client`` since backup ``name`` (or ``latest``) of ``location``."""
     options = options or DiffOptions()
-    name, backup = resolve_backup(location, name)
+    name, backup = _readable_backup(location, name)
     selection = Selection(options.selection(backup.get("spec")))
     normalizer = Normalizer(options.include_status)
     index = _Index()
@@ -598,8 +598,8 @@ def diff_backup_vs_live(client, location, name, options=None):
 def diff_backup_vs_backup(location, a, b, options=None):
     """What changed from backup ``a`` (before) to backup ``b`` (after) of ``location``; ``latest`` allowed for either."""
     options = options or DiffOptions()
-    name_a, backup_a = resolve_backup(location, a)
-    name_b, backup_b = resolve_backup(location, b)
+    name_a, backup_a = _readable_backup(location, a)
+    name_b, backup_b = _readable_backup(location, b)
     if name_a == name_b:
         raise ConfigurationError("backup and compare_to both name backup '%s': give two different backups, or compare_to: cluster" % name_a)
     # Between two backups no side's own selection is the reference: only the filters given apply.
