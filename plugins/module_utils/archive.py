@@ -183,7 +183,22 @@ class HashingWriter:
         return self._hash.hexdigest()
 
 
-class HashingReader:
+class ReadOnlyStream:
+    """The file-object methods besides ``read`` that a wrapping reader needs (tarfile, gzip and io call them)."""
+
+    def read(self, size=-1):
+        raise NotImplementedError
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readable(self):
+        return True
+
+
+class HashingReader(ReadOnlyStream):
     """A readable stream that hashes (SHA-256) and counts the bytes read through it."""
 
     def __init__(self, stream):
@@ -196,14 +211,6 @@ class HashingReader:
         self._hash.update(data)
         self.size += len(data)
         return data
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def readable(self):
-        return True
 
     def finish(self):
         """Read what the consumer left unread (after an error, or trailing bytes) so the hash covers the whole file."""

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format, volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import BACKUP_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import (
     DEFAULT_LOCATION, Location, ObjectNotFound, open_location, resolve_location_config)
@@ -42,10 +43,6 @@ READ_PARALLELISM = 8
 _NAMES_SHOWN = 10
 INCOMPLETE_PROBLEM = ("velero-backup.json is missing: the backup was interrupted before its commit, "
                       "or is being written right now")
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 # ---------------------------------------------------------------- options
@@ -239,7 +236,7 @@ def _summary(name, files, backup, problem, now, location=None, partial=()):
     status = backup.get("status") or {}
     progress = status.get("progress") or {}
     # Written by the backup module when the backup is encrypted: none, secrets or all.
-    summary["encryption"] = (metadata.get("annotations") or {}).get("kubesafe.k8s/encryption", "none")
+    summary["encryption"] = (metadata.get("annotations") or {}).get(BACKUP_ANNOTATION, "none")
     labels = metadata.get("labels") or {}
     start, start_time = _time(status.get("startTimestamp"), "status.startTimestamp")
     completion = _time(status.get("completionTimestamp"), "status.completionTimestamp")[0]
@@ -315,7 +312,7 @@ def list_backups(location, name=None, labels=None, newer_than=None, older_than=N
     phases = _check_phases(phase)
     newer_than = _check_age(newer_than, "newer_than")
     older_than = _check_age(older_than, "older_than")
-    now = now or _utcnow()
+    now = now or velero_format.utc_now()
 
     backups = _backup_files(location, name)
     partial = _partial_writes(location, name) if include_incomplete else {}
@@ -377,7 +374,7 @@ def partial_backup_warning(name, backup):
         return None
     return ("backup '%s' is PartiallyFailed (%s error(s) at backup time): the objects its errors name are not in it; "
             "read them with backup_info (error_messages) or in %s" % (name, status.get("errors") or "unknown",
-                                                                       velero_format.file_names(name)["results"]))
+                                                                      velero_format.file_names(name)["results"]))
 
 
 # ---------------------------------------------------------------- describing one backup
@@ -473,7 +470,7 @@ def describe_backup(location, name, include_contents=False, contents_limit=None,
     name = check_backup_name(name)
     if contents_limit is not None and contents_limit < 0:
         raise ConfigurationError("contents_limit must be 0 or more, got %s" % contents_limit)
-    now = now or _utcnow()
+    now = now or velero_format.utc_now()
     files = _backup_files(location, name).get(name)
     partial = _partial_writes(location, name).get(name, [])
     if not files and not partial:

@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A backup run: discover, select, stream every object into a Velero-layout archive, commit.
 
-Order of the files written (DESIGN.md): the tarball, the sidecars, our
-manifest, and ``velero-backup.json`` last, as the commit marker. A run that
-fails before the marker removes what it wrote, so nothing half-written ever
-looks like a backup.
+Order of the files written: the tarball, the sidecars, our manifest, and
+``velero-backup.json`` last, as the commit marker, because Velero and every
+reader here take a backup to exist once that file does. A run that fails
+before the marker removes what it wrote, so nothing half-written ever looks
+like a backup.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,7 +16,6 @@ __metaclass__ = type
 
 import collections
 import contextlib
-import datetime
 import gc
 import hashlib
 import json
@@ -32,8 +32,10 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import MAX
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
-    LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
+    LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, is_excluded_by_label)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
+# The backup's clock, under a name of this module so that tests can fix the time of a backup.
+from ansible_collections.kubesafe.k8s.plugins.module_utils.velero_format import utc_now_seconds as _utcnow
 from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeBackup, VolumeSettings
 from ansible_collections.kubesafe.k8s.plugins.module_utils import volume_records
@@ -42,31 +44,25 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils import hooks as pod_h
 CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
-class BackupOptions:
+class BackupOptions(SelectionOptions):
     """What to back up; the defaults are Velero's."""
 
     def __init__(self, name=None, name_prefix="backup", included_namespaces=None, excluded_namespaces=None,
                  included_resources=None, excluded_resources=None, include_cluster_resources=None,
                  label_selector=None, or_label_selectors=None, ttl="720h0m0s", labels=None,
                  storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500, encryption=None, volumes=None):
+        super().__init__(included_namespaces=included_namespaces, excluded_namespaces=excluded_namespaces,
+                         included_resources=included_resources, excluded_resources=excluded_resources,
+                         include_cluster_resources=include_cluster_resources, label_selector=label_selector,
+                         or_label_selectors=or_label_selectors, parallelism=parallelism)
         self.name = name
         self.name_prefix = name_prefix
-        self.included_namespaces = included_namespaces
-        self.excluded_namespaces = excluded_namespaces
-        self.included_resources = included_resources
-        self.excluded_resources = excluded_resources
-        self.include_cluster_resources = include_cluster_resources
-        self.label_selector = label_selector
-        self.or_label_selectors = or_label_selectors
         self.ttl = ttl or "720h0m0s"
         self.labels = dict(labels or {})
         self.storage_location = storage_location or "default"
         # VolumeSettings (volume_backup.py): snapshots and hooks; snapshot_volumes alone means the defaults.
         self.volumes = volumes or VolumeSettings(snapshot_volumes=snapshot_volumes)
         self.snapshot_volumes = self.volumes.snapshot_volumes
-        if int(parallelism) < 1:
-            raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
-        self.parallelism = int(parallelism)
         # An unpaginated LIST (limit 0) would hold a whole resource in memory.
         if page_size is None or int(page_size) < 1:
             raise ConfigurationError("page_size (backup_page_size in the backup role) must be at least 1 object per LIST page, not %s"
@@ -74,10 +70,6 @@ class BackupOptions:
         self.page_size = int(page_size)
         # EncryptionSettings (encryption.py); None: not encrypted.
         self.encryption = encryption or EncryptionSettings.none()
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
 class BackupRun:

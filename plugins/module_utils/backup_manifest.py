@@ -18,6 +18,8 @@ import hashlib
 import json
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ReadOnlyStream
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import SECRET_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 
@@ -25,7 +27,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import Obje
 # and has no manifest lost it (a Velero-made backup never has one).
 MANIFEST_ANNOTATION = "kubesafe.k8s/manifest"
 # What else tells a backup of ours (made before the annotation existed) from Velero's.
-_OUR_ANNOTATIONS = (MANIFEST_ANNOTATION, "kubesafe.k8s/encrypted")
+_OUR_ANNOTATIONS = (MANIFEST_ANNOTATION, SECRET_ANNOTATION)
 
 
 class IntegrityError(KubesafeError):
@@ -91,7 +93,7 @@ def max_tar_bytes(manifest):
     return value if isinstance(value, int) and value >= 0 else None
 
 
-class _CheckedStream:
+class _CheckedStream(ReadOnlyStream):
     """Reads a file the manifest lists, hashing as it goes: refuses once more bytes come than recorded, and at the end a mismatch."""
 
     def __init__(self, stream, file_name, expected, report):
@@ -119,14 +121,6 @@ class _CheckedStream:
             if problem:
                 self._report(problem)
         return data
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def readable(self):
-        return True
 
     def finish(self):
         """Read to the end (what a consumer leaves after the data it needs) so that the whole file is checked."""

@@ -45,6 +45,7 @@ JOB_CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-u
 SERVICE_ACCOUNT_TOKEN_TYPE = "kubernetes.io/service-account-token"
 SERVICE_ACCOUNT_TOKEN_KEYS = ("token", "ca.crt")
 PROJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-"
+# The lists of containers in a Pod spec.
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 

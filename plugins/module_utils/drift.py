@@ -40,26 +40,24 @@ import json
 import os
 import sqlite3
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog, velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, BackupRun
 from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import (
     RESTORE_LABELS, SERVER_METADATA, SERVICE_CLUSTER_IP_FIELDS, has_allocated_cluster_ip)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import BACKUP_ANNOTATION, SECRET_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 from ansible_collections.kubesafe.k8s.plugins.module_utils.related import RelatedItems
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
-    LabelFilter, NamespaceFilter, ResourceFilter, is_excluded_by_label)
+    LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, is_excluded_by_label)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make_temp_dir, remove_temp_dir
 
 CLUSTER = "cluster"
-LATEST = "latest"
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-# Helper O's encryption of Secret values (encryption: secrets): ciphertexts differ on every backup.
-ENCRYPTED_ANNOTATION = "kubesafe.k8s/encrypted"
-# On velero-backup.json: the backup's encryption mode.
-BACKUP_ENCRYPTION_ANNOTATION = "kubesafe.k8s/encryption"
+# Set on a Secret whose values a backup encrypted (encryption: secrets): ciphertexts differ on every backup.
+ENCRYPTED_ANNOTATION = SECRET_ANNOTATION
 SECRET_VALUE_FIELDS = ("data", "stringData")
 MASK_SET = "<set>"
 MASK_CHANGED = "<changed>"
@@ -79,25 +77,22 @@ CLUSTER_ROLE_BINDINGS = "clusterrolebindings.rbac.authorization.k8s.io"
 # ---------------------------------------------------------------- options
 
 
-class DiffOptions:
+class DiffOptions(SelectionOptions):
     """How to compare; filter options left at None take the backup's own selection (against the cluster)."""
 
     def __init__(self, included_namespaces=None, excluded_namespaces=None, included_resources=None, excluded_resources=None,
                  include_cluster_resources=None, label_selector=None, or_label_selectors=None, include_status=False,
                  ignore_controller_owned=True, max_changes=DEFAULT_MAX_CHANGES, parallelism=4):
-        self.included_namespaces = included_namespaces
-        self.excluded_namespaces = excluded_namespaces
-        self.included_resources = included_resources
-        self.excluded_resources = excluded_resources
-        self.include_cluster_resources = include_cluster_resources
-        self.label_selector = label_selector or None
-        self.or_label_selectors = or_label_selectors or None
+        # An empty selector means "not given": the backup's own selector then applies.
+        super().__init__(included_namespaces=included_namespaces, excluded_namespaces=excluded_namespaces,
+                         included_resources=included_resources, excluded_resources=excluded_resources,
+                         include_cluster_resources=include_cluster_resources, label_selector=label_selector or None,
+                         or_label_selectors=or_label_selectors or None, parallelism=parallelism)
         self.include_status = bool(include_status)
         self.ignore_controller_owned = bool(ignore_controller_owned)
         if max_changes is None or int(max_changes) < 0:
             raise ConfigurationError("max_changes must be 0 or more, not %r" % (max_changes,))
         self.max_changes = int(max_changes)
-        self.parallelism = max(1, int(parallelism))
 
     def selection(self, spec=None):
         """The effective selection: each filter the user gave, else the backup's (``spec`` of velero-backup.json)."""
@@ -448,9 +443,8 @@ class _ClusterSink:
 # ---------------------------------------------------------------- reading a backup
 
 
-def resolve_backup(location, name):
-    """(name, the Backup object of velero-backup.json) of ``name`` or of the newest Completed backup for ``latest``."""
-    from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog  # pylint: disable=import-outside-toplevel
+def _readable_backup(location, name):
+    """backup_catalog.resolve_backup, refusing a backup encrypted as a whole, which diff cannot read."""
     name, backup = backup_catalog.resolve_backup(location, name, options_hint="backup, compare_to and location")
     _refuse_encrypted_archive(location, name, velero_format.file_names(name), backup)
     return name, backup
@@ -458,13 +452,12 @@ def resolve_backup(location, name):
 
 def _partial_warnings(backups):
     """A PartiallyFailed backup (named explicitly) lacks objects: what looks added since may just be missing from it."""
-    from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import partial_backup_warning  # pylint: disable=import-outside-toplevel
-    return [warning for warning in (partial_backup_warning(name, backup) for name, backup in backups) if warning]
+    return [warning for warning in (backup_catalog.partial_backup_warning(name, backup) for name, backup in backups) if warning]
 
 
 def _refuse_encrypted_archive(location, name, files, backup):
     annotations = (backup.get("metadata") or {}).get("annotations") or {}
-    if annotations.get(BACKUP_ENCRYPTION_ANNOTATION) == "all":
+    if annotations.get(BACKUP_ANNOTATION) == "all":
         raise ConfigurationError("backup '%s' is encrypted as a whole (encryption: all): diff cannot read it; "
                                  "verify or restore it with the decryption key instead" % name)
     try:
@@ -586,7 +579,7 @@ def _encryption_warnings(sides):
 def diff_backup_vs_live(client, location, name, options=None):
     """What changed in the cluster behind ``client`` since backup ``name`` (or ``latest``) of ``location``."""
     options = options or DiffOptions()
-    name, backup = resolve_backup(location, name)
+    name, backup = _readable_backup(location, name)
     selection = Selection(options.selection(backup.get("spec")))
     normalizer = Normalizer(options.include_status)
     index = _Index()
@@ -605,8 +598,8 @@ def diff_backup_vs_live(client, location, name, options=None):
 def diff_backup_vs_backup(location, a, b, options=None):
     """What changed from backup ``a`` (before) to backup ``b`` (after) of ``location``; ``latest`` allowed for either."""
     options = options or DiffOptions()
-    name_a, backup_a = resolve_backup(location, a)
-    name_b, backup_b = resolve_backup(location, b)
+    name_a, backup_a = _readable_backup(location, a)
+    name_b, backup_b = _readable_backup(location, b)
     if name_a == name_b:
         raise ConfigurationError("backup and compare_to both name backup '%s': give two different backups, or compare_to: cluster" % name_a)
     # Between two backups no side's own selection is the reference: only the filters given apply.
@@ -625,7 +618,7 @@ def diff_backup_vs_backup(location, a, b, options=None):
                    _encryption_warnings(sides) + _partial_warnings([(name_a, backup_a), (name_b, backup_b)]))
 
 
-def run_diff(location, backup=LATEST, compare_to=CLUSTER, client=None, options=None):
+def run_diff(location, backup=backup_catalog.LATEST, compare_to=CLUSTER, client=None, options=None):
     """The diff the module asks for: against the cluster (``client`` needed) or another backup."""
     if (compare_to or CLUSTER) == CLUSTER:
         if client is None:

@@ -467,16 +467,25 @@ def _backup_annotation_hook(pod, phase):
     prefix = "%s.%s" % (phase, BACKUP_ANNOTATION_KEY)
     if not annotations.get(prefix + "command") and phase == "pre" and annotations.get(BACKUP_ANNOTATION_KEY + "command"):
         prefix = BACKUP_ANNOTATION_KEY  # the annotations before Velero had phases meant pre
-    command_value = annotations.get(prefix + "command")
-    if not command_value:
+    exec_parts = _annotation_exec(pod, annotations, prefix)
+    if exec_parts is None:
         return None
+    command, container, problem = exec_parts
     warnings = []
-    command, problem = _annotation_command(command_value, prefix + "command")
-    container, container_problem = _hook_container(pod, annotations.get(prefix + "container"))
     return Hook(phase, ANNOTATION_SOURCE, container, command,
                 _annotation_on_error(annotations, prefix + "on-error", "Fail", warnings),
                 _annotation_duration(annotations, prefix + "timeout", DEFAULT_EXEC_TIMEOUT_SECONDS, warnings),
-                problem=problem or container_problem, warnings=warnings)
+                problem=problem, warnings=warnings)
+
+
+def _annotation_exec(pod, annotations, prefix):
+    """(command, container, problem) of the exec hook the annotations under ``prefix`` define, or None without a command."""
+    command_value = annotations.get(prefix + "command")
+    if not command_value:
+        return None
+    command, problem = _annotation_command(command_value, prefix + "command")
+    container, container_problem = _hook_container(pod, annotations.get(prefix + "container"))
+    return command, container, problem or container_problem
 
 
 def backup_hooks_for_pod(pod, option_hooks, phase):
@@ -572,12 +581,11 @@ def add_restore_init_containers(pod, option_hooks, namespace=None):
 def _restore_annotation_hook(pod):
     annotations = _pod_identity(pod)[2]
     prefix = RESTORE_EXEC_ANNOTATION_PREFIX
-    command_value = annotations.get(prefix + "command")
-    if not command_value:
+    exec_parts = _annotation_exec(pod, annotations, prefix)
+    if exec_parts is None:
         return None
+    command, container, problem = exec_parts
     warnings = []
-    command, problem = _annotation_command(command_value, prefix + "command")
-    container, container_problem = _hook_container(pod, annotations.get(prefix + "container"))
     wait_for_ready = False
     ready_value = annotations.get(prefix + "wait-for-ready")
     if ready_value:
@@ -589,7 +597,7 @@ def _restore_annotation_hook(pod):
                 _annotation_on_error(annotations, prefix + "on-error", "Continue", warnings),
                 _annotation_duration(annotations, prefix + "exec-timeout", DEFAULT_EXEC_TIMEOUT_SECONDS, warnings),
                 _annotation_duration(annotations, prefix + "wait-timeout", None, warnings),
-                wait_for_ready, problem=problem or container_problem, warnings=warnings)
+                wait_for_ready, problem=problem, warnings=warnings)
 
 
 def restore_post_hooks_for_pod(pod, option_hooks, namespace=None):

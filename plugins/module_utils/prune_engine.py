@@ -43,10 +43,6 @@ RESTORES_DIR = "restores"
 DEFAULT_INCOMPLETE_OLDER_THAN = "24h"
 
 
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 class PruneOptions:
     """What to delete; raises ConfigurationError naming the option when a value is wrong."""
 
@@ -196,7 +192,7 @@ class PruneRun:
         self.ebs = ebs
         self.options = options
         self.check_mode = check_mode
-        self.now = now or _utcnow()
+        self.now = now or velero_format.utc_now()
         self.result = {"location": location.url, "check_mode": check_mode, "deleted": [], "kept": [], "locked": [], "failed": [],
                        "unfinished_writes": [], "warnings": []}
         self._restores = None

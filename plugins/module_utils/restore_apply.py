@@ -26,6 +26,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.json_merge_patch import apply_merge_patch, merge_patch_between
+from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import check_parallelism
 
 POLICIES = ("none", "update", "recreate")
 ACTIONS = ("create", "update", "unchanged", "recreate", "skip", "failed")
@@ -197,13 +198,11 @@ class ObjectApplier:
         policy = existing_resource_policy or "none"
         if policy not in POLICIES:
             raise ConfigurationError("existing_resource_policy must be one of %s, not %r" % (", ".join(POLICIES), existing_resource_policy))
-        if int(parallelism) < 1:
-            raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
         self.client = client
         self.policy = policy
         self.check_mode = bool(check_mode)
         self.want_diff = bool(want_diff)
-        self.parallelism = int(parallelism)
+        self.parallelism = check_parallelism(parallelism)
         self.recreate_timeout = float(recreate_timeout)
         self._sleep = time.sleep
         self._check_state = _CheckModeState(client)

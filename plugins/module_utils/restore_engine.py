@@ -4,9 +4,11 @@
 """A restore run: read a backup, select, plan tiers, apply them in parallel, wait, report.
 
 The steps follow Velero's restore (collect, order, sanitize, transform,
-create, wait) and go further where DESIGN.md says: check mode with diffs,
-ownerReferences rewritten to the new owners, existing-object policies,
-parallel tiers. The archive is read once and its objects parked on disk
+create, wait) and go further where Ansible users need it: check mode with
+diffs (to review a restore before it writes), ownerReferences rewritten to
+the new owners (so that garbage collection keeps the restored children),
+existing-object policies, and parallel tiers (a large restore finishes in
+its time window). The archive is read once and its objects parked on disk
 (spool), so memory stays bounded whatever the backup's size.
 """
 
@@ -16,13 +18,12 @@ __metaclass__ = type
 
 import collections
 import concurrent.futures
-import datetime
 import fnmatch
 import gc
 import json
 import time
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog, velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader, item_path_problem
 from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_manifest
 from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
@@ -36,7 +37,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import transform
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import wait_for, wait_for_crds
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
-    LabelFilter, NamespaceFilter, ResourceFilter, as_list, check_namespace_name)
+    LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, as_list, check_namespace_name)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
@@ -54,10 +55,10 @@ BATCH = 500
 MAX_REPORTED_OBJECTS = 2000
 
 
-class RestoreOptions:
+class RestoreOptions(SelectionOptions):
     """What to restore and how; defaults follow Velero."""
 
-    def __init__(self, backup="latest", name=None, included_namespaces=None, excluded_namespaces=None, included_resources=None,
+    def __init__(self, backup=backup_catalog.LATEST, name=None, included_namespaces=None, excluded_namespaces=None, included_resources=None,
                  excluded_resources=None, include_cluster_resources=None, label_selector=None, or_label_selectors=None,
                  names=None, namespace_mapping=None, storage_class_mapping=None, registry_mapping=None, resource_modifiers=None,
                  existing_resource_policy="none", preserve_nodeports=False, restore_status=None, wait=False, wait_timeout=300,
@@ -65,15 +66,12 @@ class RestoreOptions:
                  allow_unverified=False):
         if existing_resource_policy not in ("none", "update", "recreate"):
             raise ConfigurationError("existing_resource_policy must be none, update or recreate, not %r" % existing_resource_policy)
-        self.backup = backup or "latest"
+        super().__init__(included_namespaces=included_namespaces, excluded_namespaces=excluded_namespaces,
+                         included_resources=included_resources, excluded_resources=excluded_resources,
+                         include_cluster_resources=include_cluster_resources, label_selector=label_selector,
+                         or_label_selectors=or_label_selectors, parallelism=parallelism)
+        self.backup = backup or backup_catalog.LATEST
         self.name = name
-        self.included_namespaces = included_namespaces
-        self.excluded_namespaces = excluded_namespaces
-        self.included_resources = included_resources
-        self.excluded_resources = excluded_resources
-        self.include_cluster_resources = include_cluster_resources
-        self.label_selector = label_selector
-        self.or_label_selectors = or_label_selectors
         self.names = as_list(names, "names")
         self.namespace_mapping = dict(namespace_mapping or {})
         # A target the API refuses would fail every object of its namespace, after other namespaces were written.
@@ -90,9 +88,6 @@ class RestoreOptions:
         self.wait_timeout = int(wait_timeout)
         if self.wait_timeout < 0:
             raise ConfigurationError("wait_timeout must be 0 or more seconds, not %s" % wait_timeout)
-        self.parallelism = int(parallelism)
-        if self.parallelism < 1:
-            raise ConfigurationError("parallelism must be at least 1, not %s" % parallelism)
         # DecryptionKeys (encryption.py) for encrypted backups; None: no key given.
         self.decryption_keys = decryption_keys
         # Velero's restorePVs: volumes come back from their snapshots; false restores claims without data.
@@ -102,10 +97,6 @@ class RestoreOptions:
         self.hooks = pod_hooks.prepare_restore_hooks(hooks or [])  # besides the pods' own annotations; checked before any write
         # Restore a backup of ours whose manifest is lost or does not match its files (warnings instead of a refusal).
         self.allow_unverified = bool(allow_unverified)
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
 def _name_pattern_matches(patterns, resource, namespace, name):
@@ -161,7 +152,7 @@ class RestoreRun:
         self.namespace_filter = NamespaceFilter(options.included_namespaces, options.excluded_namespaces)
         self.resource_filter = ResourceFilter(options.included_resources, options.excluded_resources, default_excluded=())
         self.label_filter = LabelFilter(options.label_selector, options.or_label_selectors)
-        self.started = _utcnow()
+        self.started = velero_format.utc_now_seconds()
         self.backup_name = None
         self.name = options.name
         self.run_log = RunLog("restore", self.name)
@@ -257,7 +248,6 @@ class RestoreRun:
         return result
 
     def _resolve_backup(self):
-        from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog  # pylint: disable=import-outside-toplevel
         name, backup = backup_catalog.resolve_backup(self.location, self.options.backup)
         files = velero_format.file_names(name)
         partial = backup_catalog.partial_backup_warning(name, backup)
@@ -707,7 +697,7 @@ class RestoreRun:
             "location": self.location.url,
             "phase": phase,
             "start_timestamp": velero_format.format_timestamp(self.started),
-            "completion_timestamp": velero_format.format_timestamp(_utcnow()),
+            "completion_timestamp": velero_format.format_timestamp(velero_format.utc_now_seconds()),
             "duration_seconds": round(time.monotonic() - started_clock, 3),
             "counts": {gr: dict(sorted(c.items())) for gr, c in sorted(self.counts.items())},
             "totals": dict(sorted(actions.items())),

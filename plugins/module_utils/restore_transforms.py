@@ -28,11 +28,11 @@ import fnmatch
 import json
 import re
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import CONTAINER_LISTS
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import LabelSelector
 from ansible_collections.kubesafe.k8s.plugins.module_utils.json_merge_patch import apply_merge_patch
 
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_ALIASES = ("index.docker.io", "registry-1.docker.io")
 LEGACY_STORAGE_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"

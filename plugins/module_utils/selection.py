@@ -37,6 +37,31 @@ SELECTION_ARGUMENT_SPEC = dict(
 )
 
 
+def check_parallelism(value):
+    """``value`` as the number of requests or workers a run keeps going at once; at least 1."""
+    if value is None or int(value) < 1:
+        raise ConfigurationError("parallelism must be at least 1, not %s" % value)
+    return int(value)
+
+
+class SelectionOptions:
+    """What a backup, restore or diff selects from the cluster or the backup, and how many requests it runs at once.
+
+    The filters are kept as given; NamespaceFilter, ResourceFilter and LabelFilter check them.
+    """
+
+    def __init__(self, included_namespaces=None, excluded_namespaces=None, included_resources=None, excluded_resources=None,
+                 include_cluster_resources=None, label_selector=None, or_label_selectors=None, parallelism=4):
+        self.included_namespaces = included_namespaces
+        self.excluded_namespaces = excluded_namespaces
+        self.included_resources = included_resources
+        self.excluded_resources = excluded_resources
+        self.include_cluster_resources = include_cluster_resources
+        self.label_selector = label_selector
+        self.or_label_selectors = or_label_selectors
+        self.parallelism = check_parallelism(parallelism)
+
+
 def as_list(value, option):
     """A YAML list or a comma-separated string (what ``-e`` gives) as a list of non-empty strings."""
     if value is None:

@@ -222,7 +222,7 @@ def validate_backup_name(name, what="backup name"):
 
 def default_backup_name(prefix, now=None):
     """``<prefix>-YYYYMMDDhhmmss`` in UTC, as Velero names scheduled backups."""
-    now = _to_utc(now or datetime.datetime.now(datetime.timezone.utc))
+    now = _to_utc(now or utc_now())
     name = "%s-%s" % (prefix, now.strftime("%Y%m%d%H%M%S"))
     try:
         return validate_backup_name(name)
@@ -240,6 +240,20 @@ def label_value(value):
 # ---------------------------------------------------------------------------
 # Times and durations
 # ---------------------------------------------------------------------------
+
+
+def utc_now():
+    """The current time as an aware UTC datetime: the one clock of the engine."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def utc_now_seconds():
+    """The current time in whole seconds, as Velero's timestamps hold it.
+
+    A run's start and completion are written in whole seconds; times derived from them in
+    memory (expiration, durations) then equal the ones a reader computes from the record.
+    """
+    return utc_now().replace(microsecond=0)
 
 
 def _to_utc(value):
@@ -622,7 +636,7 @@ def backup_object(name, storage_location, spec_options, status, labels=None, ann
     metadata["labels"] = all_labels
     _put(metadata, "annotations", dict(annotations or {}))
     start = status.get("start_timestamp")
-    metadata["creationTimestamp"] = _timestamp(start, "start_timestamp") or format_timestamp(datetime.datetime.now(datetime.timezone.utc))
+    metadata["creationTimestamp"] = _timestamp(start, "start_timestamp") or format_timestamp(utc_now())
 
     spec = {"metadata": {}}
     _put(spec, "includedNamespaces", _name_list(spec_options.get("included_namespaces")) or ["*"])

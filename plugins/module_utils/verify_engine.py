@@ -45,6 +45,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format,
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader, HashingReader, item_path_problem
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_manifest import count_problems, file_problem, load_manifest
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import MARKER_FILE, check_backup_name, list_backups
+from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import SECRET_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
 
@@ -52,7 +53,6 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import Obje
 MAX_LISTED = 20
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 STORAGE_CLASSES = "storageclasses.storage.k8s.io"
-ENCRYPTED_ANNOTATION = "kubesafe.k8s/encrypted"
 ENCRYPTED_SUFFIX = ".age"
 # Gzip sidecars holding JSON (the logs are gzip text).
 _JSON_SIDECARS = ("resource_list", "results", "volume_snapshots", "item_operations", "volume_info", "pod_volume_backups",
@@ -306,7 +306,7 @@ def _read_items(inventory, stream, source, encryption):
         inventory.entries.add((velero_format.resource_list_key(item.obj["apiVersion"], item.obj["kind"]), entry))
         _note_for_restore_check(inventory, item)
         annotations = item.obj["metadata"].get("annotations") or {}
-        if item.group_resource == "secrets" and annotations.get(ENCRYPTED_ANNOTATION):
+        if item.group_resource == "secrets" and annotations.get(SECRET_ANNOTATION):
             inventory.encrypted_secrets.append(item.obj)
     inventory.read = True
 

@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import concurrent.futures
-import datetime
 import threading
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import hooks as pod_hooks
@@ -36,7 +35,7 @@ METHODS = ("auto", "csi", "ebs", "none")
 
 
 def _now():
-    return velero_format.format_timestamp(datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
+    return velero_format.format_timestamp(velero_format.utc_now())
 
 
 class VolumeSettings:

@@ -70,7 +70,7 @@ def test_a_backup_whose_secrets_cannot_be_listed_fails_naming_them(kubesim_facto
 
 
 def test_latest_is_the_newest_completed_backup_and_a_partially_failed_one_restores_only_by_name(kubesim_factory, ansible_playbook,
-                                                                                                 tmp_path):
+                                                                                                tmp_path):
     cluster = kubesim_factory(sample=True)
     location = tmp_path / "location"
     back_up(ansible_playbook, cluster, tmp_path, location, "a-complete")
@@ -102,7 +102,7 @@ def test_latest_is_the_newest_completed_backup_and_a_partially_failed_one_restor
 
 
 def test_a_restore_into_a_terminating_namespace_fails_naming_the_objects_and_check_mode_predicts_it(kubesim_factory, ansible_playbook,
-                                                                                                   tmp_path):
+                                                                                                    tmp_path):
     cluster = kubesim_factory(sample=True)
     location = tmp_path / "location"
     back_up(ansible_playbook, cluster, tmp_path, location, "shop")

@@ -37,7 +37,7 @@ def test_list_describe_and_log_of_restores(sample_cluster, ansible_playbook, tmp
     assert by_name["by-velero"]["format"] == "velero" and by_name["by-velero"]["phase"] is None and by_name["by-velero"]["errors"] == 1
 
     only_copy = run_module(ansible_playbook, env, tmp_path, "restore_info", {"location": location, "phase": [first["phase"]],
-                                                                            "backup": "nightly"})["restores"]
+                                                                             "backup": "nightly"})["restores"]
     assert {r["name"] for r in only_copy} <= {"into-copy", "over-live"} and "into-copy" in {r["name"] for r in only_copy}
 
     described = run_module(ansible_playbook, env, tmp_path, "restore_info", {"location": location, "name": "over-live", "log_lines": 5})

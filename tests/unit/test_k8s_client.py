@@ -341,7 +341,7 @@ def test_expired_continue_token_lists_again_without_repeating_objects(cluster):
     cluster.control.add_fault(action="compact", verbs=["list"], resources=["configmaps"], continued=True, after=1, count=1)
     relists = []
     pages = list(client_for(cluster).list_pages_relisting("/api/v1/namespaces/bulk/configmaps", limit=10,
-                                                           on_relist=lambda number, error: relists.append((number, error.status))))
+                                                          on_relist=lambda number, error: relists.append((number, error.status))))
     names = [item["metadata"]["name"] for page in pages for item in page["items"]]
     assert relists == [(1, 410)]
     assert len(names) == len(set(names)) == 96

@@ -2,6 +2,8 @@
 
 import pytest
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions
+from ansible_collections.kubesafe.k8s.plugins.module_utils.drift import DiffOptions
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import NamespaceFilter, ResourceFilter, check_namespace_pattern
@@ -40,6 +42,14 @@ def _escaped(text):
 def test_restore_options_refused(options, message):
     with pytest.raises(ConfigurationError, match=_escaped(message)):
         RestoreOptions(**options)
+
+
+@pytest.mark.parametrize("options_class", [BackupOptions, RestoreOptions, DiffOptions])
+@pytest.mark.parametrize("parallelism", [0, -2])
+def test_parallelism_below_one_refused_alike(options_class, parallelism):
+    # One rule for every run that selects objects: diff no longer raises 0 to 1 silently.
+    with pytest.raises(ConfigurationError, match=_escaped("parallelism must be at least 1, not %d" % parallelism)):
+        options_class(parallelism=parallelism)
 
 
 class _Resource:
