@@ -9,7 +9,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    # Must agree with BACKUP_HOOKS_SPEC in plugins/module_utils/hooks.py.
+    # Must agree with BACKUP_HOOKS_SPEC in plugins/module_utils/hooks/pod_hooks.py.
     DOCUMENTATION = r"""
 options:
   hooks:

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    # Must agree with DECRYPTION_ARGUMENT_SPEC in plugins/module_utils/encryption.py.
+    # Must agree with DECRYPTION_ARGUMENT_SPEC in plugins/module_utils/archive/encryption.py.
     DOCUMENTATION = r"""
 options:
   decryption_identity:

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    # Must agree with EBS_CONFIG_SPEC in plugins/module_utils/ebs.py.
+    # Must agree with EBS_CONFIG_SPEC in plugins/module_utils/volumes/ebs.py.
     DOCUMENTATION = r"""
 options:
   ebs_config:

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    # Must agree with LOCATION_ARGUMENT_SPEC in plugins/module_utils/locations.py.
+    # Must agree with LOCATION_ARGUMENT_SPEC in plugins/module_utils/storage/locations.py.
     DOCUMENTATION = r"""
 options:
   location:

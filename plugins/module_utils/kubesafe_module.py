@@ -17,8 +17,8 @@ from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import BOTO3_IMPORT_ERROR, EBS_CONFIG_SPEC, HAS_BOTO3, ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.ebs import BOTO3_IMPORT_ERROR, EBS_CONFIG_SPEC, HAS_BOTO3, ebs_client
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import (
     DECRYPTION_ARGUMENT_SPEC,
     ENCRYPTION_ARGUMENT_SPEC,
     HAS_PYRAGE,
@@ -27,11 +27,11 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
     encryption_settings_from_params,
 )
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import BACKUP_HOOKS_SPEC, RESTORE_HOOKS_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_args import K8S_AUTH_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import LOCATION_ARGUMENT_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import bounded_errors, partial_failure_message
+from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks.pod_hooks import BACKUP_HOOKS_SPEC, RESTORE_HOOKS_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.args import K8S_AUTH_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import LOCATION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import bounded_errors, partial_failure_message
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
 
 # The shared option groups a module takes by name; each is documented by the doc fragment of the same concern.

@@ -318,10 +318,10 @@ backup:
       type: bool
 """
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
-from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeSettings
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.backup import VolumeSettings
 
 SELECTION = ("included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources", "include_cluster_resources",
              "label_selector", "or_label_selectors")

@@ -369,10 +369,10 @@ backups:
       type: bool
 """
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import describe_backup, list_backups, open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import describe_backup, list_backups, open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound
-from ansible_collections.kubesafe.k8s.plugins.module_utils.velero_format import BACKUP_PHASES
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.velero_format import BACKUP_PHASES
 
 
 def describe(location, params):

@@ -215,8 +215,8 @@ report:
       elements: str
 """
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
-from ansible_collections.kubesafe.k8s.plugins.module_utils.drift import CLUSTER, DiffOptions, drift_message, run_diff
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.drift import CLUSTER, DiffOptions, drift_message, run_diff
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 
 FILTERS = ("included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources", "include_cluster_resources",

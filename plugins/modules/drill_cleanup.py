@@ -80,7 +80,7 @@ remaining:
   elements: str
 """
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.drill_cleanup import clean_up_drill
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.drill_cleanup import clean_up_drill
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 
 

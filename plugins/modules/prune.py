@@ -280,10 +280,10 @@ check_mode:
   type: bool
 """
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
-from ansible_collections.kubesafe.k8s.plugins.module_utils.csi_snapshots import CsiSnapshots
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.csi import CsiSnapshots
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.prune_engine import DEFAULT_INCOMPLETE_OLDER_THAN, PruneOptions, run_prune
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.prune import DEFAULT_INCOMPLETE_OLDER_THAN, PruneOptions, run_prune
 
 KEEP_OPTIONS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
 

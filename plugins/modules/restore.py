@@ -359,8 +359,8 @@ restore:
 """
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore
 
 CHANGING_ACTIONS = ("create", "update", "recreate")
 OPTIONS = ("backup", "name", "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",

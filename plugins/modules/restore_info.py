@@ -191,9 +191,9 @@ restores:
       elements: str
 """
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_catalog import describe_restore, list_restores
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.restore_records import describe_restore, list_restores
 
 
 def main():

@@ -174,10 +174,10 @@ backups:
       elements: str
 """
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_check import check_recorded_snapshots
-from ansible_collections.kubesafe.k8s.plugins.module_utils.verify_engine import verify_all, verify_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.check import check_recorded_snapshots
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.verify import verify_all, verify_backup
 
 # Problems quoted in the failure message; all are in the result.
 PROBLEMS_IN_MESSAGE = 10

@@ -113,8 +113,8 @@ hooks:
 """
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_sets import delete_snapshot_set, snapshot_claims
-from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeSettings
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.sets import delete_snapshot_set, snapshot_claims
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.backup import VolumeSettings
 
 
 def main():

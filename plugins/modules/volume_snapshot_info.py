@@ -57,7 +57,7 @@ snapshots:
 """
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.snapshot_sets import list_snapshot_set
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.sets import list_snapshot_set
 
 
 def main():

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import collection_path  # noqa: F401  pylint: disable=unused-import
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions  # noqa: E402
-from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover, listable  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.discovery import discover, listable  # noqa: E402
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import ResourceFilter  # noqa: E402
 
 PAGE_SIZE = BackupOptions().page_size

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import collection_path  # noqa: F401  pylint: disable=unused-import
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format  # noqa: E402
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader  # noqa: E402
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions  # noqa: E402
 
 from bench.raw_list import backed_up_resources  # noqa: E402
 

@@ -26,8 +26,8 @@ import time
 
 import collection_path
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options  # noqa: E402
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location  # noqa: E402
 
 from bench import playbooks, report  # noqa: E402
 from bench.emulator_process import EmulatorProcess  # noqa: E402

@@ -19,11 +19,11 @@ import sys  # noqa: E402
 
 import collection_path  # noqa: F401,E402  pylint: disable=unused-import
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options  # noqa: E402
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location  # noqa: E402
 
 from bench.rss_interpreter import own_peak_rss_mib  # noqa: E402
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore  # noqa: E402
 
 
 def main(argv=None):

@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=wrong-import-position
 import collection_path  # noqa: E402
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options  # noqa: E402
 
 from bench import playbooks, report, restore_bench  # noqa: E402
 from bench.emulator_process import EmulatorProcess  # noqa: E402

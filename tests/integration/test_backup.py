@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader
 from module_results import run_module
 
 pytestmark = pytest.mark.integration

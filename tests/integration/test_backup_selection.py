@@ -9,11 +9,11 @@ import os
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import ArchiveReader
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
 
 pytestmark = pytest.mark.integration
 

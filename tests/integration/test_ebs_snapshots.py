@@ -12,11 +12,11 @@ import json
 import boto3
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import ebs_client
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.ebs import ebs_client
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore
 from module_results import of_kind, run_module
 from velero_archives import velero_archive
 

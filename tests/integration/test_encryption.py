@@ -18,12 +18,12 @@ import pytest
 
 import pyrage
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
-from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import DecryptionKeys, EncryptionSettings
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import DecryptionKeys, EncryptionSettings
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions, run_restore
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore
 
 pytestmark = pytest.mark.integration
 

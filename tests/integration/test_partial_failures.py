@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
 from module_results import module_plays, of_kind
 
 pytestmark = pytest.mark.integration

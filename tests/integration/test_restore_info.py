@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
 from module_results import run_module
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ import zlib
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 from module_results import run_module
 from velero_archives import velero_archive
 
@@ -292,7 +292,7 @@ def test_a_rewritten_volume_snapshot_sidecar_is_refused(sample_cluster, kubesim_
 def test_an_encrypted_backup_is_checked_too(sample_cluster, kubesim_factory, ansible_playbook, tmp_path, damaged, named):
     """The age-encrypted tarball (one byte flipped: also undecryptable, but named as not matching) and the passphrase-wrapped key."""
     pytest.importorskip("pyrage")
-    from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings  # pylint: disable=import-outside-toplevel
+    from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import EncryptionSettings  # pylint: disable=import-outside-toplevel
     location = tmp_path / "location"
     client = KubeClient(**connection_options({"kubeconfig": sample_cluster.kubeconfig}))
     run_backup(client, open_location(str(location)), BackupOptions(

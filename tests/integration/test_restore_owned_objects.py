@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError, KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import ApiError, KubeClient, connection_options
 
 pytestmark = pytest.mark.integration
 

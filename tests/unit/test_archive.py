@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import archive
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import (
     ArchiveItem,
     ArchiveReader,
     ArchiveWriter,

@@ -2,9 +2,9 @@
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import ebs_client
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.ebs import ebs_client
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 
 pytest.importorskip("boto3")
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import aws_errors
-from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_errors import explain
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import EC2_ERRORS, EbsError, EbsSnapshots, ebs_settings
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws import errors as aws_errors
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws.errors import explain
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.ebs import EC2_ERRORS, EbsError, EbsSnapshots, ebs_settings
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.location_base import ObjectNotFound
-from ansible_collections.kubesafe.k8s.plugins.module_utils.location_s3 import S3_ERRORS, s3_error
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.base import ObjectNotFound
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.s3 import S3_ERRORS, s3_error
 
 botocore = pytest.importorskip("botocore")
 import botocore.awsrequest  # noqa: E402  pylint: disable=wrong-import-position

@@ -14,12 +14,12 @@ import tarfile
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_catalog
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import describe_backup, list_backups, open_location_to_read
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import catalog as backup_catalog
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import describe_backup, list_backups, open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound, open_location
 
 UTC = datetime.timezone.utc
 VELERO_START = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_manifest import IntegrityError, ManifestCheckedLocation
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.manifest import IntegrityError, ManifestCheckedLocation
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 
 ORIGINAL = b"the volume snapshot records, as backed up" * 100
 KEY = "backups/b/b-volumesnapshots.json.gz"

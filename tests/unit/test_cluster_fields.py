@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.cluster_fields import strip_server_fields, with_cluster_assigned, without_restore_labels
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.cluster_fields import strip_server_fields, with_cluster_assigned, without_restore_labels
 
 
 def service(ports, service_type="LoadBalancer", **spec):

@@ -9,8 +9,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import ApiResource, discover, listable
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import ApiError, KubeClient
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.discovery import ApiResource, discover, listable
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import ApiError, KubeClient
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Drift between a backup and the cluster, and between two backups (plugins/module_utils/drift.py and the diff module)."""
+"""Drift between a backup and the cluster, and between two backups (plugins/module_utils/ops/drift.py and the diff module)."""
 
 import json
 import sqlite3
@@ -7,12 +7,12 @@ import tracemalloc
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import drift
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
-from ansible_collections.kubesafe.k8s.plugins.module_utils.drift import DiffOptions, diff_backup_vs_backup, diff_backup_vs_live, drift_message
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops import drift
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.drift import DiffOptions, diff_backup_vs_backup, diff_backup_vs_live, drift_message
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 from ansible_collections.kubesafe.k8s.plugins.modules import diff as diff_module
 
 # shop-db-user is also written in plain text in the StatefulSet probe of the fixture: only its base64 form is secret here.

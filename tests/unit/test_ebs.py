@@ -12,21 +12,21 @@ import uuid
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import ebs
-from ansible_collections.kubesafe.k8s.plugins.module_utils.aws_settings import region_from_zone
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import ebs
+from ansible_collections.kubesafe.k8s.plugins.module_utils.aws.settings import region_from_zone
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.ebs import (
     EbsError,
     EbsNotFound,
     EbsSnapshots,
     EbsTimeout,
     ebs_settings,
 )
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ebs_pv import rewrite_pv_for_volume, volume_id_from_pv
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.ebs_pv import rewrite_pv_for_volume, volume_id_from_pv
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
-from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_backup import VolumeSettings
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.backup import VolumeSettings
 
 boto3 = pytest.importorskip("boto3")
 

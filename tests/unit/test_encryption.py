@@ -20,11 +20,11 @@ import pytest
 
 import pyrage
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import encryption
-from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import encryption
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import (
     DecryptionKeys, EncryptionSettings, decrypt_secret, decrypting_reader, encrypt_secret, encrypting_writer, keys_for_backup)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 
 AGE = shutil.which("age")
 

@@ -16,7 +16,7 @@ import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks.pod_hooks import (
     BACKUP_HOOKS_SPEC,
     RESTORE_HOOKS_SPEC,
     add_restore_init_containers,
@@ -28,7 +28,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import (
     run_hooks,
     run_restore_post_hooks,
 )
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
 
 NAMESPACE = "shop"
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ClusterAccessError, ConfigurationError, KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import (
     ApiError,
     KubeClient,
     ListExpiredError,

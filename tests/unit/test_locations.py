@@ -8,9 +8,11 @@ import uuid
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import location_s3, locations
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage import s3 as location_s3
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage import locations
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound, open_location
 
 MIB = 1024 * 1024
 MOTO_ONLY = pytest.mark.skipif(bool(os.environ.get("KUBESAFE_TEST_S3_ENDPOINT")), reason="needs the loopback moto server")

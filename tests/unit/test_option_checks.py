@@ -2,10 +2,10 @@
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions
-from ansible_collections.kubesafe.k8s.plugins.module_utils.drift import DiffOptions
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.drift import DiffOptions
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_engine import RestoreOptions
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import NamespaceFilter, ResourceFilter, check_namespace_pattern
 
 

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.pod_exec import OUTPUT_LIMIT_BYTES, _handshake_headers, exec_in_pod
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.pod_exec import OUTPUT_LIMIT_BYTES, _handshake_headers, exec_in_pod
 
 NAMESPACE = "exec-test"
 

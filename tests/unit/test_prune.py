@@ -16,13 +16,15 @@ import uuid
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import backup_engine, velero_format
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_catalog import list_backups
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup import engine as backup_engine
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import list_backups
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, LocationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location, resolve_location_config
-from ansible_collections.kubesafe.k8s.plugins.module_utils.prune_engine import PruneOptions, delete_backup, run_prune
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location, resolve_location_config
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.prune import PruneOptions, delete_backup, run_prune
 from ansible_collections.kubesafe.k8s.plugins.modules import prune
 
 UTC = datetime.timezone.utc

@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.discovery import discover
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.discovery import discover
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.apply import (
     Decision, ObjectApplier, strip_server_fields)
-from ansible_collections.kubesafe.k8s.plugins.module_utils.json_merge_patch import apply_merge_patch, merge_patch_between
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.merge_patch import apply_merge_patch, merge_patch_between
 
 NAMESPACE = "restore-test"
 RESTORE_LABELS = {"velero.io/backup-name": "nightly", "velero.io/restore-name": "nightly-1"}

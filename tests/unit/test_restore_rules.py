@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.rules import (
     RestoreContext, needs_reprovisioning, recreated_by_controller, restore_labels, restored_uid_set, sanitize, skip_reason,
     valid_label_value)
 

@@ -6,8 +6,8 @@ import copy
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_rules import RestoreContext, transform
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_transforms import (
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.rules import RestoreContext, transform
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.transforms import (
     ModifierError, apply_merge_patch, apply_strategic_merge_patch, map_image, parse_patch_value)
 
 

@@ -9,9 +9,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_apply import Decision
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore_wait import is_waitable, wait_for, wait_for_crds
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.apply import Decision
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.wait import is_waitable, wait_for, wait_for_crds
 
 NAMESPACE = "wait-test"
 

@@ -4,9 +4,9 @@ import datetime
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import retention
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops import retention
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.prune_engine import PruneOptions
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.prune import PruneOptions
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2025, 1, 10, 12, 0, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.run_log import bounded_errors, partial_failure_message
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import bounded_errors, partial_failure_message
 
 
 def errors(count):

@@ -13,7 +13,7 @@ from collection_path import COLLECTIONS_PATH
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import temp_dirs
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
-from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import SealedRecords, Spool
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.spool import SealedRecords, Spool
 
 PASSWORD = "hunter2-spool-secret-value"
 
@@ -141,7 +141,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 sys.path.insert(0, %r)
 tempfile.tempdir = %r
-from ansible_collections.kubesafe.k8s.plugins.module_utils.spool import Spool
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.spool import Spool
 spool = Spool()
 spool.add("secrets", {"password": "x"})
 print(spool.directory, flush=True)

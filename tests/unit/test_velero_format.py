@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format as vf
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format as vf
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
 
 UTC = datetime.timezone.utc

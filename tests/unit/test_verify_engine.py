@@ -10,11 +10,11 @@ import tarfile
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format
-from ansible_collections.kubesafe.k8s.plugins.module_utils.backup_engine import BackupOptions, run_backup
-from ansible_collections.kubesafe.k8s.plugins.module_utils.k8s_client import KubeClient, connection_options
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import ObjectNotFound, open_location
-from ansible_collections.kubesafe.k8s.plugins.module_utils.verify_engine import verify_all, verify_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.verify import verify_all, verify_backup
 from ansible_collections.kubesafe.k8s.plugins.modules import verify
 from velero_archives import velero_archive
 
@@ -352,13 +352,13 @@ def age_keys():
 
 
 def encrypted_backup(cluster, directory, age_keys, mode, name="snap"):
-    from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import EncryptionSettings  # pylint: disable=import-outside-toplevel
+    from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import EncryptionSettings  # pylint: disable=import-outside-toplevel
     settings = EncryptionSettings.from_options(mode, recipients=[age_keys["recipient"]])
     return back_up(cluster, directory, name=name, included_namespaces=["shop", "payments"], encryption=settings)
 
 
 def keys(identity=None, passphrase=None):
-    from ansible_collections.kubesafe.k8s.plugins.module_utils.encryption import DecryptionKeys  # pylint: disable=import-outside-toplevel
+    from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import DecryptionKeys  # pylint: disable=import-outside-toplevel
     return DecryptionKeys.from_options(identity=identity, passphrase=passphrase)
 
 

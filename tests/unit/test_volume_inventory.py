@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils.volume_inventory import ClaimVolume, choose_method
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.inventory import ClaimVolume, choose_method
 
 CLAIM = {"metadata": {"namespace": "shop", "name": "data"},
          "spec": {"storageClassName": "fast", "accessModes": ["ReadWriteOnce"]}, "status": {"capacity": {"storage": "5Gi"}}}

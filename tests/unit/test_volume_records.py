@@ -2,8 +2,10 @@
 
 import json
 
-from ansible_collections.kubesafe.k8s.plugins.module_utils import velero_format, volume_records
-from ansible_collections.kubesafe.k8s.plugins.module_utils.locations import open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 
 EBS_RECORD = {"namespace": "shop", "claim": "orders", "persistent_volume": "pv-orders", "method": "ebs", "phase": "Completed",
               "volume_id": "vol-1", "snapshot_handle": "snap-1", "region": "eu-west-1", "availability_zone": "eu-west-1a",
