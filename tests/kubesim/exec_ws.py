@@ -215,7 +215,7 @@ def serve(handler, cluster, request, query):
     if target.subresource == "exec" and not target.command:
         raise errors.bad_request("you must specify at least one command for the container")
     protocol = _check_upgrade(handler)
-    handler.stamp_answer()  # the upgrade is the answer the audit log orders
+    handler.stamp_answer(awaited=False)  # the upgrade is the answer the audit log orders; the session is recorded when it ends
     websocket = _WebSocket(handler)
     websocket.accept(handler.headers["Sec-WebSocket-Key"], protocol)
     _Session(websocket, PROTOCOLS[protocol] if protocol else PROTOCOLS["channel.k8s.io"], target, cluster.exec_registry,

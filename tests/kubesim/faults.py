@@ -84,10 +84,21 @@ class AuditLog:
     commits to its answer (status line or WebSocket upgrade sent), before the client can act on it.
     """
 
+    # How long records() waits for answers already sent to be recorded (a handler records after writing its body).
+    SETTLE_SECONDS = 10
+
     def __init__(self, sequence=None):
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._records = []
+        self._answering = set()  # seqs of answers sent whose record is not appended yet
         self.sequence = sequence or Sequence()
+
+    def answering(self):
+        """The seq of an answer about to be sent; records() waits for its record, since the client may already have it."""
+        with self._lock:
+            seq = self.sequence.next()
+            self._answering.add(seq)
+            return seq
 
     def record(self, verb, method, path, user, code, resource="", namespace="", seconds=0.0, seq=None):
         """Append one request; ``seq`` is taken now when the request got no answer (dropped connection)."""
@@ -95,9 +106,17 @@ class AuditLog:
                   "path": path, "user": user, "code": code, "resource": resource, "namespace": namespace, "seconds": round(seconds, 6)}
         with self._lock:
             insert_by_seq(self._records, record)
+            self._answering.discard(record["seq"])
+            self._lock.notify_all()
 
     def records(self, since=0):
+        """The records from ``since`` on, once every answer sent before this call is in them: a client that read an
+        answer and then asks for the log finds that request there."""
+        deadline = time.monotonic() + self.SETTLE_SECONDS
         with self._lock:
+            waiting_for = set(self._answering)
+            while waiting_for & self._answering and time.monotonic() < deadline:
+                self._lock.wait(deadline - time.monotonic())
             return self._records[since:]
 
     def clear(self):

@@ -198,10 +198,13 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.stamp_answer()
         super().send_response(code, message)
 
-    def stamp_answer(self):
-        """Give the request its audit "seq" once it commits to an answer, before the client can see that answer."""
+    def stamp_answer(self, awaited=True):
+        """Give the request its audit "seq" once it commits to an answer, before the client can see that answer.
+
+        ``awaited``: readers of the audit log wait for its record (not for a WebSocket session, recorded when it ends).
+        """
         if self._audited and self._answer_seq is None:
-            self._answer_seq = self.cluster.sequence.next()
+            self._answer_seq = self.cluster.audit.answering() if awaited else self.cluster.sequence.next()
 
     def _dispatch(self, method):
         started = time.monotonic()

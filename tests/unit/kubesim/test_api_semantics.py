@@ -1,5 +1,6 @@
 """kube-apiserver semantics of the emulator, over real HTTP, each checked where a naive store would differ."""
 
+import threading
 import json
 import time
 
@@ -478,3 +479,16 @@ def test_seed_and_dump_round_trip(cluster, kubesim_factory):
     other = kubesim_factory()
     other.control.seed([o for o in dumped if o["metadata"]["name"] == "seeded"])
     assert [o["data"] for o in other.control.dump() if o["metadata"]["name"] == "seeded"] == [{"k": "v"}]
+
+
+def test_the_audit_log_holds_every_answer_a_client_already_read():
+    """A handler appends its record after writing the answer: a reader must still find an answer that was sent."""
+    from kubesim.faults import AuditLog  # pylint: disable=import-outside-toplevel
+    audit = AuditLog()
+    seq = audit.answering()
+    recorder = threading.Timer(0.3, lambda: audit.record("list", "GET", "/api/v1/configmaps", "u", 200, seq=seq))
+    recorder.start()
+    try:
+        assert [record["seq"] for record in audit.records()] == [seq]
+    finally:
+        recorder.join()
