@@ -6,6 +6,7 @@ import json
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
 from module_results import run_module
 
 pytestmark = pytest.mark.integration
@@ -19,6 +20,10 @@ def test_list_describe_and_log_of_restores(sample_cluster, ansible_playbook, tmp
     first = run_module(ansible_playbook, env, tmp_path, "restore", {
         "backup": "nightly", "name": "into-copy", "location": location, "namespace_mapping": {"shop": "shop-copy"},
         "excluded_resources": ["services"]})["restore"]
+    # A live object that changed since the backup: the restore over the live namespace leaves it, with a warning.
+    KubeClient(**connection_options({"kubeconfig": sample_cluster.kubeconfig})).request(
+        "PATCH", "/api/v1/namespaces/shop/configmaps/web-config", body={"data": {"changed": "since the backup"}},
+        content_type="application/merge-patch+json")
     second = run_module(ansible_playbook, env, tmp_path, "restore", {
         "backup": "nightly", "name": "over-live", "location": location})["restore"]
     # Velero's own record of a restore: results and logs only.
