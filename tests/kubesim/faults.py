@@ -109,16 +109,22 @@ class AuditLog:
             self._answering.discard(record["seq"])
             self._lock.notify_all()
 
+    def _settle(self):
+        """Wait (holding the lock) until the answers sent before now are recorded."""
+        deadline = time.monotonic() + self.SETTLE_SECONDS
+        waiting_for = set(self._answering)
+        while waiting_for & self._answering and time.monotonic() < deadline:
+            self._lock.wait(deadline - time.monotonic())
+
     def records(self, since=0):
         """The records from ``since`` on, once every answer sent before this call is in them: a client that read an
         answer and then asks for the log finds that request there."""
-        deadline = time.monotonic() + self.SETTLE_SECONDS
         with self._lock:
-            waiting_for = set(self._answering)
-            while waiting_for & self._answering and time.monotonic() < deadline:
-                self._lock.wait(deadline - time.monotonic())
+            self._settle()
             return self._records[since:]
 
     def clear(self):
+        """Forget every request answered so far, including those whose record is still being appended."""
         with self._lock:
+            self._settle()
             self._records = []

@@ -492,3 +492,16 @@ def test_the_audit_log_holds_every_answer_a_client_already_read():
         assert [record["seq"] for record in audit.records()] == [seq]
     finally:
         recorder.join()
+
+
+def test_clearing_the_audit_log_also_forgets_answers_still_being_recorded():
+    from kubesim.faults import AuditLog  # pylint: disable=import-outside-toplevel
+    audit = AuditLog()
+    seq = audit.answering()
+    recorder = threading.Timer(0.3, lambda: audit.record("create", "POST", "/api/v1/configmaps", "u", 201, seq=seq))
+    recorder.start()
+    try:
+        audit.clear()
+        assert audit.records() == []
+    finally:
+        recorder.join()
