@@ -39,6 +39,14 @@ def test_backup_playbook_with_only_awx_credentials(kubesim_factory, run_playbook
     assert "awx-injected-token" not in (tmp_path / "loc" / "backups" / "from-awx" / "from-awx-manifest.json").read_text()
 
 
+def test_awx_kubeconfig_credential_with_an_empty_context(cluster, run_playbook, tmp_path):
+    """AWX's kubeconfig credential type injects its Context field even when it is empty."""
+    env = {key: value for key, value in cluster.env().items() if not key.startswith(("KUBECONFIG", "K8S_AUTH_"))}
+    env.update({"K8S_AUTH_KUBECONFIG": cluster.kubeconfig, "K8S_AUTH_CONTEXT": "", "ANSIBLE_NOCOLOR": "1"})
+    run_playbook("playbooks/backup.yml", env, "-e", "backup_location=%s" % (tmp_path / "loc"), "-e", "backup_name=empty-context")
+    assert (tmp_path / "loc" / "backups" / "empty-context" / "velero-backup.json").exists()
+
+
 def test_installed_collection_runs_its_playbook(sample_cluster, tmp_path):
     """ansible-galaxy collection build + install, then `ansible-playbook kubesafe.k8s.backup` from the installed copy."""
     def run(*command, **kwargs):

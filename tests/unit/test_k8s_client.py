@@ -75,6 +75,14 @@ def test_connection_options_read_k8s_auth_variables_for_unset_params():
     assert options["host"] is None
 
 
+def test_empty_k8s_auth_variables_are_unset():
+    """AWX's kubeconfig credential injects K8S_AUTH_CONTEXT="" when its Context field is left empty."""
+    options = connection_options({}, environ={"K8S_AUTH_KUBECONFIG": "/k/config", "K8S_AUTH_CONTEXT": "", "K8S_AUTH_HOST": ""})
+    assert options["kubeconfig"] == "/k/config" and options["context"] is None and options["host"] is None
+    # The same variable reaches a module option through its env_fallback as "".
+    assert connection_options({"context": "", "kubeconfig": "/k/config"}, environ={})["context"] is None
+
+
 def test_connection_options_accept_kubernetes_core_aliases_and_prefer_validate_certs_variable():
     options = connection_options({"verify_ssl": False, "ssl_ca_cert": "/ca", "cert_file": "/c", "key_file": "/k"}, environ={})
     assert (options["validate_certs"], options["ca_cert"], options["client_cert"], options["client_key"]) == (False, "/ca", "/c", "/k")

@@ -117,12 +117,15 @@ def connection_options(params=None, environ=None):
     options = {}
     for name, variables, kind in AUTH_OPTIONS:
         value = params.get(name)
+        if value == "":
+            value = None  # what an env_fallback of an empty variable gives a module option
         if value is None:
-            value = next((environ[variable] for variable in variables if environ.get(variable) is not None), None)
+            # An empty variable is unset: AWX credential types inject "" for fields left empty (K8S_AUTH_CONTEXT).
+            value = next((environ[variable] for variable in variables if environ.get(variable) not in (None, "")), None)
         options[name] = _convert(value, kind)
     headers = dict((key, value) for key, value in (params.get("proxy_headers") or {}).items() if value is not None)
     if not headers:
-        headers = dict((key, environ[variable]) for key, variable in PROXY_HEADER_OPTIONS if environ.get(variable) is not None)
+        headers = dict((key, environ[variable]) for key, variable in PROXY_HEADER_OPTIONS if environ.get(variable) not in (None, ""))
     options["proxy_headers"] = headers or None
     return options
 
