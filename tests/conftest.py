@@ -5,6 +5,7 @@ AWS_*) are set. KUBESAFE_TEST_REAL_CLUSTER=1 makes the emulator-only tests skip.
 """
 
 import os
+import time
 import uuid
 
 import pytest
@@ -30,6 +31,22 @@ class EmulatedCluster:
     def api_client(self):
         from kubernetes import client, config  # pylint: disable=import-outside-toplevel
         return client.ApiClient(configuration=_load_configuration(config, self.kubeconfig))
+
+    def lose_namespaces(self, *namespaces):
+        """The disaster: delete ``namespaces`` and wait until they and everything in them are gone."""
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import (  # pylint: disable=import-outside-toplevel
+            KubeClient, connection_options)
+        client = KubeClient(**connection_options({"kubeconfig": self.kubeconfig}))
+        for namespace in namespaces:
+            client.request("DELETE", "/api/v1/namespaces/" + namespace)
+        deadline = time.monotonic() + 30
+
+        def left():
+            return [o for o in self.control.dump() if o["metadata"].get("namespace") in namespaces or
+                    (o["kind"] == "Namespace" and o["metadata"]["name"] in namespaces)]
+        while left():
+            assert time.monotonic() < deadline, "namespaces %s not gone after 30 s: %d objects left" % (namespaces, len(left()))
+            time.sleep(0.1)
 
     def env(self, with_kubeconfig=True):
         """Environment for a subprocess (kubectl, ansible-playbook) that should talk to this cluster.

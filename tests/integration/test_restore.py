@@ -3,7 +3,6 @@
 import copy
 import json
 import os
-import time
 
 import pytest
 
@@ -68,14 +67,7 @@ def desired_state(obj):
 
 
 def wipe(cluster, namespaces):
-    namespaces_api = "/api/v1/namespaces/"
-    client = client_for(cluster)
-    for namespace in namespaces:
-        client.request("DELETE", namespaces_api + namespace)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(o["metadata"].get("namespace") in namespaces or
-                                              (o["kind"] == "Namespace" and o["metadata"]["name"] in namespaces) for o in cluster.control.dump()):
-        time.sleep(0.1)
+    cluster.lose_namespaces(*namespaces)
 
 
 def test_round_trip_after_losing_namespaces(sample_cluster, run_playbook, tmp_path):

@@ -94,5 +94,7 @@ def test_verify_playbook_fails_naming_the_backup_that_does_not_verify(sample_clu
     assert "good | True | 0" in failed.stdout and "tampered | False | " in failed.stdout
     message = failed.stdout + failed.stderr  # ansible-core 2.19 prints task errors on stderr
     assert "1 of 2 backup(s)" in message and "tampered: " in message and "the manifest says" in message
+    empty = run_playbook("playbooks/verify.yml", env, "-e", "backup_location=%s" % (tmp_path / "empty"), check=False)
+    assert empty.returncode != 0 and "no backup to verify in" in empty.stdout + empty.stderr
     passed = run_playbook("playbooks/verify.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=good")
     assert "good | True | 0" in passed.stdout and "tampered" not in passed.stdout

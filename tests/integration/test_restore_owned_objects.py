@@ -44,14 +44,6 @@ def controller_reference(owner):
             "controller": True, "blockOwnerDeletion": True}
 
 
-def wipe(cluster, namespace):
-    client_for(cluster).request("DELETE", "/api/v1/namespaces/" + namespace)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(o["metadata"].get("namespace") == namespace or
-                                              (o["kind"] == "Namespace" and o["metadata"]["name"] == namespace) for o in cluster.control.dump()):
-        time.sleep(0.1)
-
-
 def test_a_certificate_controlled_tls_secret_round_trips_with_its_key(sample_cluster, run_playbook, tmp_path):
     client = client_for(sample_cluster)
     client.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=CERTIFICATE_CRD)
@@ -80,7 +72,7 @@ def test_a_certificate_controlled_tls_secret_round_trips_with_its_key(sample_clu
     location = tmp_path / "location"
     env = sample_cluster.env()
     run_playbook("playbooks/backup.yml", env, "-e", "backup_location=%s" % location, "-e", "backup_name=with-certificates")
-    wipe(sample_cluster, "shop")
+    sample_cluster.lose_namespaces("shop")
 
     run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=with-certificates",
                  "-e", "restore_name=certificates-back")

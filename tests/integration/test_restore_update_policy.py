@@ -1,7 +1,6 @@
 """restore.yml with restore_existing_resource_policy=update: the live objects end equal to the backup, keeping what the cluster assigned."""
 
 import json
-import time
 
 import pytest
 
@@ -20,14 +19,6 @@ def client_for(cluster):
     return KubeClient(**connection_options({"kubeconfig": cluster.kubeconfig}))
 
 
-def wipe(cluster, namespace):
-    client_for(cluster).request("DELETE", "/api/v1/namespaces/" + namespace)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(o["metadata"].get("namespace") == namespace or
-                                              (o["kind"] == "Namespace" and o["metadata"]["name"] == namespace) for o in cluster.control.dump()):
-        time.sleep(0.1)
-
-
 def report(location, name):
     return json.loads((location / "restores" / name / ("restore-%s-report.json" % name)).read_text())
 
@@ -43,7 +34,7 @@ def test_update_removes_what_was_added_after_the_backup_and_keeps_what_the_clust
     run_playbook("playbooks/backup.yml", env, "-e", "backup_location=%s" % location, "-e", "backup_name=nightly")
     backed_up_web = client.request("GET", WEB)
     # Lost, then restored by this collection: web-lb gets a new, auto-assigned node port, the claim a new volume.
-    wipe(sample_cluster, "shop")
+    sample_cluster.lose_namespaces("shop")
     run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=nightly", "-e", "restore_name=first",
                  "-e", "restore_wait=true")
     sample_cluster.control.settle(30)

@@ -71,8 +71,9 @@ def _read_results(location, key, notes):
 def _summary(location, name, files, want_details):
     keys = record_files(name)
     notes = []
-    report = _read_report(location, keys["report"], notes) if keys["report"].split("/", 2)[2] in files else None
-    results = _read_results(location, keys["results"], notes) if keys["results"].split("/", 2)[2] in files else None
+    # ``files`` is the listing already made: a file that is not there costs no request.
+    report = _read_report(location, keys["report"], notes) if keys["report"].rsplit("/", 1)[-1] in files else None
+    results = _read_results(location, keys["results"], notes) if keys["results"].rsplit("/", 1)[-1] in files else None
     report = report or {}
     if results is not None:
         error_messages = velero_format.result_messages(results.get("errors"))
