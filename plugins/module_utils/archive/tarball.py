@@ -29,6 +29,7 @@ import threading
 import time
 import zlib
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils import fast_json
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError
 
 FORMAT_VERSION = "1.1.0"
@@ -71,7 +72,7 @@ _GO_ESCAPES = (
 def encode_item(obj):
     """The bytes stored for an object: what Go's json.Marshal gives for it (compact, sorted keys, UTF-8)."""
     try:
-        data = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        data = fast_json.dumps_sorted(obj)
     except UnicodeEncodeError:
         # A lone surrogate (from a "\ud800" escape) has no UTF-8 form: keep it escaped.
         data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("ascii")

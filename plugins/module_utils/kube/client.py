@@ -22,6 +22,7 @@ import traceback
 
 from urllib.parse import urlencode, urlsplit
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils import fast_json
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import (
     ClusterAccessError,
     ConfigurationError,
@@ -284,7 +285,7 @@ class KubeClient:
         if not data:
             return {}
         try:
-            return json.loads(data)
+            return fast_json.loads_api_response(data)
         except ValueError:
             raise ApiError("%s %s: the API server at %s answered with something that is not JSON: %r"
                            % (method.upper(), path, self.server_url, data[:200]), method=method.upper(), path=path)
@@ -299,7 +300,7 @@ class KubeClient:
         payload = None
         if body is not None:
             if isinstance(body, (dict, list)):
-                payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
+                payload = fast_json.dumps_compact(body)
             elif isinstance(body, str):
                 payload = body.encode("utf-8")
             else:

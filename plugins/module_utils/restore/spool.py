@@ -24,6 +24,7 @@ import json
 import os
 import struct
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils import fast_json
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make_temp_dir, remove_temp_dir
 
@@ -90,7 +91,7 @@ class Spool:
             self._files[bucket] = (len(self._files), path, open(path, "wb"))  # pylint: disable=consider-using-with
             self._counts[bucket] = 0
         number, _path, stream = self._files[bucket]
-        sealed = self._sealer.seal(number, self._counts[bucket], json.dumps(record, separators=(",", ":")).encode("utf-8"))
+        sealed = self._sealer.seal(number, self._counts[bucket], fast_json.dumps_compact(record))
         stream.write(_LENGTH.pack(len(sealed)))
         stream.write(sealed)
         self._counts[bucket] += 1
@@ -112,7 +113,7 @@ class Spool:
             for index in range(expected):
                 header = reader.read(_LENGTH.size)
                 sealed = reader.read(_LENGTH.unpack(header)[0]) if len(header) == _LENGTH.size else b""
-                yield json.loads(self._sealer.open(number, index, sealed).decode("utf-8"))
+                yield json.loads(self._sealer.open(number, index, sealed))
 
     def close(self):
         for _number, _path, stream in self._files.values():

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""JSON decoding of API answers and encoding of items, with orjson when it is installed.
+
+Decoding LIST pages and re-encoding every item is most of a backup's CPU time in
+Python; orjson (optional, from PyPI) does both several times faster.  The bytes
+must not depend on whether it is installed: item files are byte-compatible with
+Go's json.Marshal and their checksums are in the manifest.  Where the two
+libraries differ, the standard library decides:
+
+- floats between 1e-10 and 1e-4: orjson writes ``0.00001`` and ``1e-7`` where
+  Python writes ``1e-05`` and ``1e-07``; such output is found with two cheap
+  byte searches and written again by the standard library;
+- integers beyond 64 bits: orjson refuses to encode them (the standard library
+  then does) and decodes them as floats, so only API answers are decoded with
+  it: kube-apiserver stores JSON numbers as int64 or float64, so it never sends
+  a longer integer.  Archives and files may be hand-made; they are decoded with
+  the standard library;
+- lone surrogates and NaN: orjson refuses them, the standard library decides.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+try:
+    import orjson
+except ImportError:  # optional: the standard library gives the same bytes, slower
+    orjson = None
+
+# Float output where orjson's text differs from Python's: fixed notation below 1e-4, or a one-digit negative exponent.
+_SMALL_FLOAT_FIXED = b"0.0000"
+_SHORT_NEGATIVE_EXPONENT = re.compile(rb"e-[0-9](?<=[0-9]e-[0-9])")
+
+
+def loads_api_response(data):
+    """The object of an API server's JSON answer (bytes), as json.loads gives it."""
+    if orjson is not None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # let the standard library accept or refuse it, with its own message
+    return json.loads(data)
+
+
+def dumps_sorted(obj):
+    """Compact JSON with sorted keys as UTF-8 bytes: json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False).
+
+    Raises UnicodeEncodeError for a lone surrogate, as the standard expression does.
+    """
+    if orjson is not None:
+        try:
+            data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError: big integers, surrogates, NaN, other types
+            data = None
+        if data is not None and _SMALL_FLOAT_FIXED not in data and not _SHORT_NEGATIVE_EXPONENT.search(data):
+            return data
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def dumps_compact(obj):
+    """Compact JSON as bytes, keys in their order: for request bodies, where only the value counts."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(obj)
+        except TypeError:
+            pass
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")

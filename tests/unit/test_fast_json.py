@@ -1,0 +1,137 @@
+"""The orjson path gives the same objects and the same item bytes as the standard library path.
+
+Item bytes are what the manifest's checksums and Velero compatibility rest on, so
+both paths are compared on the sample fixture and on generated values that hold
+every escape class (control characters, quotes, backslashes, the HTML characters
+Go escapes, U+2028/U+2029, non-BMP characters, lone surrogates) and every number
+form where the libraries could differ (small and large floats, integers past 64
+bits).
+"""
+
+import io
+import json
+import random
+
+import pytest
+import yaml
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import fast_json
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader, ArchiveWriter, encode_item
+from kubesim.cluster import SAMPLE_FIXTURE
+
+orjson = pytest.importorskip("orjson")
+
+ESCAPE_CLASSES = (
+    [chr(c) for c in range(0x20)] + ['"', "\\", "/", "<", ">", "&", "\u2028", "\u2029", "\x7f", "\u00e9", "\uffff",
+                                     "\U0001F600", "\ud800", "\udfff", " ", "a", "0", ":", ",", "[", "e", "."]
+)
+NUMBERS = (
+    [0, -0, 1, -1, 2 ** 31, 2 ** 53 + 1, 2 ** 63 - 1, -2 ** 63, 2 ** 63, 2 ** 64 - 1, 2 ** 64, -2 ** 63 - 1, 10 ** 30, -10 ** 25]
+    + [0.0, -0.0, 0.5, 1.0, 100.0, 1e-4, 1e-5, 1.5e-7, 5e-324, 1e15, 1e16, 1.2345678901234568e+17, 1e21, 1e22, 1e300, -2.5e-9]
+)
+
+
+def random_string(rng):
+    return "".join(rng.choice(ESCAPE_CLASSES) for _ in range(rng.randint(0, 12)))
+
+
+def random_value(rng, depth=0):
+    pick = rng.random()
+    if depth > 3 or pick < 0.35:
+        return random_string(rng)
+    if pick < 0.5:
+        return rng.choice(NUMBERS)
+    if pick < 0.55:
+        return rng.choice([True, False, None])
+    if pick < 0.75:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {random_string(rng): random_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def generated_objects(count=3000, seed=20261206):
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": random_value(rng)}
+
+
+def sample_objects():
+    with open(SAMPLE_FIXTURE) as stream:
+        return [doc for doc in yaml.safe_load_all(stream) if doc]
+
+
+def test_orjson_is_really_used_when_installed():
+    # Guards the comparisons below: if fast_json never took the orjson path they would compare stdlib with itself.
+    assert fast_json.orjson is orjson
+    assert fast_json.dumps_sorted({"b": 1, "a": [True, None, "x"]}) == orjson.dumps({"b": 1, "a": [True, None, "x"]}, option=orjson.OPT_SORT_KEYS)
+
+
+def test_item_bytes_are_identical_on_the_sample_fixture(monkeypatch):
+    objects = sample_objects()
+    assert len(objects) > 20
+    fast = [encode_item(obj) for obj in objects]
+    monkeypatch.setattr(fast_json, "orjson", None)
+    assert [encode_item(obj) for obj in objects] == fast
+
+
+def test_item_bytes_are_identical_on_generated_values_with_every_escape_class(monkeypatch):
+    objects = list(generated_objects())
+    fast = []
+    for obj in objects:
+        fast.append(encode_item(obj))
+    monkeypatch.setattr(fast_json, "orjson", None)
+    mismatches = [(obj, data) for obj, data in zip(objects, fast) if encode_item(obj) != data]
+    assert mismatches == []
+
+
+def api_like(value):
+    """What kube-apiserver could send: integers within int64 (it stores larger ones as float64), no lone surrogates."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -2 ** 63 <= value < 2 ** 63 else float(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [api_like(item) for item in value]
+    if isinstance(value, dict):
+        return {api_like(key): api_like(item) for key, item in value.items()}
+    return value
+
+
+def test_api_answers_decode_to_identical_objects(monkeypatch):
+    objects = [api_like(obj) for obj in generated_objects(1500, seed=7)]
+    documents = [json.dumps(obj, ensure_ascii=flag).encode("utf-8") for obj, flag in zip(objects, [True, False] * 750)]
+    documents += [b'{"a":1,"a":2}', b'{"n": 9223372036854775807, "m": -9223372036854775808, "f": 1.8446744073709552e+19}']
+    fast = [fast_json.loads_api_response(data) for data in documents]
+    monkeypatch.setattr(fast_json, "orjson", None)
+    standard = [fast_json.loads_api_response(data) for data in documents]
+    # repr tells 1 from 1.0, which == would not
+    assert [repr(value) for value in fast] == [repr(value) for value in standard]
+
+
+def test_archive_items_keep_integers_beyond_64_bits():
+    # orjson would decode 2**70 as a float: items read back from an archive must keep every digit.
+    obj = {"apiVersion": "example.com/v1", "kind": "Big", "metadata": {"name": "big", "namespace": "ns"}, "spec": {"n": 2 ** 70, "m": -2 ** 64}}
+    stream = io.BytesIO()
+    with ArchiveWriter(stream) as writer:
+        writer.add_item("bigs.example.com", "v1", "ns", "big", obj)
+    stream.seek(0)
+    items = list(ArchiveReader(stream))
+    assert [item.obj["spec"] for item in items] == [{"n": 2 ** 70, "m": -2 ** 64}]
+    assert encode_item(obj) == json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_invalid_json_is_refused_on_both_paths(monkeypatch):
+    with pytest.raises(ValueError):
+        fast_json.loads_api_response(b'{"a":')
+    monkeypatch.setattr(fast_json, "orjson", None)
+    with pytest.raises(ValueError):
+        fast_json.loads_api_response(b'{"a":')
+
+
+def test_request_bodies_decode_to_the_same_value(monkeypatch):
+    objects = list(generated_objects(500, seed=11))
+    fast = [fast_json.dumps_compact(obj) for obj in objects]
+    monkeypatch.setattr(fast_json, "orjson", None)
+    slow = [fast_json.dumps_compact(obj) for obj in objects]
+    assert [repr(json.loads(data)) for data in fast] == [repr(json.loads(data)) for data in slow]
