@@ -42,6 +42,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, as_list, check_namespace_name)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import RunLog
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.spool import Spool
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.uid_index import RestoredUidIndex
 from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
 from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import pod_hooks
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
@@ -164,8 +165,7 @@ class RestoreRun:
         self.objects = []
         self.skipped_kinds = collections.Counter()
         self.waits = []
-        self._uids = {}  # backed-up uid -> (group_resource, namespace, name)
-        self._new_uids = {}  # backed-up uid -> uid in the target cluster
+        self._uids = None  # RestoredUidIndex of the objects this restore writes, on disk while it runs
         self._restored_pvs = set()
         self._pv_skip_reasons = {}
         self.volumes = None
@@ -174,6 +174,7 @@ class RestoreRun:
         self._created_hooked_pods = []
         self._recreated_hooked_pods = []  # (namespace, label selector, hooks): pods a controller recreates under new names
         self._target_namespaces = set()
+        self._related_namespaces = None  # namespaces of the restored objects, for Velero's related cluster-scoped objects
         self._archive_kinds = {}  # group_resource -> _ItemKind of its first item, for the resource-name check
         self.reads = location  # the backup's files are read through this (checked against the manifest when there is one)
         self.manifest = None
@@ -229,12 +230,16 @@ class RestoreRun:
         applier = ObjectApplier(self.client, existing_resource_policy=self.options.existing_resource_policy,
                                 check_mode=self.check_mode, want_diff=self.want_diff, parallelism=self.options.parallelism)
         with Spool() as spool:
-            self._read(spool)
-            # Before the first write: a resource name that is neither in the backup nor served by the target is a typo.
-            for unknown in self.resource_filter.check_known(list(self._archive_kinds.values()) + targets.resources,
-                                                            "in the backup or served by the target cluster"):
-                self.warn("excluded_resources: '%s' is neither in the backup nor served by the target cluster" % unknown)
-            self._apply(spool, context, targets, applier)
+            self._uids = RestoredUidIndex(spool.directory)
+            try:
+                self._read(spool)
+                # Before the first write: a resource name that is neither in the backup nor served by the target is a typo.
+                for unknown in self.resource_filter.check_known(list(self._archive_kinds.values()) + targets.resources,
+                                                                "in the backup or served by the target cluster"):
+                    self.warn("excluded_resources: '%s' is neither in the backup nor served by the target cluster" % unknown)
+                self._apply(spool, context, targets, applier)
+            finally:
+                self._uids.close()
         if (self._created_hooked_pods or self._recreated_hooked_pods) and not self.check_mode:
             self._run_post_hooks()
         if self.options.wait and not self.check_mode:
@@ -368,7 +373,7 @@ class RestoreRun:
                 continue
             uid = item.obj["metadata"].get("uid")
             if uid:
-                self._uids[uid] = (item.group_resource, item.namespace, item.obj["metadata"]["name"])
+                self._uids.add(uid, item.group_resource, item.namespace, item.obj["metadata"]["name"])
             # Cluster-scoped items under a namespace filter wait for pass 2 to learn whether they relate.
             related_only = cluster_scoped and include_cluster is None and narrowed
             obj = item.obj
@@ -390,7 +395,7 @@ class RestoreRun:
 
     def _apply_tiers(self, spool, context, targets, applier):
         order = restore_order(spool.buckets())
-        restored_uids = set(self._uids)
+        restored_uids = self._uids
         deferred = []
         self._decide_persistent_volumes(spool, restored_uids)
         for group_resource in order:
@@ -462,7 +467,7 @@ class RestoreRun:
             self.log("info", "%s %s restored at %s (backed up at %s)" % (group_resource, metadata.get("name"), target.api_version, obj.get("apiVersion")))
         backup_uid = metadata.get("uid")
         owners = metadata.get("ownerReferences") or []
-        if any(ref.get("uid") in restored_uids and ref.get("uid") not in self._new_uids for ref in owners):
+        if any(ref.get("uid") in restored_uids and self._uids.new_uid(ref.get("uid")) is None for ref in owners):
             return "defer"
         desired = sanitize(group_resource, obj, context, restored_pv_names=self._restored_pvs)
         desired = transform(group_resource, desired, context)
@@ -589,8 +594,7 @@ class RestoreRun:
                 continue
             claim = (pv.get("spec") or {}).get("claimRef") or {}
             restored = (claim.get("namespace"), claim.get("name"))
-            wanted = {(context.namespace_mapping.get(ns, ns), claim_name) for (gr, ns, claim_name) in self._uids.values()
-                      if gr == "persistentvolumeclaims"}
+            wanted = {(context.namespace_mapping.get(ns, ns), claim_name) for (ns, claim_name) in self._uids.names_of("persistentvolumeclaims")}
             if (pv.get("status") or {}).get("phase") != "Released" or restored not in wanted or not claim.get("uid"):
                 continue
             self.client.request("PATCH", "%s/%s" % (pv_type.list_path(), name), body={"spec": {"claimRef": {"uid": None, "resourceVersion": None}}},
@@ -600,7 +604,7 @@ class RestoreRun:
     def _rewrite_owner_references(self, desired):
         kept = []
         for ref in desired.get("metadata", {}).get("ownerReferences") or []:
-            new_uid = self._new_uids.get(ref.get("uid"))
+            new_uid = self._uids.new_uid(ref.get("uid"))
             if new_uid:
                 kept.append(dict(ref, uid=new_uid))
         if kept:
@@ -610,10 +614,11 @@ class RestoreRun:
 
     def _is_related(self, group_resource, obj, spool):
         """Velero's related cluster-scoped objects, for a restore with a namespace filter."""
-        restored_namespaces = {ns for (_gr, ns, _name) in self._uids.values() if ns}
+        if self._related_namespaces is None:
+            self._related_namespaces = self._uids.namespaces()
+        restored_namespaces = self._related_namespaces
         if group_resource == CRDS:
-            names = {gr for (gr, ns, _name) in self._uids.values() if ns}
-            return obj["metadata"]["name"] in names
+            return obj["metadata"]["name"] in self._uids.namespaced_group_resources()
         if group_resource == "persistentvolumes":
             return ((obj.get("spec") or {}).get("claimRef") or {}).get("namespace") in restored_namespaces
         if group_resource == "clusterrolebindings.rbac.authorization.k8s.io":
@@ -630,10 +635,7 @@ class RestoreRun:
         """A restore creates each target namespace even when the backup has no Namespace object for it (Velero)."""
         if group_resource != "namespaces" and not getattr(self, "_namespaces_checked", False) and group_resource not in (CRDS,):
             self._namespaces_checked = True
-            wanted = set()
-            for (gr, namespace, _name) in self._uids.values():
-                if namespace and gr != "namespaces":
-                    wanted.add(context.namespace_mapping.get(namespace, namespace))
+            wanted = {context.namespace_mapping.get(namespace, namespace) for namespace in self._uids.namespaces(except_group_resource="namespaces")}
             from_backup = {context.namespace_mapping.get(r["obj"]["metadata"]["name"], r["obj"]["metadata"]["name"]) for r in spool.read("namespaces")}
             namespace_type = targets.pick("namespaces", "v1")
             missing = sorted(wanted - from_backup)
@@ -648,10 +650,10 @@ class RestoreRun:
             decision = dict(decision) if not isinstance(decision, dict) else decision
             # new_uid is the object's uid in the cluster, also for existing (skipped, unchanged) ones.
             if backup_uid and decision.get("new_uid"):
-                self._new_uids[backup_uid] = decision["new_uid"]
+                self._uids.set_new_uid(backup_uid, decision["new_uid"])
             elif backup_uid and self.check_mode and decision["action"] != "failed":
                 # In check mode nothing is created: dependents are still planned against their owner.
-                self._new_uids[backup_uid] = backup_uid
+                self._uids.set_new_uid(backup_uid, backup_uid)
             self.record(decision)
 
     def _wait_for_crds(self, spool, targets):
