@@ -11,11 +11,14 @@ TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class EmulatorProcess:
+    # Arguments every emulator of a run gets (run.py --scale adds --compact-objects).
+    common_args = ()
+
     def __init__(self, *serve_args):
         self.directory = tempfile.mkdtemp(prefix="kubesim-bench-")
         self.kubeconfig = os.path.join(self.directory, "kubeconfig")
         env = dict(os.environ, PYTHONPATH=TESTS_DIR, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen([sys.executable, "-m", "kubesim", "serve", "--kubeconfig", self.kubeconfig] + list(serve_args),
+        self.process = subprocess.Popen([sys.executable, "-m", "kubesim", "serve", "--kubeconfig", self.kubeconfig] + list(self.common_args) + list(serve_args),
                                         stdout=subprocess.PIPE, text=True, env=env)
         line = self.process.stdout.readline()
         if "ready at" not in line:

@@ -49,7 +49,7 @@ from bench.raw_list import PARALLELISM, backed_up_resources, raw_list, served_si
 from bench.raw_post import PARALLELISM as RESTORE_PARALLELISM  # noqa: E402
 from bench.report import log, table_row  # noqa: E402
 from bench.volume_bench import bench_volumes, volume_text  # noqa: E402
-from bench.workload import seed_workload  # noqa: E402
+from bench.workload import NAMESPACES, seed_workload  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 RESULTS_FILE = os.path.join(collection_path.REPO, "tests", "output", "bench", "results.json")
@@ -82,7 +82,7 @@ def bench_size(size, args, workdir, deadline):
     try:
         log("%d objects: seeding the emulator" % size)
         seed_started = time.perf_counter()
-        seed_workload(emulator, size)
+        seed_workload(emulator, size, namespaces=args.namespaces)
         seed_seconds = time.perf_counter() - seed_started
         client = KubeClient(**connection_options({"kubeconfig": emulator.kubeconfig}))
         resources, discovery_seconds = backed_up_resources(client)
@@ -226,7 +226,18 @@ def main(argv=None):
     parser.add_argument("--volume-claims", type=int, default=30,
                         help="claims of the volume snapshot benchmark (module against a kubernetes.core loop); 0 skips it")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, outputs)")
+    parser.add_argument("--namespaces", type=int, default=NAMESPACES, help="namespaces the generated objects are spread over (default: %d)" % NAMESPACES)
+    parser.add_argument("--scale", type=int, metavar="N",
+                        help="one run at N objects (e.g. 1000000) over 100 namespaces: emulators keep objects as JSON bytes"
+                             " (--compact-objects), one round, no k8s_info loop and no volume benchmark; not part of make test")
     args = parser.parse_args(argv)
+    if args.scale:
+        args.sizes, args.repeats, args.skip_k8s_info, args.volume_claims = str(args.scale), 1, True, 0
+        args.namespaces = args.namespaces if args.namespaces != NAMESPACES else 100
+        # Seeding, two restores and the playbooks of a million objects take far longer than the default budget.
+        args.budget = max(args.budget, 4 * 3600)
+        args.restore_seconds = max(args.restore_seconds, 3600)
+        EmulatorProcess.common_args = ("--compact-objects",)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     deadline = time.perf_counter() + args.budget
     workdir = tempfile.mkdtemp(prefix="kubesafe-bench-")

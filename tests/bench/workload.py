@@ -39,8 +39,9 @@ def crd():
 
 
 class Generator:
-    def __init__(self, seed=1):
+    def __init__(self, seed=1, namespaces=NAMESPACES):
         self._random = random.Random(seed)
+        self._namespaces = namespaces
 
     def _hex(self, length):
         return "%0*x" % (length, self._random.getrandbits(4 * length))
@@ -53,7 +54,7 @@ class Generator:
         pick = self._random.choice
         return {
             "name": "%s-%s-%06d" % (app, kind.lower(), index),
-            "namespace": "bench-%02d" % (index % NAMESPACES),
+            "namespace": "bench-%02d" % (index % self._namespaces),
             "labels": {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": pick(_WORDS),
                        "app.kubernetes.io/version": "%d.%d.%d" % (self._random.randint(1, 9), self._random.randint(0, 40), self._random.randint(0, 99)),
                        "team": pick(_TEAMS), "environment": pick(("prod", "staging", "dev"))},
@@ -124,7 +125,7 @@ class Generator:
             yield makers[MIX[index % len(MIX)]](index, self._app())
 
 
-def seed_workload(emulator, count, seed=1):
-    """Create the CRD and ``count`` generated objects in the emulator (plus what the emulator adds per namespace)."""
+def seed_workload(emulator, count, seed=1, namespaces=NAMESPACES):
+    """Create the CRD and ``count`` generated objects in ``namespaces`` namespaces of the emulator (plus what it adds per namespace)."""
     emulator.seed([crd()])
-    emulator.seed(Generator(seed).objects(count))
+    emulator.seed(Generator(seed, namespaces).objects(count))

@@ -7,6 +7,7 @@ import sys
 import threading
 
 from kubesim.cluster import SAMPLE_FIXTURE, KubeSim
+from kubesim.store import Settings
 
 
 def parse_args(argv):
@@ -23,12 +24,14 @@ def parse_args(argv):
     serve.add_argument("--token", help="require this bearer token")
     serve.add_argument("--no-controllers", action="store_true", help="do not run the workload/volume controllers")
     serve.add_argument("--prerelease", action="store_true", help="also serve alpha and beta API versions")
+    serve.add_argument("--compact-objects", action="store_true", help="keep stored objects as JSON bytes only (benchmarks with a million objects)")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    cluster = KubeSim(token=args.token, use_tls=args.tls, include_prerelease=args.prerelease, run_controllers=not args.no_controllers)
+    cluster = KubeSim(token=args.token, use_tls=args.tls, include_prerelease=args.prerelease, run_controllers=not args.no_controllers,
+                      settings=Settings(compact_objects=args.compact_objects))
     url = cluster.start(args.host, args.port, state_dir=os.path.join(os.path.dirname(os.path.abspath(args.kubeconfig)), "pki"))
     for path in ([SAMPLE_FIXTURE] if args.sample else []) + args.seed:
         cluster.seed_file(path)
