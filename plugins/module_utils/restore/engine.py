@@ -469,8 +469,9 @@ class RestoreRun:
         owners = metadata.get("ownerReferences") or []
         if any(ref.get("uid") in restored_uids and self._uids.new_uid(ref.get("uid")) is None for ref in owners):
             return "defer"
-        desired = sanitize(group_resource, obj, context, restored_pv_names=self._restored_pvs)
-        desired = transform(group_resource, desired, context)
+        # The record was decoded from the spool for this call: sanitize and transform may change it in place.
+        desired = sanitize(group_resource, obj, context, restored_pv_names=self._restored_pvs, copy_input=False)
+        desired = transform(group_resource, desired, context, copy_input=False)
         try:
             desired = self._prepare_volume_and_pod(group_resource, desired, source_namespace)
         except (SnapshotError, ConfigurationError) as exc:

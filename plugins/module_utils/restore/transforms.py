@@ -56,16 +56,21 @@ class ModifierError(KubesafeError):
 
 # ------------------------------------------------------------------ entry point
 
-def transform(group_resource, obj, context):
-    """A copy of ``obj`` with the restore's mappings and resource modifiers applied."""
-    result = copy.deepcopy(obj)
+def transform(group_resource, obj, context, copy_input=True):
+    """A copy of ``obj`` with the restore's mappings and resource modifiers applied.
+
+    ``copy_input=False``: change ``obj`` itself when there are no resource modifiers (they match against the object
+    before any change, so then a copy is kept), for a caller that owns it.
+    """
+    modifiers = getattr(context, "compiled_modifiers", None) or ()
+    result = copy.deepcopy(obj) if copy_input or modifiers else obj
     if context.namespace_mapping:
         _map_namespaces(group_resource, result, context.namespace_mapping)
     if context.storage_class_mapping:
         _map_storage_classes(group_resource, result, context.storage_class_mapping)
     if context.registry_mapping:
         map_images(result, context.registry_mapping)
-    for rule in getattr(context, "compiled_modifiers", None) or ():
+    for rule in modifiers:
         if rule.matches(group_resource, obj):
             result = rule.apply(result)
     return result
