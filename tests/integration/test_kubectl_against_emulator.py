@@ -131,3 +131,35 @@ def test_rollout_status_of_a_deployment_and_a_statefulset(cluster, kubectl):
     assert "partitioned roll out complete: 2 new pods have been updated" in stateful_set
     kubectl(cluster, "set", "image", "deployment/web", "web=nginx:1.28", "-n", "default")
     assert "successfully rolled out" in kubectl(cluster, "rollout", "status", "deployment/web", "-n", "default", "--timeout=60s").stdout
+
+
+def _web_deployment(replicas, env, labels):
+    return yaml.safe_dump({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default", "labels": labels},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                     {"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}],
+                      "env": [{"name": name, "value": "1"} for name in env]}]}}}})
+
+
+def test_apply_server_side_creates_updates_conflicts_forces_and_prunes(cluster, kubectl):
+    first = _web_deployment(2, ["A", "B"], {"app": "web", "tier": "front"})
+    assert "deployment.apps/web serverside-applied" in kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=first).stdout
+    deployment = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json", "--show-managed-fields").stdout)
+    assert [(e["manager"], e["operation"]) for e in deployment["metadata"]["managedFields"]][0] == ("kubectl", "Apply")
+    # Another client changes a field kubectl applied: the next apply conflicts, naming the field and the manager.
+    kubectl(cluster, "scale", "deployment", "web", "--replicas=5")
+    conflict = kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=first, check=False)
+    assert conflict.returncode != 0
+    assert 'Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas' in conflict.stderr
+    assert kubectl(cluster, "get", "deployment", "web", "-o", "jsonpath={.spec.replicas}").stdout == "5"
+    # --force-conflicts takes the field back; fields left out of the manifest (a label, an env item) are removed.
+    second = _web_deployment(2, ["A"], {"app": "web"})
+    assert "serverside-applied" in kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=second).stdout
+    applied = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert applied["spec"]["replicas"] == 2 and applied["metadata"]["labels"] == {"app": "web"}
+    assert applied["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+    # Applying again changes nothing.
+    kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=second)
+    again = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert again["metadata"]["generation"] == applied["metadata"]["generation"]

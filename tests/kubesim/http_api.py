@@ -9,7 +9,9 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
+import yaml
+
+from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, selectors, server_side_apply, tables, tls, watch
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
@@ -344,6 +346,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise errors.bad_request("the body of the request was empty")
             return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run,
                                                      manager=self._field_manager(query)))
+        if verb == "patch" and (self.headers.get("Content-Type") or "").split(";")[0].strip() == "application/apply-patch+yaml":
+            return self._server_side_apply(request, query, dry_run)
         if verb == "patch":
             return self._patch(request, dry_run, self._field_manager(query))
         if verb == "delete":
@@ -404,8 +408,8 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _patch(self, request, dry_run, manager):
         rtype = request.rtype
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-        if content_type not in PATCH_TYPES[:3]:
-            raise errors.unsupported_media_type(content_type, PATCH_TYPES[:3])
+        if content_type not in PATCH_TYPES:
+            raise errors.unsupported_media_type(content_type, PATCH_TYPES)
         if content_type == "application/strategic-merge-patch+json" and rtype.from_crd:
             raise errors.unsupported_media_type(content_type, ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"))
         body = self._json_body(self.read_body())
@@ -426,6 +430,28 @@ class ApiHandler(BaseHTTPRequestHandler):
         updated = self.cluster.store.patch(rtype, request.namespace, request.name, apply_patch, request.subresource, dry_run=dry_run, manager=manager)
         return self.send_json(200, updated)
 
+    def _server_side_apply(self, request, query, dry_run):
+        """PATCH with an apply configuration: update the object, or create it when absent (201)."""
+        rtype, store = request.rtype, self.cluster.store
+        if request.subresource:
+            raise errors.unsupported_media_type("application/apply-patch+yaml", PATCH_TYPES[:3])
+        manager, force = query.get("fieldManager"), query.get("force") in ("true", "1")
+        server_side_apply.check_field_manager(manager)
+        try:
+            body = yaml.safe_load(self.read_body() or b"{}")
+        except yaml.YAMLError as exc:
+            raise errors.bad_request("error decoding YAML: %s" % exc) from exc
+        config = server_side_apply.parse_request(body, rtype, request.name)
+        with store.lock:
+            if store.find(rtype, request.namespace, request.name) is None:
+                created = server_side_apply.apply(None, config, rtype, manager, force)
+                code, result = 201, store.view(rtype, store.create(rtype, request.namespace, created, dry_run=dry_run, manager=None))
+            else:
+                code, result = 200, store.patch(rtype, request.namespace, request.name,
+                                                lambda live: server_side_apply.apply(live, config, rtype, manager, force),
+                                                dry_run=dry_run, manager=None)
+        return self.send_json(code, result)
+
     def _serve_scale(self, method, request, query):
         """autoscaling/v1 Scale of a Deployment, StatefulSet or ReplicaSet."""
         rtype, store = request.rtype, self.cluster.store
@@ -437,7 +463,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 def set_replicas(current):
                     current.setdefault("spec", {})["replicas"] = int(replicas)
                     return current
-                obj = store.patch(rtype, request.namespace, request.name, set_replicas, dry_run=query.get("dryRun") == "All",
+                obj = store.patch(rtype, request.namespace, request.name, set_replicas, "scale", dry_run=query.get("dryRun") == "All",
                                   manager=self._field_manager(query))
         selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         metadata = obj["metadata"]
