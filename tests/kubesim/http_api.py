@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, selectors, server_side_apply, tables, tls, watch
+from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, reviews, selectors, server_side_apply, tables, tls, watch
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
@@ -232,6 +232,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return
             if request is None:
                 code = self._serve_non_resource(method, url.path, segments)
+            elif reviews.is_review(request.rtype) and verb == "create" and not request.subresource:
+                code = self.send_json(201, reviews.answer(self.cluster, request, self._json_body(self.read_body()), reviews.user_info(user)))
             else:
                 code = self._serve_resource(method, verb, request, query)
         except errors.ApiError as error:
