@@ -163,3 +163,73 @@ def test_apply_server_side_creates_updates_conflicts_forces_and_prunes(cluster, 
     kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=second)
     again = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
     assert again["metadata"]["generation"] == applied["metadata"]["generation"]
+
+
+def test_apply_of_a_list_is_validated_against_the_published_schemas(cluster, kubectl, tmp_path):
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gadgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "properties": {"spec": {"type": "object", "description": "What the gadget should be.",
+                                                                  "properties": {"size": {"type": "integer", "description": "How big."}}}}}}}]}}
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps(crd))
+    kubectl(cluster, "create", "namespace", "team")
+    kubectl(cluster, "create", "configmap", "settings", "-n", "team", "--from-literal=color=blue")
+    kubectl(cluster, "create", "deployment", "web", "-n", "team", "--image=nginx:1.27")
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "example.com/v1", "kind": "Gadget",
+                                                          "metadata": {"name": "g1", "namespace": "team"}, "spec": {"size": 2}}))
+    # What `kubectl get -o json | kubectl apply -f -` does: a v1 List, validated by kubectl itself against /openapi/v2.
+    listed = kubectl(cluster, "get", "configmap/settings", "deployment/web", "gadget/g1", "-n", "team", "-o", "json").stdout
+    assert json.loads(listed)["kind"] == "List"
+    applied = kubectl(cluster, "apply", "-f", "-", stdin=listed).stdout
+    assert "configmap/settings configured" in applied and "deployment.apps/web configured" in applied and "gadget.example.com/g1 configured" in applied
+    # A field no schema has is refused before anything is sent.
+    cluster.control.clear_audit()
+    wrong = kubectl(cluster, "apply", "-f", "-", stdin=listed.replace('"data": {', '"datum": {'), check=False)
+    assert wrong.returncode != 0 and 'unknown field "datum" in io.k8s.api.core.v1.ConfigMap' in wrong.stderr
+    assert not [r for r in cluster.control.audit() if r["verb"] in ("create", "patch", "update")]
+
+
+def test_explain_reads_the_schemas_of_builtin_kinds_and_custom_resources(cluster, kubectl):
+    spec = kubectl(cluster, "explain", "deployment.spec").stdout
+    assert "KIND:       Deployment" in spec and "DeploymentSpec is the specification of the desired behavior" in spec
+    assert "replicas\t<integer>" in spec and "template\t<PodTemplateSpec> -required-" in spec
+    ports = kubectl(cluster, "explain", "pods.spec.containers.ports.containerPort").stdout
+    assert "FIELD: containerPort <integer>" in ports
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gadgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "properties": {"spec": {"type": "object", "description": "What the gadget should be.",
+                                                                  "properties": {"size": {"type": "integer", "description": "How big."}}}}}}}]}}
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps(crd))
+    gadget = kubectl(cluster, "explain", "gadget.spec").stdout
+    assert "What the gadget should be." in gadget and "size\t<integer>" in gadget and "How big." in gadget
+
+
+def test_create_generators_send_protobuf_the_emulator_reads(cluster, kubectl):
+    kubectl(cluster, "create", "serviceaccount", "robot")
+    kubectl(cluster, "create", "deployment", "web", "--image=nginx:1.27", "--port=80", "--replicas=0")
+    kubectl(cluster, "create", "role", "reader", "--verb=get,list", "--resource=pods")
+    kubectl(cluster, "create", "rolebinding", "robot-reads", "--role=reader", "--serviceaccount=default:robot")
+    kubectl(cluster, "create", "secret", "generic", "creds", "--from-literal=password=s3cr3t")
+    deployment = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 0
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    role = json.loads(kubectl(cluster, "get", "role", "reader", "-o", "json").stdout)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    binding = json.loads(kubectl(cluster, "get", "rolebinding", "robot-reads", "-o", "json").stdout)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}
+    assert kubectl(cluster, "get", "secret", "creds", "-o", "jsonpath={.data.password}").stdout == "czNjcjN0"
+    assert kubectl(cluster, "get", "serviceaccount", "robot", "-o", "name").stdout.strip() == "serviceaccount/robot"
+
+
+def test_auth_can_i_and_whoami_are_answered_by_review_kinds(kubesim_factory, kubectl):
+    secured = kubesim_factory(use_tls=True, token="t0ken")
+    assert kubectl(secured, "auth", "can-i", "delete", "deployments", "-n", "default").stdout.strip() == "yes"
+    assert "kubesim-admin" in kubectl(secured, "auth", "whoami").stdout
+    kubectl(secured, "create", "serviceaccount", "robot")
+    token = kubectl(secured, "create", "token", "robot").stdout.strip()
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+    answered = json.loads(kubectl(secured, "create", "-f", "-", "-o", "json", stdin=json.dumps(review)).stdout)
+    assert answered["status"]["authenticated"] is True and answered["status"]["user"]["username"] == "system:serviceaccount:default:robot"
+    assert "tokenreviews" not in kubectl(secured, "api-resources", "--verbs=list", "-o", "name").stdout

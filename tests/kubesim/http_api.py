@@ -151,6 +151,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             except errors.ApiError:
                 pass
 
+    def decoded_body(self):
+        """The request body as an object, whether sent as JSON or protobuf; None when empty."""
+        return self._json_body(self.read_body())
+
     def _json_body(self, raw):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type == "application/vnd.kubernetes.protobuf":
@@ -296,10 +300,13 @@ class ApiHandler(BaseHTTPRequestHandler):
             if core:
                 return self.send_json(200, discovery.api_versions(self.headers.get("Host") or "127.0.0.1"))
             return self.send_json(200, discovery.api_group_list(registry))
+        if segments == ["openapi", "v2"]:
+            wants_protobuf = "protobuf" in accept and "json" not in accept.split("protobuf")[0]
+            return self.send_json(200, openapi.v2_bytes(self.cluster.store, wants_protobuf), content_type=openapi.V2_PROTOBUF if wants_protobuf else JSON)
         if segments == ["openapi", "v3"]:
             return self.send_json(200, openapi.index(registry))
         if segments[:2] == ["openapi", "v3"]:
-            document = openapi.group_version_document(registry, "/".join(segments[2:]))
+            document = openapi.group_version_document(self.cluster.store, "/".join(segments[2:]))
             if document:
                 return self.send_json(200, document)
         if segments == ["api", "v1"]:

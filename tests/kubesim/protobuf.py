@@ -28,7 +28,7 @@ class ProtobufError(ValueError):
 
 
 @functools.lru_cache(maxsize=1)
-def _tables():
+def field_tables():
     with open(_TABLES, encoding="utf-8") as stream:
         return json.load(stream)
 
@@ -78,7 +78,7 @@ def decode(body):
     api_version, kind = type_meta.get(1, b"").decode(), type_meta.get(2, b"").decode()
     group, _, version = api_version.rpartition("/")
     message = "%s/%s.%s" % (group.split(".")[0] if group else "core", version, kind)
-    if message not in _tables()["messages"]:
+    if message not in field_tables()["messages"]:
         raise ProtobufError("protobuf is not supported for %s %s" % (api_version, kind))
     obj = {"apiVersion": api_version, "kind": kind}
     obj.update(_message(message, envelope.get(2, b"")))
@@ -86,10 +86,10 @@ def decode(body):
 
 
 def _message(name, data):
-    special = _tables()["special"].get(name)
+    special = field_tables()["special"].get(name)
     if special:
         return _special(special, data)
-    table = _tables()["messages"].get(name)
+    table = field_tables()["messages"].get(name)
     if table is None:
         raise ProtobufError("no field table for %s" % name)
     values = {}
@@ -132,7 +132,7 @@ def _field(go_type, present, omitempty):
             mapping[key] = _map_value(go_type[2], parts.get(2))
         return mapping if mapping else (_OMIT if omitempty else None)
     if shape == "message":
-        if _tables()["special"].get(go_type[1]) in ("time", "microtime", "raw", "string", "quantity", "intorstring", "duration"):
+        if field_tables()["special"].get(go_type[1]) in ("time", "microtime", "raw", "string", "quantity", "intorstring", "duration"):
             value = _message(go_type[1], present[-1][1] if present else b"")
             if omitempty and value in (None, "", 0):
                 return _OMIT
