@@ -10,15 +10,16 @@ kinds (and JSON merge patches for custom resources), as the schemas carry no
 patch-strategy extensions (see ``openapi_schemas``).
 """
 
-import functools
 import hashlib
 import json
+import weakref
 
 from kubesim import openapi_schemas, openapi_v2_protobuf
 
 # What kube-openapi answers for a protobuf request (the "@" form kubectl asks for is not a valid media type).
 V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 _CRDS = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+_V2_RENDERED = weakref.WeakKeyDictionary()  # store -> {(registry revision, CRD versions, protobuf): bytes}
 
 _FIELD_VALIDATION = {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True},
                      "description": "Ignore, Warn or Strict"}
@@ -78,7 +79,7 @@ def group_version_document(store, key):
             paths[collection] = {"post": _operation(rtype, "post")}
         if "patch" in rtype.verbs:
             paths[item] = {"patch": _operation(rtype, "patch"), "put": _operation(rtype, "put")}
-    found, kinds = _definitions(store)
+    found, kinds, _ = _definitions(store)
     roots = [kinds[(group, version, rtype.plural)] for rtype in resources if (group, version, rtype.plural) in kinds]
     schemas = _rewrite_refs(openapi_schemas.reachable(found, roots), "#/components/schemas/")
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "unversioned"}, "paths": paths, "components": {"schemas": schemas}}
@@ -86,24 +87,25 @@ def group_version_document(store, key):
 
 def v2_document(store):
     """The whole /openapi/v2 (Swagger 2.0) document: every definition; no paths, so kubectl keeps its own patch types."""
-    found, _ = _definitions(store)
+    found, _, custom = _definitions(store)
+    found = {name: openapi_schemas.to_v2(schema) if name in custom else schema for name, schema in found.items()}
     return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "unversioned"}, "paths": {},
             "definitions": found}
 
 
 def v2_bytes(store, protobuf):
-    """/openapi/v2 rendered as JSON or as gnostic's protobuf, cached until the served kinds or CRDs change."""
+    """/openapi/v2 rendered as JSON or as gnostic's protobuf, kept until the served kinds or CRDs change."""
     crd_type = store.registry.lookup(*_CRDS)
     crd_versions = tuple(obj["metadata"]["resourceVersion"] for obj in store.objects(crd_type)) if crd_type else ()
-    return _v2_rendered(store, store.registry.revision, crd_versions, protobuf)
-
-
-@functools.lru_cache(maxsize=4)
-def _v2_rendered(store, revision, crd_versions, protobuf):  # pylint: disable=unused-argument
-    document = v2_document(store)
-    if protobuf:
-        return openapi_v2_protobuf.encode_document(document)
-    return json.dumps(document, separators=(",", ":")).encode()
+    key = (store.registry.revision, crd_versions, protobuf)
+    cached = _V2_RENDERED.setdefault(store, {})
+    if key not in cached:
+        document = v2_document(store)
+        rendered = openapi_v2_protobuf.encode_document(document) if protobuf else json.dumps(document, separators=(",", ":")).encode()
+        if len(cached) > 2:
+            cached.clear()
+        cached[key] = rendered
+    return cached[key]
 
 
 def _rewrite_refs(schema, prefix):

@@ -170,10 +170,10 @@ def _builtin_definitions(types_key):
 
 
 def definitions(registry, crds):
-    """({definition name: schema}, {(group, version, plural): definition name}) of every served kind."""
+    """({definition name: schema}, {(group, version, plural): definition name}, {CRD definition names}) of every served kind."""
     builtin = tuple(sorted((t.group, t.version, t.kind, t.plural) for t in registry.all_types() if not t.from_crd))
     found, kinds = _builtin_definitions(builtin)
-    found, kinds = dict(found), dict(kinds)
+    found, kinds, custom = dict(found), dict(kinds), set()
     for crd in crds:
         spec = crd.get("spec") or {}
         group, names = spec.get("group", ""), spec.get("names") or {}
@@ -181,10 +181,16 @@ def definitions(registry, crds):
             schema = (version.get("schema") or {}).get("openAPIV3Schema")
             if not version.get("served", True) or not isinstance(schema, dict):
                 continue
-            name = "%s.%s.%s" % (".".join(reversed(group.split("."))), version["name"], names.get("kind", ""))
+            name = crd_definition_name(group, version["name"], names.get("kind", ""))
             found[name] = custom_resource_schema(schema, group, version["name"], names.get("kind", ""))
             kinds[(group, version["name"], names.get("plural", ""))] = name
-    return found, kinds
+            custom.add(name)
+    return found, kinds, custom
+
+
+def crd_definition_name(group, version, kind):
+    """``com.example.v1.Gadget`` for example.com/v1 Gadget."""
+    return "%s.%s.%s" % (".".join(reversed(group.split("."))), version, kind)
 
 
 def custom_resource_schema(schema, group, version, kind):
@@ -222,3 +228,32 @@ def _refs(schema):
     elif isinstance(schema, list):
         for item in schema:
             yield from _refs(item)
+
+
+def to_v2(schema):
+    """A custom resource schema as kube-apiserver publishes it in OpenAPI v2, which kubectl's validator reads.
+
+    As apiextensions' ToStructuralOpenAPIV2: no allOf/oneOf/anyOf/not; a nullable or
+    x-kubernetes-preserve-unknown-fields node loses its properties and items (a nullable
+    one its type too); an array without items and an int-or-string lose their type.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: value for key, value in schema.items() if key not in ("allOf", "oneOf", "anyOf", "not", "nullable")}
+    if schema.get("nullable") or schema.get("x-kubernetes-preserve-unknown-fields"):
+        out.pop("properties", None)
+        out.pop("items", None)
+        if schema.get("nullable"):
+            out.pop("type", None)
+    if "properties" in out:
+        out["properties"] = {name: to_v2(value) for name, value in out["properties"].items()}
+        nullable = {name for name, value in schema["properties"].items() if isinstance(value, dict) and value.get("nullable")}
+        if nullable and out.get("required"):
+            out["required"] = [name for name in out["required"] if name not in nullable]
+    if isinstance(out.get("items"), dict):
+        out["items"] = to_v2(out["items"])
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = to_v2(out["additionalProperties"])
+    if (out.get("type") == "array" and "items" not in out) or schema.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+    return out

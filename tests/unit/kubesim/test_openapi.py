@@ -69,3 +69,17 @@ def test_v2_is_served_as_json_and_as_the_protobuf_kubectl_unmarshals(cluster, ap
     assert extension[1] == b"x-kubernetes-group-version-kind"
     yaml_text = {number: value for number, _, value in protobuf.fields(extension[2])}[2]
     assert json.loads(yaml_text) == [{"group": "", "version": "v1", "kind": "ConfigMap"}]
+
+
+def test_v2_custom_resource_schemas_are_made_structural_for_kubectl(api):
+    crd = json.loads(json.dumps(CRD))
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"].update({
+        "config": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"known": {"type": "string"}}},
+        "port": {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]},
+        "note": {"type": "string", "nullable": True}})
+    api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    gadget = api.get("/openapi/v2")[1]["definitions"]["com.example.v1.Gadget"]["properties"]
+    assert gadget["config"] == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    assert gadget["port"] == {"x-kubernetes-int-or-string": True} and gadget["note"] == {}
+    v3 = api.get("/openapi/v3/apis/example.com/v1")[1]["components"]["schemas"]["com.example.v1.Gadget"]["properties"]
+    assert v3["port"]["anyOf"] and v3["config"]["properties"] == {"known": {"type": "string"}}
