@@ -233,3 +233,14 @@ def test_auth_can_i_and_whoami_are_answered_by_review_kinds(kubesim_factory, kub
     answered = json.loads(kubectl(secured, "create", "-f", "-", "-o", "json", stdin=json.dumps(review)).stdout)
     assert answered["status"]["authenticated"] is True and answered["status"]["user"]["username"] == "system:serviceaccount:default:robot"
     assert "tokenreviews" not in kubectl(secured, "api-resources", "--verbs=list", "-o", "name").stdout
+
+
+def test_moving_from_client_side_to_server_side_apply_and_back(cluster, kubectl):
+    kubectl(cluster, "apply", "-f", "-", stdin=_web_deployment(2, ["A"], {"app": "web"}))
+    # The fields client-side apply set change hands without a conflict, as on a real cluster.
+    assert "serverside-applied" in kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=_web_deployment(3, ["A"], {"app": "web"})).stdout
+    assert kubectl(cluster, "get", "deployment", "web", "-o", "jsonpath={.spec.replicas}").stdout == "3"
+    # And a later client-side apply computes its patch from the configuration applied last.
+    kubectl(cluster, "apply", "-f", "-", stdin=_web_deployment(2, ["A", "B"], {"app": "web"}))
+    deployment = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 2 and [e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]] == ["A", "B"]

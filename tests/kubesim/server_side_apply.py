@@ -9,6 +9,9 @@ fields of its configuration, and the fields it applied last time but no longer
 applies are removed when no other manager owns them. The result goes through
 the normal write path (defaults, validation, storage), and kube-apiserver's
 rule that a write changing nothing but managedFields times is a no-op holds.
+For the manager ``kubectl``, as kube-apiserver does, conflicts over fields of
+the last client-side applied configuration do not stop the apply, and that
+configuration (the annotation) is kept in step with what is applied.
 
 List keys and atomic fields are those ``managed_fields`` knows (common
 built-in fields; other lists are atomic).
@@ -20,6 +23,9 @@ import json
 from kubesim import errors, managed_fields
 
 APPLY_OPERATION = "Apply"
+# kubectl's server-side apply manager: kube-apiserver upgrades objects client-side applied by kubectl for it.
+KUBECTL = "kubectl"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def check_field_manager(field_manager):
@@ -75,7 +81,12 @@ def apply(live, config, rtype, manager, force):
         if identity != mine:
             conflicts.extend((entry, path) for path in sorted(paths & changed))
     if conflicts and not force:
-        raise conflict_error(conflicts)
+        if manager == KUBECTL:  # kubectl moving an object from client-side to server-side apply
+            upgradable = _upgradable_from_client_side_apply(base)
+            conflicts = [(entry, path) for entry, path in conflicts if path not in upgradable]
+        if conflicts:
+            raise conflict_error(conflicts)
+        force = True
 
     applied = {path for path, value in managed_fields.field_paths(config_part).items() if _owned(path, value)}
     entries, still_owned = [], set(applied)
@@ -92,6 +103,12 @@ def apply(live, config, rtype, manager, force):
         if not any(path[:index] in dropped for index in range(1, len(path))):  # a removed parent took it already
             _remove_path(merged, path)
 
+    annotations = merged["metadata"].get("annotations") or {}
+    if manager == KUBECTL and LAST_APPLIED in annotations:
+        # Keep client-side apply's record in step, so a later `kubectl apply` computes its patches from this configuration.
+        config_only = copy.deepcopy(config)
+        (config_only["metadata"].get("annotations") or {}).pop(LAST_APPLIED, None)
+        annotations[LAST_APPLIED] = json.dumps(config_only, sort_keys=True, separators=(",", ":")) + "\n"
     own_entry = next((entry for identity, entry, _ in owners if identity == mine), None)
     fields_v1 = managed_fields.to_fields_v1(applied)
     unchanged = (not created and _without_managed_fields(merged) == _without_managed_fields(live) and own_entry is not None
@@ -110,6 +127,20 @@ def apply(live, config, rtype, manager, force):
     else:
         merged["metadata"].pop("managedFields", None)
     return merged
+
+
+def _upgradable_from_client_side_apply(live):
+    """Fields kubectl's last-applied configuration set to the value they still have (kube's lastAppliedManager):
+    kubectl --server-side takes them over from the client-side apply manager without a conflict."""
+    try:
+        last_applied = json.loads(((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED) or "null")
+    except ValueError:
+        return set()
+    if not isinstance(last_applied, dict):
+        return set()
+    live_paths = managed_fields.field_paths(_tracked(live))
+    return {path for path, value in managed_fields.field_paths(_tracked(last_applied)).items()
+            if path in live_paths and (value is managed_fields.NODE or live_paths[path] == value)}
 
 
 def conflict_error(conflicts):

@@ -1,5 +1,7 @@
 """Server-side apply: creation, per-manager ownership, conflicts, force, and removal of fields no longer applied."""
 
+import json
+
 APPLY = "application/apply-patch+yaml"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -120,3 +122,21 @@ def test_malformed_apply_requests_are_refused_as_kube_apiserver_does(cluster, ap
                                 content_type=APPLY)
     assert code == 201 and status["data"] == {"a": "yaml"}  # YAML bodies are read
     assert api.get(CONFIGMAPS + "/x")[0] == 200
+
+
+def test_kubectl_takes_over_what_its_client_side_apply_set_and_keeps_the_annotation_in_step(cluster, api):
+    cluster.control.configure(controllers=False)
+    last_applied = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"}, "data": {"a": "1"}}
+    client_side = dict(last_applied, metadata=dict(last_applied["metadata"], annotations={
+        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(last_applied) + "\n"}))
+    api.post(CONFIGMAPS + "?fieldManager=kubectl-client-side-apply", client_side)
+    api.patch(CONFIGMAPS + "/settings?fieldManager=editor", {"data": {"b": "2"}})
+    changed = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "3", "b": "3"}}
+    # Another applier conflicts with the client-side apply manager; a field another manager set conflicts for kubectl too.
+    assert _apply(api, CONFIGMAPS + "/settings", changed, manager="helm")[0] == 409
+    code, status, _ = _apply(api, CONFIGMAPS + "/settings", changed)
+    assert code == 409 and status["message"] == 'Apply failed with 1 conflict: conflict with "editor" using v1: .data.b'
+    code, applied, _ = _apply(api, CONFIGMAPS + "/settings", dict(changed, data={"a": "3"}))
+    assert code == 200 and applied["data"] == {"a": "3", "b": "2"}
+    annotation = applied["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert json.loads(annotation) == dict(changed, data={"a": "3"})
