@@ -442,8 +442,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _server_side_apply(self, request, query, dry_run):
         """PATCH with an apply configuration: update the object, or create it when absent (201)."""
         rtype, store = request.rtype, self.cluster.store
-        if request.subresource:
-            raise errors.unsupported_media_type("application/apply-patch+yaml", PATCH_TYPES[:3])
+        subresource = request.subresource  # None or "status"
         manager, force = query.get("fieldManager"), query.get("force") in ("true", "1")
         server_side_apply.check_field_manager(manager)
         try:
@@ -453,12 +452,14 @@ class ApiHandler(BaseHTTPRequestHandler):
         config = server_side_apply.parse_request(body, rtype, request.name)
         with store.lock:
             if store.find(rtype, request.namespace, request.name) is None:
+                if subresource:
+                    raise errors.not_found(rtype.group, rtype.plural, request.name)
                 created = server_side_apply.apply(None, config, rtype, manager, force)
                 code, result = 201, store.view(rtype, store.create(rtype, request.namespace, created, dry_run=dry_run, manager=None))
             else:
                 code, result = 200, store.patch(rtype, request.namespace, request.name,
-                                                lambda live: server_side_apply.apply(live, config, rtype, manager, force),
-                                                dry_run=dry_run, manager=None)
+                                                lambda live: server_side_apply.apply(live, config, rtype, manager, force, subresource),
+                                                subresource, dry_run=dry_run, manager=None)
         return self.send_json(code, result)
 
     def _serve_scale(self, method, request, query):

@@ -56,25 +56,27 @@ def parse_request(body, rtype, name):
     return body
 
 
-def apply(live, config, rtype, manager, force):
+def apply(live, config, rtype, manager, force, subresource=None):
     """The object ``config`` applied by ``manager`` onto ``live`` (None when absent), managedFields set.
+
+    ``subresource`` "status": only the status is applied and owned (under an entry for the subresource).
 
     Raises a 409 Conflict naming each conflicting field and its manager unless ``force``.
     """
     created = live is None
     base = {"apiVersion": rtype.api_version, "kind": rtype.kind, "metadata": {}} if created else live
-    config_part = _tracked(config)
+    config_part = _tracked(config, subresource)
     merged = _merge(copy.deepcopy(base), config_part, "", "")
     for key in ("apiVersion", "kind"):
         merged[key] = base[key]
 
     old_entries = [] if created else (live["metadata"].get("managedFields") or [])
     owners = [(_identity(entry), entry, managed_fields.from_fields_v1(entry.get("fieldsV1"))) for entry in old_entries]
-    mine = (manager, APPLY_OPERATION, None)
+    mine = (manager, APPLY_OPERATION, subresource)
     last_applied = next((paths for identity, _, paths in owners if identity == mine), set())
 
-    live_paths = managed_fields.field_paths(_tracked(base))
-    merged_paths = managed_fields.field_paths(_tracked(merged))
+    live_paths = managed_fields.field_paths(_tracked(base, subresource))
+    merged_paths = managed_fields.field_paths(_tracked(merged, subresource))
     changed, removed = managed_fields.changed_paths(live_paths, merged_paths)
     conflicts = []
     for identity, entry, paths in owners:
@@ -82,7 +84,7 @@ def apply(live, config, rtype, manager, force):
             conflicts.extend((entry, path) for path in sorted(paths & changed))
     if conflicts and not force:
         if manager == KUBECTL:  # kubectl moving an object from client-side to server-side apply
-            upgradable = _upgradable_from_client_side_apply(base)
+            upgradable = _upgradable_from_client_side_apply(base) if subresource is None else set()
             conflicts = [(entry, path) for entry, path in conflicts if path not in upgradable]
         if conflicts:
             raise conflict_error(conflicts)
@@ -120,6 +122,8 @@ def apply(live, config, rtype, manager, force):
     if applied:
         entries.append({"manager": manager, "operation": APPLY_OPERATION, "apiVersion": rtype.api_version, "time": managed_fields.now(),
                         "fieldsType": "FieldsV1", "fieldsV1": fields_v1})
+        if subresource:
+            entries[-1]["subresource"] = subresource
     # managedFields are stored sorted: Apply before Update, then by time (stable otherwise).
     entries.sort(key=lambda entry: (entry.get("operation") or "", entry.get("time") or ""))
     if entries:
@@ -202,8 +206,10 @@ def _owned(path, value):
     return value is not managed_fields.NODE or path[-1][:2] in ("k:", "v:")
 
 
-def _tracked(obj):
-    """What a main-resource apply manages: all but status and the type fields."""
+def _tracked(obj, subresource=None):
+    """What an apply manages: the status for /status, else all but status and the type fields."""
+    if subresource == "status":
+        return {"status": obj["status"]} if "status" in obj else {}
     return {key: value for key, value in obj.items() if key not in ("status", "apiVersion", "kind")}
 
 

@@ -355,6 +355,10 @@ class Store:
                 new["status"] = body["status"]
             else:
                 new.pop("status", None)
+            if manager is None:  # server-side apply recorded its managedFields on the body
+                new["metadata"].pop("managedFields", None)
+                if (body.get("metadata") or {}).get("managedFields"):
+                    new["metadata"]["managedFields"] = body["metadata"]["managedFields"]
         else:
             new = body
             metadata = new.setdefault("metadata", {})

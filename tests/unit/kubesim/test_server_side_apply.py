@@ -140,3 +140,19 @@ def test_kubectl_takes_over_what_its_client_side_apply_set_and_keeps_the_annotat
     assert code == 200 and applied["data"] == {"a": "3", "b": "2"}
     annotation = applied["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
     assert json.loads(annotation) == dict(changed, data={"a": "3"})
+
+
+def test_status_is_applied_through_the_status_subresource_only(cluster, api):
+    cluster.control.configure(controllers=False)
+    _apply(api, DEPLOYMENTS + "/web", _deployment())
+    status = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 9},
+              "status": {"replicas": 2, "conditions": [{"type": "Available", "status": "True"}]}}
+    code, applied, _ = _apply(api, DEPLOYMENTS + "/web/status", status, manager="my-controller")
+    assert code == 200 and applied["status"]["replicas"] == 2 and applied["spec"]["replicas"] == 2  # spec untouched
+    entries = {(e["manager"], e["operation"], e.get("subresource")): e["fieldsV1"] for e in applied["metadata"]["managedFields"]}
+    assert entries[("my-controller", "Apply", "status")] == {"f:status": {
+        "f:conditions": {'k:{"type":"Available"}': {".": {}, "f:status": {}, "f:type": {}}}, "f:replicas": {}}}
+    status["status"] = {"replicas": 2}
+    code, applied, _ = _apply(api, DEPLOYMENTS + "/web/status", status, manager="my-controller")
+    assert code == 200 and "conditions" not in applied["status"]
+    assert _apply(api, DEPLOYMENTS + "/absent/status", dict(status, metadata={"name": "absent"}), manager="my-controller")[0] == 404
