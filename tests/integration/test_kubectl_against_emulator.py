@@ -221,6 +221,10 @@ def test_create_generators_send_protobuf_the_emulator_reads(cluster, kubectl):
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}
     assert kubectl(cluster, "get", "secret", "creds", "-o", "jsonpath={.data.password}").stdout == "czNjcjN0"
     assert kubectl(cluster, "get", "serviceaccount", "robot", "-o", "name").stdout.strip() == "serviceaccount/robot"
+    kubectl(cluster, "create", "cronjob", "nightly", "--image=busybox", "--schedule=0 1 * * *")
+    kubectl(cluster, "create", "job", "nightly-now", "--from=cronjob/nightly")  # an ownerReference (a UID) in protobuf
+    job = json.loads(kubectl(cluster, "get", "job", "nightly-now", "-o", "json").stdout)
+    assert [owner["name"] for owner in job["metadata"]["ownerReferences"]] == ["nightly"]
 
 
 def test_auth_can_i_and_whoami_are_answered_by_review_kinds(kubesim_factory, kubectl):

@@ -186,9 +186,9 @@ def _zero(kind):
 
 
 def _special(kind, data):
-    parts = {number: value for number, _, value in fields(data)}
-    if kind == "string":
+    if kind == "string":  # a named string type (types.UID): the bytes are the value
         return data.decode("utf-8")
+    parts = {number: value for number, _, value in fields(data)}
     if kind == "quantity":
         return parts.get(1, b"").decode() if data else "0"
     if kind in ("time", "microtime"):

@@ -57,9 +57,11 @@ def test_a_deployment_keeps_a_zero_pointer_and_reads_int_or_string_quantities_an
 
 
 def test_service_account_role_binding_and_secret(cluster, api):
+    owner = _message((1, "ConfigMap"), (3, "owner"), (4, "0f6a2b1c-uid"), (5, "v1"), (6, True))
     code, account, _ = _post(api, "/api/v1/namespaces/default/serviceaccounts",
-                             _envelope("v1", "ServiceAccount", _message((1, _message((1, "robot"))), (4, False))))
+                             _envelope("v1", "ServiceAccount", _message((1, _message((1, "robot"), (13, owner))), (4, False))))
     assert code == 201 and account["automountServiceAccountToken"] is False
+    assert account["metadata"]["ownerReferences"] == [{"kind": "ConfigMap", "name": "owner", "uid": "0f6a2b1c-uid", "apiVersion": "v1", "controller": True}]
     rule = _message((1, ["get", "list"]), (2, [""]), (3, ["pods"]))
     code, role, _ = _post(api, "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
                           _envelope("rbac.authorization.k8s.io/v1", "Role", _message((1, _message((1, "reader"))), (2, rule))))
