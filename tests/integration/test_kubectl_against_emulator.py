@@ -131,3 +131,120 @@ def test_rollout_status_of_a_deployment_and_a_statefulset(cluster, kubectl):
     assert "partitioned roll out complete: 2 new pods have been updated" in stateful_set
     kubectl(cluster, "set", "image", "deployment/web", "web=nginx:1.28", "-n", "default")
     assert "successfully rolled out" in kubectl(cluster, "rollout", "status", "deployment/web", "-n", "default", "--timeout=60s").stdout
+
+
+def _web_deployment(replicas, env, labels):
+    return yaml.safe_dump({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default", "labels": labels},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                     {"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}],
+                      "env": [{"name": name, "value": "1"} for name in env]}]}}}})
+
+
+def test_apply_server_side_creates_updates_conflicts_forces_and_prunes(cluster, kubectl):
+    first = _web_deployment(2, ["A", "B"], {"app": "web", "tier": "front"})
+    assert "deployment.apps/web serverside-applied" in kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=first).stdout
+    deployment = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json", "--show-managed-fields").stdout)
+    assert [(e["manager"], e["operation"]) for e in deployment["metadata"]["managedFields"]][0] == ("kubectl", "Apply")
+    # Another client changes a field kubectl applied: the next apply conflicts, naming the field and the manager.
+    kubectl(cluster, "scale", "deployment", "web", "--replicas=5")
+    conflict = kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=first, check=False)
+    assert conflict.returncode != 0
+    assert 'Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas' in conflict.stderr
+    assert kubectl(cluster, "get", "deployment", "web", "-o", "jsonpath={.spec.replicas}").stdout == "5"
+    # --force-conflicts takes the field back; fields left out of the manifest (a label, an env item) are removed.
+    second = _web_deployment(2, ["A"], {"app": "web"})
+    assert "serverside-applied" in kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=second).stdout
+    applied = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert applied["spec"]["replicas"] == 2 and applied["metadata"]["labels"] == {"app": "web"}
+    assert applied["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+    # Applying again changes nothing.
+    kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=second)
+    again = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert again["metadata"]["generation"] == applied["metadata"]["generation"]
+
+
+def test_apply_of_a_list_is_validated_against_the_published_schemas(cluster, kubectl, tmp_path):
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gadgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "properties": {"spec": {"type": "object", "description": "What the gadget should be.",
+                                                                  "properties": {"size": {"type": "integer", "description": "How big."}}}}}}}]}}
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps(crd))
+    kubectl(cluster, "create", "namespace", "team")
+    kubectl(cluster, "create", "configmap", "settings", "-n", "team", "--from-literal=color=blue")
+    kubectl(cluster, "create", "deployment", "web", "-n", "team", "--image=nginx:1.27")
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "example.com/v1", "kind": "Gadget",
+                                                          "metadata": {"name": "g1", "namespace": "team"}, "spec": {"size": 2}}))
+    # What `kubectl get -o json | kubectl apply -f -` does: a v1 List, validated by kubectl itself against /openapi/v2.
+    listed = kubectl(cluster, "get", "configmap/settings", "deployment/web", "gadget/g1", "-n", "team", "-o", "json").stdout
+    assert json.loads(listed)["kind"] == "List"
+    applied = kubectl(cluster, "apply", "-f", "-", stdin=listed).stdout
+    assert "configmap/settings configured" in applied and "deployment.apps/web configured" in applied and "gadget.example.com/g1 configured" in applied
+    # A field no schema has is refused before anything is sent.
+    cluster.control.clear_audit()
+    wrong = kubectl(cluster, "apply", "-f", "-", stdin=listed.replace('"data": {', '"datum": {'), check=False)
+    assert wrong.returncode != 0 and 'unknown field "datum" in io.k8s.api.core.v1.ConfigMap' in wrong.stderr
+    assert not [r for r in cluster.control.audit() if r["verb"] in ("create", "patch", "update")]
+
+
+def test_explain_reads_the_schemas_of_builtin_kinds_and_custom_resources(cluster, kubectl):
+    spec = kubectl(cluster, "explain", "deployment.spec").stdout
+    assert "KIND:       Deployment" in spec and "DeploymentSpec is the specification of the desired behavior" in spec
+    assert "replicas\t<integer>" in spec and "template\t<PodTemplateSpec> -required-" in spec
+    ports = kubectl(cluster, "explain", "pods.spec.containers.ports.containerPort").stdout
+    assert "FIELD: containerPort <integer>" in ports
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gadgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "properties": {"spec": {"type": "object", "description": "What the gadget should be.",
+                                                                  "properties": {"size": {"type": "integer", "description": "How big."}}}}}}}]}}
+    kubectl(cluster, "apply", "-f", "-", stdin=json.dumps(crd))
+    gadget = kubectl(cluster, "explain", "gadget.spec").stdout
+    assert "What the gadget should be." in gadget and "size\t<integer>" in gadget and "How big." in gadget
+
+
+def test_create_generators_send_protobuf_the_emulator_reads(cluster, kubectl):
+    kubectl(cluster, "create", "serviceaccount", "robot")
+    kubectl(cluster, "create", "deployment", "web", "--image=nginx:1.27", "--port=80", "--replicas=0")
+    kubectl(cluster, "create", "role", "reader", "--verb=get,list", "--resource=pods")
+    kubectl(cluster, "create", "rolebinding", "robot-reads", "--role=reader", "--serviceaccount=default:robot")
+    kubectl(cluster, "create", "secret", "generic", "creds", "--from-literal=password=s3cr3t")
+    deployment = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 0
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    role = json.loads(kubectl(cluster, "get", "role", "reader", "-o", "json").stdout)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    binding = json.loads(kubectl(cluster, "get", "rolebinding", "robot-reads", "-o", "json").stdout)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}
+    assert kubectl(cluster, "get", "secret", "creds", "-o", "jsonpath={.data.password}").stdout == "czNjcjN0"
+    assert kubectl(cluster, "get", "serviceaccount", "robot", "-o", "name").stdout.strip() == "serviceaccount/robot"
+    kubectl(cluster, "create", "cronjob", "nightly", "--image=busybox", "--schedule=0 1 * * *")
+    kubectl(cluster, "create", "job", "nightly-now", "--from=cronjob/nightly")  # an ownerReference (a UID) in protobuf
+    job = json.loads(kubectl(cluster, "get", "job", "nightly-now", "-o", "json").stdout)
+    assert [owner["name"] for owner in job["metadata"]["ownerReferences"]] == ["nightly"]
+
+
+def test_auth_can_i_and_whoami_are_answered_by_review_kinds(kubesim_factory, kubectl):
+    secured = kubesim_factory(use_tls=True, token="t0ken")
+    assert kubectl(secured, "auth", "can-i", "delete", "deployments", "-n", "default").stdout.strip() == "yes"
+    assert "kubesim-admin" in kubectl(secured, "auth", "whoami").stdout
+    kubectl(secured, "create", "serviceaccount", "robot")
+    token = kubectl(secured, "create", "token", "robot").stdout.strip()
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+    answered = json.loads(kubectl(secured, "create", "-f", "-", "-o", "json", stdin=json.dumps(review)).stdout)
+    assert answered["status"]["authenticated"] is True and answered["status"]["user"]["username"] == "system:serviceaccount:default:robot"
+    assert "tokenreviews" not in kubectl(secured, "api-resources", "--verbs=list", "-o", "name").stdout
+
+
+def test_moving_from_client_side_to_server_side_apply_and_back(cluster, kubectl):
+    kubectl(cluster, "apply", "-f", "-", stdin=_web_deployment(2, ["A"], {"app": "web"}))
+    # The fields client-side apply set change hands without a conflict, as on a real cluster.
+    assert "serverside-applied" in kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=_web_deployment(3, ["A"], {"app": "web"})).stdout
+    assert kubectl(cluster, "get", "deployment", "web", "-o", "jsonpath={.spec.replicas}").stdout == "3"
+    # And a later client-side apply computes its patch from the configuration applied last.
+    kubectl(cluster, "apply", "-f", "-", stdin=_web_deployment(2, ["A", "B"], {"app": "web"}))
+    deployment = json.loads(kubectl(cluster, "get", "deployment", "web", "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 2 and [e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]] == ["A", "B"]

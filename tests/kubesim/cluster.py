@@ -9,7 +9,7 @@ from http.server import ThreadingHTTPServer
 
 import yaml
 
-from kubesim import catalog, controllers, errors, exec_ws, kubeconfig, subresources, tls
+from kubesim import authorization, catalog, controllers, errors, exec_ws, kubeconfig, subresources, tls
 from kubesim.control import ControlApi
 from kubesim.faults import AuditLog, FaultInjector
 from kubesim.garbage_collector import GarbageCollector
@@ -74,6 +74,8 @@ class KubeSim:
         self.audit = AuditLog(self.sequence)
         self.control = ControlApi(self)
         self.token = token
+        # Asked "may this user do this?" (SubjectAccessReviews); allow-all as kube-apiserver's AlwaysAllow.
+        self.authorizer = authorization.allow_all
         self.use_tls = use_tls
         self.certificates = None
         self.version_info = catalog.kubernetes_version()

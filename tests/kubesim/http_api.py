@@ -9,7 +9,9 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
+import yaml
+
+from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, reviews, selectors, server_side_apply, tables, tls, watch
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
@@ -149,6 +151,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             except errors.ApiError:
                 pass
 
+    def decoded_body(self):
+        """The request body as an object, whether sent as JSON or protobuf; None when empty."""
+        return self._json_body(self.read_body())
+
     def _json_body(self, raw):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type == "application/vnd.kubernetes.protobuf":
@@ -230,6 +236,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return
             if request is None:
                 code = self._serve_non_resource(method, url.path, segments)
+            elif reviews.is_review(request.rtype) and verb == "create" and not request.subresource:
+                code = self.send_json(201, reviews.answer(self.cluster, request, self._json_body(self.read_body()), reviews.user_info(user)))
             else:
                 code = self._serve_resource(method, verb, request, query)
         except errors.ApiError as error:
@@ -292,10 +300,13 @@ class ApiHandler(BaseHTTPRequestHandler):
             if core:
                 return self.send_json(200, discovery.api_versions(self.headers.get("Host") or "127.0.0.1"))
             return self.send_json(200, discovery.api_group_list(registry))
+        if segments == ["openapi", "v2"]:
+            wants_protobuf = "protobuf" in accept and "json" not in accept.split("protobuf")[0]
+            return self.send_json(200, openapi.v2_bytes(self.cluster.store, wants_protobuf), content_type=openapi.V2_PROTOBUF if wants_protobuf else JSON)
         if segments == ["openapi", "v3"]:
             return self.send_json(200, openapi.index(registry))
         if segments[:2] == ["openapi", "v3"]:
-            document = openapi.group_version_document(registry, "/".join(segments[2:]))
+            document = openapi.group_version_document(self.cluster.store, "/".join(segments[2:]))
             if document:
                 return self.send_json(200, document)
         if segments == ["api", "v1"]:
@@ -344,6 +355,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise errors.bad_request("the body of the request was empty")
             return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run,
                                                      manager=self._field_manager(query)))
+        if verb == "patch" and (self.headers.get("Content-Type") or "").split(";")[0].strip() == "application/apply-patch+yaml":
+            return self._server_side_apply(request, query, dry_run)
         if verb == "patch":
             return self._patch(request, dry_run, self._field_manager(query))
         if verb == "delete":
@@ -404,8 +417,8 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _patch(self, request, dry_run, manager):
         rtype = request.rtype
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-        if content_type not in PATCH_TYPES[:3]:
-            raise errors.unsupported_media_type(content_type, PATCH_TYPES[:3])
+        if content_type not in PATCH_TYPES:
+            raise errors.unsupported_media_type(content_type, PATCH_TYPES)
         if content_type == "application/strategic-merge-patch+json" and rtype.from_crd:
             raise errors.unsupported_media_type(content_type, ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"))
         body = self._json_body(self.read_body())
@@ -426,6 +439,29 @@ class ApiHandler(BaseHTTPRequestHandler):
         updated = self.cluster.store.patch(rtype, request.namespace, request.name, apply_patch, request.subresource, dry_run=dry_run, manager=manager)
         return self.send_json(200, updated)
 
+    def _server_side_apply(self, request, query, dry_run):
+        """PATCH with an apply configuration: update the object, or create it when absent (201)."""
+        rtype, store = request.rtype, self.cluster.store
+        subresource = request.subresource  # None or "status"
+        manager, force = query.get("fieldManager"), query.get("force") in ("true", "1")
+        server_side_apply.check_field_manager(manager)
+        try:
+            body = yaml.safe_load(self.read_body() or b"{}")
+        except yaml.YAMLError as exc:
+            raise errors.bad_request("error decoding YAML: %s" % exc) from exc
+        config = server_side_apply.parse_request(body, rtype, request.name)
+        with store.lock:
+            if store.find(rtype, request.namespace, request.name) is None:
+                if subresource:
+                    raise errors.not_found(rtype.group, rtype.plural, request.name)
+                created = server_side_apply.apply(None, config, rtype, manager, force)
+                code, result = 201, store.view(rtype, store.create(rtype, request.namespace, created, dry_run=dry_run, manager=None))
+            else:
+                code, result = 200, store.patch(rtype, request.namespace, request.name,
+                                                lambda live: server_side_apply.apply(live, config, rtype, manager, force, subresource),
+                                                subresource, dry_run=dry_run, manager=None)
+        return self.send_json(code, result)
+
     def _serve_scale(self, method, request, query):
         """autoscaling/v1 Scale of a Deployment, StatefulSet or ReplicaSet."""
         rtype, store = request.rtype, self.cluster.store
@@ -437,7 +473,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 def set_replicas(current):
                     current.setdefault("spec", {})["replicas"] = int(replicas)
                     return current
-                obj = store.patch(rtype, request.namespace, request.name, set_replicas, dry_run=query.get("dryRun") == "All",
+                obj = store.patch(rtype, request.namespace, request.name, set_replicas, "scale", dry_run=query.get("dryRun") == "All",
                                   manager=self._field_manager(query))
         selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         metadata = obj["metadata"]

@@ -54,6 +54,8 @@ _SET_LISTS = {("metadata", "finalizers"), ("spec", "finalizers")}
 # Struct types marked +structType=atomic that appear as objects: owned as one leaf.
 _ATOMIC_STRUCT_MARKERS = ("matchLabels", "matchExpressions")
 _ATOMIC_FIELDS = {"roleRef"}
+# Defaults of list keys a client may leave out (+default markers on the key fields).
+_KEY_DEFAULTS = {"protocol": "TCP"}
 
 
 def manager_from_request(query, user_agent):
@@ -84,20 +86,35 @@ def zero_value(rtype):
     return zero
 
 
-def _list_keys(parent, field, items):
+def list_keys(parent, field, items):
+    """The map keys of a keyed list, or None for an atomic list."""
     keys = _LIST_KEYS.get((parent, field)) or _LIST_KEYS.get(("*", field))
     if keys and all(isinstance(item, dict) and keys[0] in item for item in items):
         return keys
     return None
 
 
-def _item_key(item, keys):
-    # Keys absent from an item (a defaulted key the client left out) are not part of its identity.
-    return "k:" + json.dumps({key: item[key] for key in sorted(keys) if key in item}, separators=(",", ":"))
+def key_value(item, key):
+    """An item's key field, its schema default when left out (a port's protocol), as structured-merge-diff reads keys."""
+    return item.get(key, _KEY_DEFAULTS.get(key))
+
+
+def item_key(item, keys):
+    # Keys absent from an item with no default are not part of its identity.
+    values = {key: key_value(item, key) for key in sorted(keys)}
+    return "k:" + json.dumps({key: value for key, value in values.items() if value is not None}, separators=(",", ":"))
+
+
+def is_set_list(parent, field, items):
+    return (parent, field) in _SET_LISTS and all(not isinstance(item, (dict, list)) for item in items)
+
+
+def is_atomic_struct(field, value):
+    return field in _ATOMIC_FIELDS or (isinstance(value, dict) and any(marker in value for marker in _ATOMIC_STRUCT_MARKERS))
 
 
 # The value recorded for a node (a map, struct or list item) rather than a leaf.
-_NODE = object()
+NODE = _NODE = object()
 
 
 def field_paths(obj):
@@ -116,21 +133,21 @@ def _walk(value, path, parent, field, paths):
                 _walk(child, path + ("f:" + key,), field, key, paths)
         return
     if isinstance(value, list) and value:
-        if (parent, field) in _SET_LISTS and all(not isinstance(item, (dict, list)) for item in value):
+        if is_set_list(parent, field, value):
             for item in value:
                 paths[path + ("v:" + json.dumps(item, separators=(",", ":")),)] = item
             return
-        keys = _list_keys(parent, field, value)
+        keys = list_keys(parent, field, value)
         if not keys:
             paths[path] = value  # an atomic list
             return
         for item in value:
-            item_path = path + (_item_key(item, keys),)
+            item_path = path + (item_key(item, keys),)
             paths[item_path] = _NODE
             for key, child in item.items():
                 _walk(child, item_path + ("f:" + key,), field, key, paths)
         return
-    if isinstance(value, dict) and value and field not in _ATOMIC_FIELDS and not any(marker in value for marker in _ATOMIC_STRUCT_MARKERS):
+    if isinstance(value, dict) and value and not is_atomic_struct(field, value):
         paths[path] = _NODE
         for key, child in value.items():
             _walk(child, path + ("f:" + key,), field, key, paths)
@@ -138,7 +155,7 @@ def _walk(value, path, parent, field, paths):
     paths[path] = value
 
 
-def _changed(old_paths, new_paths):
+def changed_paths(old_paths, new_paths):
     """Paths the write added or whose value it changed, and paths it removed."""
     changed = {path for path, value in new_paths.items()
                if path not in old_paths or (value is not _NODE and old_paths[path] is not _NODE and old_paths[path] != value)}
@@ -187,7 +204,7 @@ def record_update(old, new, rtype, manager, subresource=None):
     """
     created = old is None
     before = zero_value(rtype) if created else _tracked(old, subresource)
-    changed, removed = _changed(field_paths(before), field_paths(_tracked(new, subresource)))
+    changed, removed = changed_paths(field_paths(before), field_paths(_tracked(new, subresource)))
     metadata = new.setdefault("metadata", {})
     if not created and not changed and not removed:
         # Nothing changed: the entries (and their times) stay, so a no-op write stays a no-op.
@@ -207,7 +224,7 @@ def record_update(old, new, rtype, manager, subresource=None):
             entries.append(dict(entry, fieldsV1=to_fields_v1(paths)))
     mine = own_paths | changed
     if mine:
-        entry = {"manager": manager, "operation": "Update", "apiVersion": rtype.api_version, "time": _now(),
+        entry = {"manager": manager, "operation": "Update", "apiVersion": rtype.api_version, "time": now(),
                  "fieldsType": "FieldsV1", "fieldsV1": to_fields_v1(mine)}
         if subresource:
             entry["subresource"] = subresource
@@ -218,7 +235,7 @@ def record_update(old, new, rtype, manager, subresource=None):
         metadata.pop("managedFields", None)
 
 
-def _now():
+def now():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 

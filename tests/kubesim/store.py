@@ -267,11 +267,13 @@ class Store:
     # ---------------------------------------------------------------- writes
 
     def create(self, rtype, namespace, body, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
-        """POST; ``manager`` is the field manager the write is recorded for in managedFields."""
+        """POST; ``manager`` is the field manager the write is recorded for in managedFields
+        (None: the body's managedFields were set by server-side apply)."""
         with self.lock:
             obj = self._prepare_create(rtype, namespace, body)
             strategies.strategy_for(rtype).apply_defaults(rtype, obj)
-            managed_fields.record_update(None, obj, rtype, manager)
+            if manager is not None:
+                managed_fields.record_update(None, obj, rtype, manager)
             strategies.strategy_for(rtype).before_create(self, rtype, obj)
             self._check_sizes(rtype, obj, dry_run)
             if dry_run:
@@ -366,7 +368,10 @@ class Store:
             return self._update(rtype, old, body, subresource, dry_run, manager)
 
     def patch(self, rtype, namespace, name, apply_patch, subresource=None, dry_run=False, manager=managed_fields.CONTROLLER_MANAGER):
-        """PATCH: ``apply_patch(current)`` returns the patched object, applied under the store lock."""
+        """PATCH: ``apply_patch(current)`` returns the patched object, applied under the store lock.
+
+        ``manager`` None: ``apply_patch`` set managedFields itself (server-side apply).
+        """
         with self.lock:
             old = self._require(rtype, namespace, name).obj
             patched = apply_patch(copy.deepcopy(self.view(rtype, old)))
@@ -386,6 +391,10 @@ class Store:
                 new["status"] = body["status"]
             else:
                 new.pop("status", None)
+            if manager is None:  # server-side apply recorded its managedFields on the body
+                new["metadata"].pop("managedFields", None)
+                if (body.get("metadata") or {}).get("managedFields"):
+                    new["metadata"]["managedFields"] = body["metadata"]["managedFields"]
         else:
             new = body
             metadata = new.setdefault("metadata", {})
@@ -406,7 +415,8 @@ class Store:
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = rtype.kind
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
-        managed_fields.record_update(old, new, rtype, manager, subresource)
+        if manager is not None:
+            managed_fields.record_update(old, new, rtype, manager, subresource)
         strategies.strategy_for(rtype).before_update(self, rtype, old, new)
         if new == old:
             return self.view(rtype, old)  # a no-op write keeps the resourceVersion, as kube-apiserver does

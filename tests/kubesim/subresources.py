@@ -34,13 +34,9 @@ def serve(handler, cluster, method, request, query):
 
 
 def _body(handler):
-    raw = handler.read_body()
-    if not raw:
+    body = handler.decoded_body()  # JSON or protobuf (kubectl create token sends protobuf)
+    if body is None:
         raise errors.bad_request("the body of the request was empty")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise errors.bad_request("couldn't get version/kind; json parse error: %s" % exc) from exc
     if not isinstance(body, dict):
         raise errors.bad_request("the object provided is not a JSON object")
     return body
