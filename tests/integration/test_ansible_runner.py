@@ -83,7 +83,7 @@ def kubeconfig_credential(cluster):
 
 def s3_job_settings(s3_bucket, s3_endpoint, s3_credentials, prefix):
     """(AWS credential env, location extra vars) of a job template that backs up to the loopback S3 bucket."""
-    _, bucket = s3_bucket
+    bucket = s3_bucket[1]
     config = {"endpoint_url": s3_endpoint, "force_path_style": True, "region": "us-east-1"}
     return (aws_environment(s3_credentials["AWS_ACCESS_KEY_ID"], s3_credentials["AWS_SECRET_ACCESS_KEY"]),
             "s3://%s/%s" % (bucket, prefix), config)
