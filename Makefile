@@ -1,6 +1,7 @@
 # kubesafe.k8s development tasks (GNU make).
 #
-#   make test          pip check, then unit, integration and sanity (what CI runs: .ci/run)
+#   make test          pip check, then lint, unit, integration and sanity (what CI runs: .ci/run)
+#   make lint          ansible-lint, production profile (as Galaxy's importer runs it)
 #   make unit          pytest tests/unit
 #   make integration   pytest tests/integration (ansible-playbook against the emulator)
 #   make sanity        ansible-test sanity on a copy of the collection
@@ -8,6 +9,7 @@
 #   make demo          start the emulator, run the demo steps against it, stop it
 #   make bench         run the benchmarks
 #   make collection    build the collection tarball into build/
+#   make ee-context    the execution environment's build context in build/ee-context (ansible-builder create)
 #   make clean         remove generated files (keeps .venv and backups/)
 #   make distclean     clean, and remove .venv
 
@@ -19,9 +21,13 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
-# Marks a venv whose packages match requirements*.txt; re-install when they change.
+# Marks a venv whose packages match requirements*.txt: it holds their SHA-256.
+# The rule runs when a requirements file is newer than the stamp, but installs
+# only when their content changed: a fresh clone (every file's mtime is the
+# clone's time) next to an existing venv does not reinstall it.
 VENV_STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements.txt tests/requirements.txt
+REQUIREMENTS_HASH = $$(cat $(REQUIREMENTS) | sha256sum | cut -d' ' -f1)
 
 # The emulator is test support code, importable as `kubesim` from tests/.
 TESTS_PYTHONPATH := tests$(if $(PYTHONPATH),:$(PYTHONPATH))
@@ -40,8 +46,8 @@ SANITY_EXCLUDE := tests/kubesim tests/unit/kubesim
 SANITY_PYTHON ?= $$($(abspath $(VPY)) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 SANITY_ARGS ?=
 
-.PHONY: help venv .venv collection-link test unit integration sanity collection-tree get-pip-standin \
-        demo demo-run emulator bench collection clean distclean
+.PHONY: help venv .venv collection-link test lint unit integration sanity collection-tree get-pip-standin \
+        demo demo-run emulator bench collection ee-context clean distclean
 
 help:
 	@sed -n '3,/^$$/{s/^# \{0,1\}//;p}' $(firstword $(MAKEFILE_LIST))
@@ -52,10 +58,17 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 
 # pip first: the pip that comes with the venv backtracks for ages on boto3.
-$(VENV_STAMP): $(VPY) $(REQUIREMENTS)
-	$(VENV)/bin/pip install --upgrade pip
-	$(VENV)/bin/pip install $(addprefix -r ,$(REQUIREMENTS))
-	touch $@
+# $(VPY) is order-only: the venv's python is a link to the system's, whose
+# mtime says nothing about the packages.
+$(VENV_STAMP): $(REQUIREMENTS) | $(VPY)
+	@if [[ -f $@ && "$$(cat $@)" == "$(REQUIREMENTS_HASH)" ]]; then \
+	  echo "$(VENV): requirements unchanged, not reinstalled"; touch $@; \
+	else \
+	  set -x; \
+	  $(VENV)/bin/pip install --upgrade pip; \
+	  $(VENV)/bin/pip install $(addprefix -r ,$(REQUIREMENTS)); \
+	  echo "$(REQUIREMENTS_HASH)" > $@; \
+	fi
 
 # The collection, importable from the work tree as kubesafe.k8s (ansible.cfg's
 # collections_path points at it, and so do the tests).
@@ -67,13 +80,22 @@ $(COLLECTION_LINK):
 collection-link: $(COLLECTION_LINK)
 
 # Sub-makes rather than prerequisites, so the order holds under `make -j` too.
-# The encryption tests decrypt with the standard age tool, as a user would in a disaster.
+# The encryption tests decrypt with the standard age tool, as a user would in a
+# disaster; the file-system volume backups are restic repositories.
 test: $(VENV_STAMP) $(COLLECTION_LINK)
 	command -v age >/dev/null || (apt-get install -y age || (apt-get update && apt-get install -y age))
+	command -v restic >/dev/null || (apt-get install -y restic || (apt-get update && apt-get install -y restic))
 	$(VENV)/bin/pip check
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory sanity
+
+# .ansible-lint holds the settings, .ansible-lint-ignore the accepted findings
+# with their reasons. The collection is found through ansible.cfg's
+# collections_path (the link); --offline is in the config: nothing is installed.
+lint: $(VENV_STAMP) $(COLLECTION_LINK)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/ansible-lint
 
 # No `|| true` anywhere: pytest exits 5 when it collects no tests, and that
 # must fail the target like any other non-zero exit.
@@ -127,10 +149,13 @@ sanity: $(VENV_STAMP) get-pip-standin collection-tree
 	  $(abspath $(VENV))/bin/ansible-test sanity --venv --python $(SANITY_PYTHON) --color no $(SANITY_ARGS)
 
 # Start the emulator, run demo-run against it, stop it.
+# $(DEMO_MAKE), not $(MAKE): GNU make runs a line that mentions $(MAKE) even
+# under `make -n`, and this one starts the emulator; `make -n demo` only prints.
+DEMO_MAKE = $(MAKE) --no-print-directory
 demo: $(VENV_STAMP) $(COLLECTION_LINK)
 	KUBESIM_PYTHON=$(VPY) KUBESIM_PYTHONPATH=$(TESTS_PYTHONPATH) \
 	KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG) KUBESIM_ARGS='$(KUBESIM_ARGS)' \
-	  hacking/with-kubesim $(MAKE) --no-print-directory demo-run KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG)
+	  hacking/with-kubesim $(DEMO_MAKE) demo-run KUBESIM_KUBECONFIG=$(KUBESIM_KUBECONFIG)
 
 # The demo steps, against a running emulator or cluster (KUBESIM_KUBECONFIG):
 # back up with playbooks/backup.yml, lose a namespace, restore it with
@@ -163,6 +188,12 @@ bench: $(VENV_STAMP)
 collection: $(VENV_STAMP)
 	mkdir -p $(COLLECTION_ROOT)
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(COLLECTION_ROOT)
+
+# The collection tarball (galaxy.yml's version) and ansible-builder's context
+# for execution-environment.yml; build the image from it with podman or docker.
+EE_CONTEXT ?= $(COLLECTION_ROOT)/ee-context
+ee-context: $(VENV_STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" hacking/ee-context $(EE_CONTEXT)
 
 clean:
 	rm -rf $(COLLECTION_ROOT) ansible_collections tests/output .kubesim .pytest_cache

@@ -1,6 +1,7 @@
 """Run ansible-playbook and kubectl as a user would, against the emulated cluster."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -63,3 +64,23 @@ def kubectl():
             raise AssertionError("kubectl %s exited %d: %s" % (" ".join(args), result.returncode, result.stderr))
         return result
     return call
+
+
+@pytest.fixture
+def checkout_copy(tmp_path):
+    """A copy of the work tree's files as git lists them (tracked plus untracked, not ignored): what a fresh clone holds."""
+    copy = tmp_path / "checkout"
+    copy.mkdir()
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for relative in filter(None, listed):
+        source = os.path.join(REPO, relative)
+        if not os.path.lexists(source):  # deleted in the work tree, not yet in git
+            continue
+        target = copy / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.islink(source):
+            os.symlink(os.readlink(source), target)
+        else:
+            shutil.copy2(source, target)
+    return copy
