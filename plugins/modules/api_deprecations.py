@@ -112,6 +112,12 @@ counts:
   returned: always
   type: dict
   sample: {"removed": 2, "deprecated": 0}
+removed_lines:
+  description: One line per use in I(removed) (the first 20, then a count), for messages.
+  returned: always
+  type: list
+  elements: str
+  sample: ["policy/v1beta1 PodDisruptionBudget shop/web (in last-applied-configuration of poddisruptionbudgets.policy shop/web): removed in 1.25, use policy/v1"]
 objects_scanned:
   description: How many objects were read.
   returned: always
@@ -137,7 +143,7 @@ truncated:
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.api_usage import removed_message, scan_backup, scan_cluster
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.api_usage import removed_lines, removed_message, scan_backup, scan_cluster
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.deprecated_apis import parse_version
 
 
@@ -164,9 +170,9 @@ def main():
             result = scan_backup(location, params["backup"], params["target_version"], params["max_findings"])
     # What could not be checked (encrypted Helm releases, unreadable manifests) comes as Ansible warnings.
     module.warn_all(result.pop("warnings"), limit=50)
-    output = dict(changed=False, **result)
+    output = dict(changed=False, removed_lines=removed_lines(result), **result)
     if params["fail_on_removed"] and result["counts"]["removed"]:
-        module.fail_json(msg=removed_message(result, "fail_on_removed: false"), **output)
+        module.fail_json(msg=removed_message(result, "set fail_on_removed: false to only report them"), **output)
     module.exit_json(**output)
 
 

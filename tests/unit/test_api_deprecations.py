@@ -109,7 +109,7 @@ def test_scan_of_a_backup_names_last_applied_and_helm_uses_with_replacements(leg
     assert _uses(result["removed"]) == EXPECTED_REMOVED
     assert result["counts"] == {"removed": 2, "deprecated": 0}
     assert result["source"]["backup"] == "before-upgrade" and result["objects_scanned"] > 40
-    message = removed_message(result, "upgrade_allow_removed_apis")
+    message = removed_message(result, "set upgrade_allow_removed_apis: true to go on")
     assert "policy/v1beta1 PodDisruptionBudget shop/web (in last-applied-configuration" in message
     assert "use flowcontrol.apiserver.k8s.io/v1" in message and "upgrade_allow_removed_apis: true" in message
     # Against an older target the same uses are only deprecated, or fine.

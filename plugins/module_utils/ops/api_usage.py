@@ -218,10 +218,10 @@ def scan_cluster(client, location, selection_options, target_version, max_findin
     return scan.result({"cluster": client.server_url})
 
 
-def removed_message(result, allow_option):
-    """The failure message when the target removes apiVersions in use: each object, its version and the replacement."""
+def removed_lines(result, limit=20):
+    """One line per use of a removed apiVersion (the first ``limit``): the object, where it was found, the replacement."""
     lines = []
-    for finding in result["removed"][:20]:
+    for finding in result["removed"][:limit]:
         replacement = ("use %s" % finding["replacement"]) if finding["replacement"] else "no replacement, remove it"
         lines.append("%s %s %s (in %s of %s): removed in %s, %s" % (
             finding["api_version"], finding["kind"], "/".join(p for p in (finding["namespace"], finding["name"]) if p),
@@ -229,5 +229,10 @@ def removed_message(result, allow_option):
     more = result["counts"]["removed"] - len(lines)
     if more > 0:
         lines.append("... and %d more" % more)
-    return ("Kubernetes %s no longer serves %d apiVersion use(s): %s. Migrate the manifests first, or set %s: true to go on"
-            % (result["target_version"], result["counts"]["removed"], "; ".join(lines), allow_option))
+    return lines
+
+
+def removed_message(result, go_on):
+    """The failure message when the target removes apiVersions in use; ``go_on`` names the setting that lets the run go on."""
+    return ("Kubernetes %s no longer serves %d apiVersion use(s): %s. Migrate the manifests first, or %s"
+            % (result["target_version"], result["counts"]["removed"], "; ".join(removed_lines(result)), go_on))
