@@ -70,6 +70,7 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: The result is a report, not an Ansible diff.
 requirements:
   - kubernetes (when I(source=cluster))
   - boto3 (for S3 locations)
@@ -117,7 +118,8 @@ removed_lines:
   returned: always
   type: list
   elements: str
-  sample: ["policy/v1beta1 PodDisruptionBudget shop/web (in last-applied-configuration of poddisruptionbudgets.policy shop/web): removed in 1.25, use policy/v1"]
+  sample: ["policy/v1beta1 PodDisruptionBudget shop/web (in last-applied-configuration of poddisruptionbudgets.policy shop/web):
+            removed in 1.25, use policy/v1"]
 objects_scanned:
   description: How many objects were read.
   returned: always

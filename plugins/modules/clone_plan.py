@@ -18,7 +18,7 @@ description:
   - Reads a backup (streamed) and returns C(resource_modifiers) for the kubesafe.k8s.restore module that scale
     Deployments and StatefulSets (to I(replicas), or per workload), rewrite the hosts of Ingresses and the hostnames
     of Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute) by a regular expression, and suspend CronJobs.
-  - Sorts the backup's Secrets into those that get a replacement (I(secret_replacements) names them), and those left
+  - Sorts the backup's Secrets into those that get a replacement (I(replaced_secrets) names them), and those left
     out (or, with I(copy_unreplaced_secrets), copied as they are). Secret values never pass through this module;
     the restore of the replaced Secrets carries them. ServiceAccount token Secrets are the target cluster's own and
     are not listed.
@@ -48,7 +48,7 @@ options:
     description: Suspend every CronJob of the clone.
     type: bool
     default: true
-  secret_replacements:
+  replaced_secrets:
     description: The Secrets that get replacement values, as C(namespace/name) in the source (the values are not given here).
     type: list
     elements: str
@@ -63,6 +63,7 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: The result is a report, not an Ansible diff.
 requirements:
   - boto3 (for S3 locations)
 """
@@ -74,7 +75,7 @@ EXAMPLES = r"""
     location: ./backups
     host_pattern: '^(.*)\.example\.com$'
     host_replacement: '\1.dev.example.com'
-    secret_replacements: [shop/db-credentials]
+    replaced_secrets: [shop/db-credentials]
   register: plan
 """
 
@@ -123,7 +124,8 @@ def main():
         host_pattern=dict(type="str"),
         host_replacement=dict(type="str"),
         suspend_cronjobs=dict(type="bool", default=True),
-        secret_replacements=dict(type="list", elements="str", default=[]),
+        # Names of Secrets (namespace/name), not their values.
+        replaced_secrets=dict(type="list", elements="str", default=[], no_log=False),
         copy_unreplaced_secrets=dict(type="bool", default=False),
     )
     module = KubesafeModule(argument_spec, groups=("location",))
@@ -131,7 +133,7 @@ def main():
     with module.failing_on_errors():
         rules = CloneRules(replicas=params["replicas"], replicas_per_workload=params["replicas_per_workload"],
                            host_pattern=params["host_pattern"], host_replacement=params["host_replacement"],
-                           suspend_cronjobs=params["suspend_cronjobs"], secret_replacements=params["secret_replacements"],
+                           suspend_cronjobs=params["suspend_cronjobs"], replaced_secrets=params["replaced_secrets"],
                            copy_unreplaced_secrets=params["copy_unreplaced_secrets"])
         location = open_location_to_read(params["location"], params["location_config"])
         result = plan_clone(location, params["backup"], rules)

@@ -26,8 +26,8 @@ description:
     C(creationTimestamp), C(managedFields), C(selfLink), C(status) (unless I(include_status)), the
     C(velero.io/backup-name) and C(velero.io/restore-name) labels and ownerReference uids (so a cluster just restored
     from the backup shows no drift), the bookkeeping annotations of Kubernetes' controllers (a Deployment's
-    C(deployment.kubernetes.io/revision), claim and volume binding annotations), which a restore keeps live, and Service C(clusterIP)/C(clusterIPs), which the server allocates and a restore
-    reallocates (a headless C(None) is compared). nodePorts are compared.
+    C(deployment.kubernetes.io/revision), claim and volume binding annotations), which a restore keeps live, and Service
+    C(clusterIP)/C(clusterIPs), which the server allocates and a restore reallocates (a headless C(None) is compared). nodePorts are compared.
   - Secret values never appear in the result - a changed value shows as C(<changed>), a present one as C(<set>) -
     and are not even kept on disk while comparing. Secrets encrypted in the backup (C(encryption=secrets)) are compared
     by their keys only; a backup encrypted as a whole (C(encryption=all)) cannot be compared.

@@ -43,6 +43,7 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: The result is a report, not an Ansible diff.
 requirements:
   - kubernetes
   - boto3 (for S3 locations)

@@ -72,10 +72,11 @@ def test_clone_replaces_or_leaves_out_secrets_scales_rewrites_suspends_and_never
     cloned = objects(dev, "shop-dev")
 
     # Secrets: replacements arrive with exactly the replacement values; the one without a replacement is absent and listed.
-    assert cloned[("Secret", "db-credentials")]["data"] == {"username": base64.b64encode(b"dev-user").decode(),
-                                                          "password": base64.b64encode(b"dev-password").decode()}
-    assert cloned[("Secret", "web-tls")]["data"] == {"tls.crt": base64.b64encode(b"dev-certificate").decode(),
-                                                   "tls.key": base64.b64encode(b"dev-key").decode()}
+    def encoded(**values):
+        return dict((key.replace("_", "."), base64.b64encode(value.encode()).decode()) for key, value in values.items())
+
+    assert cloned[("Secret", "db-credentials")]["data"] == encoded(username="dev-user", password="dev-password")
+    assert cloned[("Secret", "web-tls")]["data"] == encoded(tls_crt="dev-certificate", tls_key="dev-key")
     assert ("Secret", "regcred") not in cloned
     assert "Secrets left out (no replacement): shop/regcred" in result.stdout
     assert "dev-password" not in result.stdout and "dev-certificate" not in result.stdout

@@ -33,7 +33,7 @@ def _apply(result, group_resource, obj):
 
 def test_plan_scales_rewrites_hosts_suspends_and_sorts_secrets(shop_backup):
     location, objects = shop_backup
-    result = plan_clone(location, "latest", CloneRules(replicas_per_workload={"statefulset/shop/db": 0}, secret_replacements=["shop/db-credentials"], **HOSTS))
+    result = plan_clone(location, "latest", CloneRules(replicas_per_workload={"statefulset/shop/db": 0}, replaced_secrets=["shop/db-credentials"], **HOSTS))
     assert result["backup"] == "prod"
     assert sorted((r["kind"], r["name"], r["from"], r["to"]) for r in result["replicas"]) == [("Deployment", "web", 2, 1), ("StatefulSet", "db", 2, 0)]
     assert _apply(result, "deployments.apps", objects[("Deployment", "web")])["spec"]["replicas"] == 1
@@ -69,15 +69,15 @@ def test_copy_unreplaced_secrets_and_replicas_kept(shop_backup):
 
 def test_bad_rules_are_refused_naming_the_option(shop_backup):
     location, _objects = shop_backup
-    with pytest.raises(ConfigurationError, match="secret_replacements names Secret.* shop/nope"):
-        plan_clone(location, "prod", CloneRules(secret_replacements=["shop/nope"]))
-    with pytest.raises(ConfigurationError, match="secret_replacements: 'nope' must be namespace/name"):
-        CloneRules(secret_replacements=["nope"])
+    with pytest.raises(ConfigurationError, match="replaced_secrets names Secret.* shop/nope"):
+        plan_clone(location, "prod", CloneRules(replaced_secrets=["shop/nope"]))
+    with pytest.raises(ConfigurationError, match="replaced_secrets: 'nope' must be namespace/name"):
+        CloneRules(replaced_secrets=["nope"])
     with pytest.raises(ConfigurationError, match="host_pattern is not a regular expression"):
         CloneRules(host_pattern="(", host_replacement="x")
     with pytest.raises(ConfigurationError, match="host_pattern needs host_replacement"):
         CloneRules(host_pattern="x")
     with pytest.raises(ConfigurationError, match=r"replicas_per_workload\[shop/web\] must be 0 or more"):
         CloneRules(replicas_per_workload={"shop/web": -1})
-    with pytest.raises(ConfigurationError, match="clone_replicas must be 0 or more"):
-        CloneRules(replicas=-1, prefix="clone_")
+    with pytest.raises(ConfigurationError, match="replicas must be 0 or more"):
+        CloneRules(replicas=-1)

@@ -45,40 +45,37 @@ class CloneRules:
     """What the user asked of the clone, checked before anything is read."""
 
     def __init__(self, replicas=1, replicas_per_workload=None, host_pattern=None, host_replacement=None,
-                 suspend_cronjobs=True, secret_replacements=(), copy_unreplaced_secrets=False, prefix=""):
-        self.prefix = prefix
+                 suspend_cronjobs=True, replaced_secrets=(), copy_unreplaced_secrets=False):
         if replicas is not None and int(replicas) < 0:
-            raise ConfigurationError("%sreplicas must be 0 or more (or null to keep the backup's), not %s" % (prefix, replicas))
+            raise ConfigurationError("replicas must be 0 or more (or null to keep the backup's), not %s" % replicas)
         self.replicas = None if replicas is None else int(replicas)
         self.replicas_per_workload = {}
         for key, value in (replicas_per_workload or {}).items():
             parts = str(key).split("/")
             if len(parts) not in (2, 3) or not all(parts):
-                raise ConfigurationError("%sreplicas_per_workload: %r must be namespace/name or kind/namespace/name, e.g. shop/web"
-                                         % (prefix, key))
+                raise ConfigurationError("replicas_per_workload: %r must be namespace/name or kind/namespace/name, e.g. shop/web" % (key,))
             try:
                 count = int(value)
             except (TypeError, ValueError):
-                raise ConfigurationError("%sreplicas_per_workload[%s] must be a number of replicas, not %r" % (prefix, key, value))
+                raise ConfigurationError("replicas_per_workload[%s] must be a number of replicas, not %r" % (key, value))
             if count < 0:
-                raise ConfigurationError("%sreplicas_per_workload[%s] must be 0 or more, not %d" % (prefix, key, count))
+                raise ConfigurationError("replicas_per_workload[%s] must be 0 or more, not %d" % (key, count))
             self.replicas_per_workload[str(key).lower() if len(parts) == 3 else str(key)] = count
         self.host_pattern = None
         if host_pattern:
             if host_replacement is None:
-                raise ConfigurationError("%shost_pattern needs %shost_replacement (e.g. '\\1.dev.example.com')" % (prefix, prefix))
+                raise ConfigurationError("host_pattern needs host_replacement (e.g. '\\1.dev.example.com')")
             try:
                 self.host_pattern = re.compile(host_pattern)
             except re.error as error:
-                raise ConfigurationError("%shost_pattern is not a regular expression: %s" % (prefix, error))
+                raise ConfigurationError("host_pattern is not a regular expression: %s" % error)
         self.host_replacement = host_replacement
         self.suspend_cronjobs = bool(suspend_cronjobs)
-        self.secret_replacements = set()
-        for key in secret_replacements or ():
+        self.replaced_secrets = set()
+        for key in replaced_secrets or ():
             if len(str(key).split("/")) != 2 or not all(str(key).split("/")):
-                raise ConfigurationError("%ssecret_replacements: %r must be namespace/name of the Secret in the source, e.g. shop/db-credentials"
-                                         % (prefix, key))
-            self.secret_replacements.add(str(key))
+                raise ConfigurationError("replaced_secrets: %r must be namespace/name of the Secret in the source, e.g. shop/db-credentials" % (key,))
+            self.replaced_secrets.add(str(key))
         self.copy_unreplaced_secrets = bool(copy_unreplaced_secrets)
 
     def replicas_for(self, kind, namespace, name):
@@ -131,7 +128,7 @@ class ClonePlan:
         if obj.get("type") in GENERATED_SECRET_TYPES:
             return
         key = "%s/%s" % (namespace, name)
-        if key in self.rules.secret_replacements:
+        if key in self.rules.replaced_secrets:
             self.secrets["replaced"].append(key)
         elif self.rules.copy_unreplaced_secrets:
             self.secrets["copied"].append(key)
@@ -186,7 +183,7 @@ class ClonePlan:
             "backup": backup,
             "resource_modifiers": modifiers,
             "secrets": self.secrets,
-            "unknown_secret_replacements": sorted(self.rules.secret_replacements - known),
+            "unknown_replaced_secrets": sorted(self.rules.replaced_secrets - known),
             "hosts": self.hosts,
             "replicas": self.replicas,
             "suspended_cronjobs": self.cronjobs,
@@ -202,7 +199,7 @@ def plan_clone(location, backup, rules):
         for item in ArchiveReader(stream, source=key):
             plan.add(item.group_resource, item.namespace, item.name, item.obj)
     result = plan.result(name)
-    if result["unknown_secret_replacements"]:
-        raise ConfigurationError("%ssecret_replacements names Secret(s) %s that backup '%s' does not hold (namespace/name as in the source)"
-                                 % (rules.prefix, ", ".join(result["unknown_secret_replacements"]), name))
+    if result["unknown_replaced_secrets"]:
+        raise ConfigurationError("replaced_secrets names Secret(s) %s that backup '%s' does not hold (namespace/name as in the source)"
+                                 % (", ".join(result["unknown_replaced_secrets"]), name))
     return result
