@@ -36,6 +36,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import catalo
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import is_encrypted_secret
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupRun
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.deprecated_apis import SOURCE, parse_version, status_at
 
 try:
@@ -205,13 +206,10 @@ class _ScanSink:
         self._scan.add(group_resource, namespace, name, obj)
 
 
-def scan_cluster(client, location, selection_options, target_version, max_findings=MAX_FINDINGS):
-    """The same report read from the live cluster, listed as a backup with ``selection_options`` would list it."""
-    # Imported here: the backup engine is only needed for this source.
-    from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupRun
-
+def scan_cluster(client, location, backup_options, target_version, max_findings=MAX_FINDINGS):
+    """The same report read from the live cluster, listed as a check-mode backup with ``backup_options`` would list it."""
     scan = ApiUsageScan(target_version, max_findings)
-    result = BackupRun(client, location, selection_options, check_mode=True, item_sink=_ScanSink(scan)).run()
+    result = BackupRun(client, location, backup_options, check_mode=True, item_sink=_ScanSink(scan)).run()
     scan.finish()
     scan.warnings.extend(result["warnings"])
     scan.warnings.extend("%s: not checked" % error for error in result["errors"])
