@@ -27,7 +27,6 @@ __metaclass__ = type
 import base64
 import binascii
 import contextlib
-import gzip
 import json
 import re
 import zlib
