@@ -111,3 +111,22 @@ def test_after_reports_a_changed_deployment_and_a_deleted_configmap_and_rolls_th
     # The namespace of the rolled-back objects is left as it was (an update to a bare Namespace would strip it).
     namespace = client.request("GET", "/api/v1/namespaces/shop")["metadata"]
     assert (namespace["labels"], namespace.get("annotations")) == (original_namespace["labels"], original_namespace.get("annotations"))
+
+
+def test_api_deprecations_module_reads_the_live_cluster_and_fails_on_removed(sample_cluster, client, ansible_playbook):
+    applied = {"apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": "nightly-report", "namespace": "shop"}}
+    client.request("PATCH", "/apis/batch/v1/namespaces/shop/cronjobs/nightly-report",
+                   body={"metadata": {"annotations": {LAST_APPLIED: json.dumps(applied)}}}, content_type="application/merge-patch+json")
+    sample_cluster.control.clear_audit()
+    plays = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"kubesafe.k8s.api_deprecations": {"target_version": "v1.24.3", "source": "cluster", "included_namespaces": ["shop"]},
+         "register": "report"},
+        {"ansible.builtin.assert": {"that": ["report.counts == {'removed': 0, 'deprecated': 1}",
+                                             "report.deprecated[0].replacement == 'batch/v1'", "report.deprecated[0].removed_in == '1.25'"]}},
+        {"kubesafe.k8s.api_deprecations": {"target_version": "1.25", "source": "cluster", "fail_on_removed": True}},
+    ]}]
+    result = ansible_playbook(plays, sample_cluster.env(), check=False)
+    assert result.returncode != 0
+    assert "batch/v1beta1 CronJob shop/nightly-report (in last-applied-configuration of cronjobs.batch shop/nightly-report)" in result.stdout
+    assert "set fail_on_removed: false to only report them" in result.stdout
+    assert {record["verb"] for record in sample_cluster.control.audit()} <= {"get", "list"}
