@@ -130,3 +130,16 @@ def test_api_deprecations_module_reads_the_live_cluster_and_fails_on_removed(sam
     assert "batch/v1beta1 CronJob shop/nightly-report (in last-applied-configuration of cronjobs.batch shop/nightly-report)" in result.stdout
     assert "set fail_on_removed: false to only report them" in result.stdout
     assert {record["verb"] for record in sample_cluster.control.audit()} <= {"get", "list"}
+
+
+def test_after_fails_naming_workloads_not_back_to_their_recorded_readiness(sample_cluster, client, run_playbook, tmp_path):
+    guard(run_playbook, sample_cluster, tmp_path, "before", upgrade_target_version="1.33", upgrade_included_namespaces=["monitoring"])
+    client.request("DELETE", "/apis/apps/v1/namespaces/monitoring/daemonsets/log-agent")
+    result = guard(run_playbook, sample_cluster, tmp_path, "after", check=False, upgrade_included_namespaces=["monitoring"],
+                   upgrade_readiness_retries=2)
+    assert result.returncode != 0
+    assert "1 workload(s) not back to the readiness recorded in backup" in result.stdout
+    assert "DaemonSet monitoring log-agent missing" in result.stdout
+    after = report(tmp_path, "after")
+    assert [(w["kind"], w["name"], w["reason"]) for w in after["not_ready"]] == [("DaemonSet", "log-agent", "missing")]
+    assert {(e["group_resource"], e["name"]) for e in after["drift"]["removed"]} == {("daemonsets.apps", "log-agent")}
