@@ -25,8 +25,9 @@ description:
   - Fields the server or controllers manage are not compared - C(metadata.uid), C(resourceVersion), C(generation),
     C(creationTimestamp), C(managedFields), C(selfLink), C(status) (unless I(include_status)), the
     C(velero.io/backup-name) and C(velero.io/restore-name) labels and ownerReference uids (so a cluster just restored
-    from the backup shows no drift), and Service C(clusterIP)/C(clusterIPs), which the server allocates and a restore
-    reallocates (a headless C(None) is compared). nodePorts are compared.
+    from the backup shows no drift), the bookkeeping annotations of Kubernetes' controllers (a Deployment's
+    C(deployment.kubernetes.io/revision), claim and volume binding annotations), which a restore keeps live, and Service
+    C(clusterIP)/C(clusterIPs), which the server allocates and a restore reallocates (a headless C(None) is compared). nodePorts are compared.
   - Secret values never appear in the result - a changed value shows as C(<changed>), a present one as C(<set>) -
     and are not even kept on disk while comparing. Secrets encrypted in the backup (C(encryption=secrets)) are compared
     by their keys only; a backup encrypted as a whole (C(encryption=all)) cannot be compared.

@@ -72,3 +72,19 @@ def test_update_removes_what_was_added_after_the_backup_and_keeps_what_the_clust
     bound = client.request("GET", UPLOADS)
     assert bound["spec"]["volumeName"] == claim["spec"]["volumeName"] and bound["status"]["phase"] == "Bound"
     assert second["phase"] == "Completed", second["errors"]
+
+
+def test_update_of_named_objects_leaves_their_namespace_as_it_is(sample_cluster, run_playbook, tmp_path):
+    """With names, the Namespace object is not restored, only made to exist: update must not strip the live one."""
+    client = client_for(sample_cluster)
+    location = tmp_path / "location"
+    env = sample_cluster.env()
+    run_playbook("playbooks/backup.yml", env, "-e", "backup_location=%s" % location, "-e", "backup_name=nightly")
+    namespace = client.request("GET", "/api/v1/namespaces/shop")["metadata"]
+    assert namespace.get("annotations") and len(namespace["labels"]) > 1
+    client.request("DELETE", WEB_CONFIG)
+    run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=nightly",
+                 "-e", json.dumps({"restore_names": ["configmap/shop/web-config"], "restore_existing_resource_policy": "update"}))
+    assert client.request("GET", WEB_CONFIG)["metadata"]["name"] == "web-config"
+    after = client.request("GET", "/api/v1/namespaces/shop")["metadata"]
+    assert (after["labels"], after.get("annotations")) == (namespace["labels"], namespace.get("annotations"))

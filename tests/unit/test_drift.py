@@ -305,3 +305,13 @@ def test_module_backup_vs_backup_needs_no_cluster(capsys, still, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", "/nonexistent/kubeconfig")
     result = run_module(capsys, {"location": location.url, "backup": "b1", "compare_to": "b2"})
     assert result["drift"] and result["summary"]["added"] == 1
+
+
+def test_controller_bookkeeping_annotations_are_not_drift(still):
+    """A Deployment's revision moves with every rollout and a restore keeps it live: comparing it would never settle."""
+    _cluster, client, location = still
+    run_backup(client, location, BackupOptions(name="b1", included_namespaces=["shop"]))
+    client.request("PATCH", "/apis/apps/v1/namespaces/shop/deployments/web",
+                   body={"metadata": {"annotations": {"deployment.kubernetes.io/revision": "7"}}}, content_type="application/merge-patch+json")
+    result = diff_backup_vs_live(client, location, "b1")
+    assert not result["drift"], drift_message(result)

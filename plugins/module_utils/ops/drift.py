@@ -14,8 +14,10 @@ What is compared (and why):
 - the object as the user wrote it: metadata.uid, resourceVersion, generation,
   creationTimestamp, selfLink, managedFields and deletion fields are dropped
   (the server sets them), ``status`` too unless asked (controllers keep
-  changing it), and the ``velero.io/backup-name`` / ``restore-name`` labels
-  and ownerReference uids, so that a restored cluster shows no drift;
+  changing it), the ``velero.io/backup-name`` / ``restore-name`` labels,
+  ownerReference uids and the controllers' bookkeeping annotations (a
+  Deployment's revision, binding annotations; a restore keeps them live), so
+  that a restored cluster shows no drift;
 - Service ``clusterIP``/``clusterIPs`` are server-allocated, reallocated by
   every restore and not something users set: ignored, except ``None``
   (headless, chosen by the user).  nodePorts are compared: clients outside
@@ -46,7 +48,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, BackupRun
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.cluster_fields import (
-    RESTORE_LABELS, SERVER_METADATA, SERVICE_CLUSTER_IP_FIELDS, has_allocated_cluster_ip)
+    CONTROLLER_ANNOTATIONS, RESTORE_LABELS, SERVER_METADATA, SERVICE_CLUSTER_IP_FIELDS, has_allocated_cluster_ip)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import BACKUP_ANNOTATION, SECRET_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
@@ -195,7 +197,7 @@ class Normalizer:
         for key in RESTORE_LABELS:
             labels.pop(key, None)
         _set_or_drop(metadata, "labels", labels)
-        annotations = dict(metadata.get("annotations") or {})
+        annotations = dict((key, value) for key, value in (metadata.get("annotations") or {}).items() if key not in CONTROLLER_ANNOTATIONS)
         if metadata.get("ownerReferences"):
             # A restore rewrites owner uids (owners get new ones); who owns the object is what counts.
             metadata["ownerReferences"] = [dict((k, v) for k, v in ref.items() if k != "uid") for ref in metadata["ownerReferences"]]

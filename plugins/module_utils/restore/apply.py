@@ -207,6 +207,14 @@ class ObjectApplier:
         self._sleep = time.sleep
         self._check_state = _CheckModeState(client)
 
+    def with_policy(self, policy):
+        """The same applier (cluster, check mode, diff) under another existing-object policy."""
+        if policy == self.policy:
+            return self
+        other = copy.copy(self)
+        other.policy = policy
+        return other
+
     # ------------------------------------------------------------ entry points
 
     def apply_many(self, pairs):

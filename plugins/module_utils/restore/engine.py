@@ -642,7 +642,9 @@ class RestoreRun:
             missing = sorted(wanted - from_backup)
             batch = [(namespace_type, restore_labels({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
                                                      context.backup_name, context.restore_name), None, False) for namespace in missing]
-            self._apply_batch(applier, batch)
+            # These namespaces are only made to exist: an existing one is left as it is, whatever the policy
+            # (update would strip its labels and annotations down to the bare object above).
+            self._apply_batch(applier.with_policy("none"), batch)
 
     def _apply_batch(self, applier, batch):
         if not batch:
