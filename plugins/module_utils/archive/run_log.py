@@ -7,8 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
+import contextlib
 import gzip
+import io
 import time
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
 
 # A run over a huge cluster must not keep a line per object in memory.
 MAX_LOG_LINES = 20000
@@ -76,3 +81,25 @@ def partial_failure_message(kind, result):
         if len(errors) > ERRORS_QUOTED:
             message += "; ... and %d more" % (len(errors) - ERRORS_QUOTED)
     return message.rstrip(".") + ". Set fail_on_partial: false to accept a %s that is not Completed" % kind
+
+
+def read_log(location, key, lines, notes):
+    """The last ``lines`` lines (-1: all) of the gzipped run log ``key`` of ``location``, streamed.
+
+    A missing or damaged log is a note in ``notes``, not an error: the log is a sidecar that may be lost.
+    """
+    kept = collections.deque(maxlen=None if lines < 0 else lines)
+    try:
+        with contextlib.closing(location.open_read(key)) as stream:
+            with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
+                for line in io.TextIOWrapper(unzipped, encoding="utf-8", errors="replace"):
+                    line = line.rstrip("\n")
+                    if line:
+                        kept.append(line)
+    except ObjectNotFound:
+        notes.append("no log file (%s)" % key.rsplit("/", 1)[-1])
+        return []
+    except (OSError, EOFError) as exc:
+        notes.append("the log file %s is not gzip-compressed: %s" % (key.rsplit("/", 1)[-1], exc))
+        return list(kept)
+    return list(kept)
