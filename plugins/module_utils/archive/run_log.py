@@ -57,12 +57,27 @@ ERRORS_QUOTED = 5
 MAX_RESULT_ERRORS = 100
 
 
-def bounded_errors(errors, limit=MAX_RESULT_ERRORS):
-    """The first ``limit`` errors, then one line counting the others."""
+def bounded_errors(errors, limit=MAX_RESULT_ERRORS, what="errors"):
+    """The first ``limit`` errors (or warnings: ``what``), then one line counting the others."""
     errors = list(errors)
     if len(errors) <= limit:
         return errors
-    return errors[:limit] + ["... and %d more errors (all are in the run's results file)" % (len(errors) - limit)]
+    return errors[:limit] + ["... and %d more %s (all are in the run's results file)" % (len(errors) - limit, what)]
+
+
+# Objects a restore result lists without --diff or -vv (the failed ones always).
+OBJECTS_SHOWN = 100
+
+
+def bounded_objects(objects, limit=OBJECTS_SHOWN):
+    """(the failed objects and the first ``limit`` others, in order; how many were left out)."""
+    kept, others = [], 0
+    for obj in objects:
+        failed = obj.get("action") == "failed"
+        if failed or others < limit:
+            others += 0 if failed else 1
+            kept.append(obj)
+    return kept, len(objects) - len(kept)
 
 
 def partial_failure_message(kind, result):
