@@ -17,9 +17,9 @@ author:
 description:
   - Lists the backups stored in a location, newest first, with their phase, times, expiration, item counts, size,
     labels and what they selected; filters by name, labels, age and phase.
-  - With I(name), describes that backup in detail - object counts per kind and per namespace, warning and error
-    messages, volume snapshots, the manifest of the backups this collection writes and, with I(include_contents),
-    every object it holds.
+  - With I(name), describes that backup in detail - object counts per resource and per namespace, warning and error
+    messages, volume snapshots, the manifest of the backups this collection writes, with I(log_lines) the end of its
+    log (what C(velero backup logs) shows) and, with I(include_contents), every object it holds.
   - Reads backups written by Velero the same way as those written by M(kubesafe.k8s.backup).
   - Only reads the location, never the cluster, so it needs no cluster credentials. A local directory that does not
     exist is read as an empty location, and is not created.
@@ -71,6 +71,13 @@ options:
       - With I(include_contents), return at most this many objects; I(contents_truncated) tells whether there were more.
       - By default all of them are returned.
     type: int
+  log_lines:
+    description:
+      - With I(name), also return the last this many lines of the backup's log (C(<name>-logs.gz), Velero's and ours);
+        C(-1) returns all of it (at most the 20000 lines a run keeps).
+      - Requires I(name).
+    type: int
+    default: 0
   include_incomplete:
     description:
       - Also list the directories under C(backups/) that have no readable C(velero-backup.json), the file written
@@ -128,9 +135,19 @@ EXAMPLES = r"""
     contents_limit: 100
   register: described
 
-- name: Show its object counts per kind
+- name: Show its object counts per resource
   ansible.builtin.debug:
     var: described.backups[0].resource_counts
+
+- name: The whole log of a backup, as velero backup logs prints it
+  kubesafe.k8s.backup_info:
+    name: shop-nightly-20260101020000
+    log_lines: -1
+  register: logged
+
+- name: Print it
+  ansible.builtin.debug:
+    var: logged.backups[0].log
 
 - name: Find the debris of interrupted backups on an S3-compatible store
   kubesafe.k8s.backup_info:
@@ -303,10 +320,14 @@ backups:
       type: dict
       sample: {"velero-backup.json": 1310, "shop-nightly-20260101020000.tar.gz": 40250}
     resource_counts:
-      description: Objects per kind, keyed as in Velero's resource list (C(apps/v1/Deployment), C(v1/ConfigMap)).
+      description:
+        - Objects per resource, keyed as in the result of M(kubesafe.k8s.backup) (C(deployments.apps), C(configmaps)).
+        - From the manifest of a backup this collection wrote; for one Velero wrote, from its resource list, the
+          resource names guessed from the kinds as Kubernetes does (a custom resource with an irregular plural gets
+          the regular one).
       returned: when I(name) is given
       type: dict
-      sample: {"apps/v1/Deployment": 2, "v1/ConfigMap": 5}
+      sample: {"deployments.apps": 2, "configmaps": 5}
     namespace_counts:
       description: Objects per namespace.
       returned: when I(name) is given
@@ -341,6 +362,12 @@ backups:
       returned: when I(name) is given
       type: list
       elements: str
+    log:
+      description: The last I(log_lines) lines of the backup's log, oldest first; missing or damaged logs are named in I(notes).
+      returned: when I(name) and I(log_lines) are given
+      type: list
+      elements: str
+      sample: ['time="2026-01-01T02:00:01Z" level=info msg="backed up 120 items, phase Completed" backup=nightly']
     contents:
       description: The objects in the backup, ordered by kind, namespace and name.
       returned: when I(name) and I(include_contents) are given
@@ -379,7 +406,7 @@ def describe(location, params):
     """The named backup in detail, in a list of one (none when it was deleted since it was listed)."""
     try:
         return [describe_backup(location, params["name"], include_contents=params["include_contents"],
-                                contents_limit=params["contents_limit"])]
+                                contents_limit=params["contents_limit"], log_lines=params["log_lines"])]
     except ObjectNotFound:
         return []
 
@@ -394,11 +421,14 @@ def main():
         include_contents=dict(type="bool", default=False),
         contents_limit=dict(type="int"),
         include_incomplete=dict(type="bool", default=False),
+        log_lines=dict(type="int", default=0),
     )
     module = KubesafeModule(argument_spec, groups=("location",))
     params = module.params
     if params["include_contents"] and not params["name"]:
         module.fail_json(msg="include_contents needs name: the contents of one backup are listed at a time")
+    if params["log_lines"] and not params["name"]:
+        module.fail_json(msg="log_lines needs name: the log of one backup is read at a time")
     with module.failing_on_errors():
         location = open_location_to_read(params["location"], params["location_config"])
         backups = list_backups(location, name=params["name"], labels=params["labels"], newer_than=params["newer_than"],

@@ -28,12 +28,23 @@ description:
     C(deletionPolicy=Delete) and deleting it in the cluster given by the connection options (the cluster the backup was
     taken of). A snapshot the provider refuses to delete keeps its backup, in I(failed), for the next run. Without
     cluster access or boto3, the snapshots are left and named in a warning.
+  - With I(names), deletes exactly the backups named (C(velero backup delete NAME)), in the same way, and no other.
   - Otherwise reads only the location; the cluster is used for nothing but CSI snapshots.
 extends_documentation_fragment:
   - kubesafe.k8s.location
   - kubesafe.k8s.k8s_auth
   - kubesafe.k8s.ebs
 options:
+  names:
+    description:
+      - Delete exactly these backups (complete ones, or the directories of interrupted ones), whatever their expiration,
+        and no other; I(expired) is not applied then, and keep rules, I(labels) and I(include_incomplete) are refused.
+      - Each goes as every deleted backup does - its volume snapshots first, then its C(velero-backup.json), then the
+        rest, then the records of its restores (I(delete_restores)); one under S3 Object Lock is only reported in I(locked).
+      - A name the location does not hold fails the task before anything is deleted, naming the closest names it holds.
+      - In check mode, lists them in I(deleted) and deletes nothing.
+    type: list
+    elements: str
   expired:
     description:
       - Delete the backups whose expiration has passed.
@@ -151,6 +162,13 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ plan.deleted | map(attribute='name') | list }} would go; {{ plan.locked | length }} locked"
 
+- name: Delete two backups by name, as velero backup delete does (their snapshots first)
+  kubesafe.k8s.prune:
+    location: s3://my-backups/prod
+    names:
+      - nightly-20260101020000
+      - nightly-20260102020000
+
 - name: Apply the policy and remove the debris of interrupted runs older than two days
   kubesafe.k8s.prune:
     location: s3://my-backups/prod
@@ -196,7 +214,9 @@ deleted:
       description: Bytes stored.
       type: int
     reasons:
-      description: Why it goes, such as C(expired at 2026-01-01T02:00:00Z), C(not kept by the keep rules), C(incomplete debris ...).
+      description:
+        - Why it goes, such as C(expired at 2026-01-01T02:00:00Z), C(not kept by the keep rules), C(incomplete debris ...),
+          C(named in names).
       type: list
       elements: str
     last_written:
@@ -228,7 +248,9 @@ deleted:
       restores: []
       warnings: []
 kept:
-  description: The backups kept, with the rules that keep them (C(keep_daily 2026-01-02), C(expires at ...)).
+  description:
+    - The backups kept, with the rules that keep them (C(keep_daily 2026-01-02), C(expires at ...)).
+    - Empty with I(names) - the backups not named are not considered.
   returned: always
   type: list
   elements: dict
@@ -296,6 +318,7 @@ def main():
         include_incomplete=dict(type="bool", default=False),
         incomplete_older_than=dict(type="str", default=DEFAULT_INCOMPLETE_OLDER_THAN),
         delete_restores=dict(type="bool", default=True),
+        names=dict(type="list", elements="str"),
     )
     argument_spec.update((name, dict(type="int")) for name in KEEP_OPTIONS)
     module = KubesafeModule(argument_spec, groups=("location", "k8s_auth", "ebs"))
@@ -304,6 +327,7 @@ def main():
         options = PruneOptions(expired=params["expired"], timezone=params["timezone"], labels=params["labels"],
                                include_incomplete=params["include_incomplete"],
                                incomplete_older_than=params["incomplete_older_than"], delete_restores=params["delete_restores"],
+                               names=params["names"],
                                **dict((name, params[name]) for name in KEEP_OPTIONS))
         location = open_location_to_read(params["location"], params["location_config"])
         # Without a usable cluster, CSI snapshots are not deleted and each is a warning.

@@ -313,8 +313,13 @@ restore:
       description:
         - Every object with its action and reason in check mode; otherwise the skipped and failed ones and the first
           2000 others. C(new_uid) is the object's uid in the cluster.
+        - Without C(--diff) or C(-vv), the failed objects and the first 100 others only (I(objects_not_shown) counts
+          the rest), so that C(-v) prints a short result; the restore record (M(kubesafe.k8s.restore_info)) has them all.
       type: list
       elements: dict
+    objects_not_shown:
+      description: How many objects I(objects) leaves out (0 with C(--diff) or C(-vv)).
+      type: int
     skipped_kinds:
       description: Resources of the backup the target cluster does not serve, with object counts.
       type: dict
@@ -326,7 +331,9 @@ restore:
       type: list
       elements: dict
     warnings:
-      description: Warnings, e.g. objects that already existed.
+      description:
+        - Warnings, e.g. objects that already existed; without C(--diff) or C(-vv), the first 100, then a line counting
+          the others.
       type: list
       elements: str
     errors:
@@ -358,6 +365,7 @@ restore:
       type: bool
 """
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import bounded_errors, bounded_objects
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore
@@ -415,6 +423,12 @@ def main():
         output["diff"] = _diffs(result)
     for obj in result["objects"]:
         obj.pop("diff", None)
+    # A result is printed whole with -v: per-object lists only with --diff or -vv (the record has them all).
+    if not (module._diff or module._verbosity >= 2):
+        result["objects"], result["objects_not_shown"] = bounded_objects(result["objects"])
+        result["warnings"] = bounded_errors(result["warnings"], what="warnings")
+    else:
+        result["objects_not_shown"] = 0
     module.exit_by_phase("restore", result, **output)
 
 

@@ -23,7 +23,9 @@ def backup_then_info_plays(location, location_config, result_file):
          "register": "nightly"},
         {"name": "None older than a day", "kubesafe.k8s.backup_info": dict(common, older_than="24h"), "register": "old"},
         {"name": "Describe the full backup", "kubesafe.k8s.backup_info": dict(
-            common, name="full-weekly", include_contents=True, contents_limit=10), "register": "described"},
+            common, name="full-weekly", include_contents=True, contents_limit=10, log_lines=3), "register": "described"},
+        {"name": "The whole log of the nightly backup", "kubesafe.k8s.backup_info": dict(
+            common, name="shop-nightly", log_lines=-1), "register": "logged"},
         {"name": "Describe one that does not exist", "kubesafe.k8s.backup_info": dict(common, name="nope"), "register": "missing"},
         {"name": "Check what was found", "ansible.builtin.assert": {"that": [
             "listed is not changed",
@@ -36,6 +38,12 @@ def backup_then_info_plays(location, location_config, result_file):
             "described.backups | length == 1",
             "described.backups[0].items_backed_up == full.backup.items_backed_up",
             "described.backups[0].resource_counts.values() | sum == full.backup.items_backed_up",
+            "described.backups[0].resource_counts == full.backup.resource_counts",
+            "described.backups[0].log | length == 3",
+            "described.backups[0].log[-1] is search('backed up %d items, phase Completed' % full.backup.items_backed_up)",
+            "logged.backups[0].log[-1] is search('phase Completed')",
+            "logged.backups[0].log | select('search', 'backup=shop-nightly') | list | length == logged.backups[0].log | length",
+            "'log' not in listed.backups[0]",
             "described.backups[0].contents | length == 10",
             "described.backups[0].contents_truncated",
             "described.backups[0].manifest.tool.name == 'kubesafe.k8s'",

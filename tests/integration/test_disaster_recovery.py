@@ -131,3 +131,27 @@ def test_dr_passes_over_a_partially_failed_newest_backup_unless_it_is_named(samp
     report, cluster = reports["b-newest"]
     assert report["backup"] == "b-newest" and report.get("passed_over", []) == []
     assert not any(o["kind"] == "Secret" and o["metadata"]["name"] == "db-credentials" for o in cluster.control.dump())
+
+
+def test_incomplete_recovery_names_what_is_not_ready_and_how_rto_is_defined(sample_cluster, kubesim_factory, run_playbook, tmp_path):
+    location = tmp_path / "loc"
+    run_playbook("playbooks/backup.yml", sample_cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup_name=a-nightly",
+                 "-e", "backup_included_namespaces=shop")
+    # No controllers in cluster B: the Deployment never gets ready replicas.
+    cluster_b = kubesim_factory(name="b", run_controllers=False)
+    client = KubeClient(**connection_options({"kubeconfig": cluster_b.kubeconfig}))
+    client.request("POST", "/apis/storage.k8s.io/v1/storageclasses", body={
+        "metadata": {"name": "standard"}, "provisioner": "ebs.csi.aws.com", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
+    variables = {"dr_location": str(location), "dr_target_kubeconfig": cluster_b.kubeconfig, "dr_report_dir": str(tmp_path / "reports"),
+                 "dr_wait_timeout": 2}
+    result = run_playbook("playbooks/dr.yml", sample_cluster.env(with_kubeconfig=False), "-e", json.dumps(variables), check=False)
+    assert result.returncode != 0 and "INCOMPLETE" in result.stdout
+    assert "ASYNC POLL" not in result.stdout and "waiting up to 2 s for its" in result.stdout
+    assert "not ready: " in result.stdout and "Deployment shop/web: not ready after 2s: 0 of 2 replicas available" in result.stdout
+    report = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    web = next(item for item in report["not_ready"] if item["name"] == "web")
+    assert web["kind"] == "Deployment" and web["namespace"] == "shop" and "replicas" in web["reason"]
+    assert report["rto_definition"].startswith("not met:") and "%d of %d workloads not ready" % (
+        len(report["not_ready"]), report["workloads"]) in report["rto_definition"]
+    markdown = next((tmp_path / "reports").glob("*.md")).read_text()
+    assert "| Deployment | shop | web | not ready after 2s" in markdown and "RTO (not met:" in markdown

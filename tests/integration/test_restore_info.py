@@ -74,10 +74,34 @@ def test_info_playbook_prints_backups_and_restores_as_tables(sample_cluster, run
     (tmp_path / "loc" / "backups" / "killed").mkdir()
     (tmp_path / "loc" / "backups" / "killed" / "killed.tar.gz").write_bytes(b"\x1f\x8b")  # a run killed mid-write
     output = run_playbook("playbooks/info.yml", env, "-e", "backup_location=%s" % location).stdout
-    assert "NAME | STATUS | ERRORS | WARNINGS | CREATED | EXPIRES | ITEMS" in output
-    assert "nightly | Completed | 0 | 0 | " in output
-    assert "killed | Incomplete | " in output
-    assert "into-copy | nightly | Completed | 0 | %d | " % len(restore["warnings"]) in output
+    backups = printed_table(output, "NAME")
+    assert backups[0].split() == ["NAME", "STATUS", "ERRORS", "WARNINGS", "CREATED", "EXPIRES", "ITEMS", "STORAGE", "LOCATION", "SELECTOR"]
+    nightly = next(line for line in backups if line.startswith("nightly "))
+    assert nightly.split()[:4] == ["nightly", "Completed", "0", "0"] and nightly.split()[-2:] == ["default", "<none>"]
+    assert next(line for line in backups if line.startswith("killed ")).split()[:2] == ["killed", "Incomplete"]
+    # Aligned: every value starts under its header.
+    for header in ("STATUS", "ERRORS", "CREATED", "EXPIRES", "ITEMS"):
+        assert nightly[backups[0].index(header) - 1] == " " and nightly[backups[0].index(header)] != " "
+    restores = printed_table(output, "NAME", which=1)
+    assert restores[0].split() == ["NAME", "BACKUP", "STATUS", "STARTED", "COMPLETED", "ERRORS", "WARNINGS"]
+    row = restores[1].split()
+    assert row[:3] == ["into-copy", "nightly", "Completed"] and row[-2:] == ["0", str(len(restore["warnings"]))]
+    assert restores[1].index("Completed") == restores[0].index("STATUS")
+
+
+def printed_table(stdout, first_header, which=0):
+    """The lines of the ``which``-th table a debug task printed (a msg list of strings), header first."""
+    tables, current = [], None
+    for line in stdout.splitlines():
+        text = line.strip().rstrip(",")
+        if text.startswith('"%s ' % first_header):
+            current = []
+            tables.append(current)
+        elif current is not None and not text.startswith('"'):
+            current = None
+        if current is not None:
+            current.append(text[1:-1])
+    return tables[which]
 
 
 def test_verify_playbook_fails_naming_the_backup_that_does_not_verify(sample_cluster, run_playbook, ansible_playbook, tmp_path):
@@ -91,10 +115,14 @@ def test_verify_playbook_fails_naming_the_backup_that_does_not_verify(sample_clu
     archive.write_bytes(bytes(data))
     failed = run_playbook("playbooks/verify.yml", env, "-e", "backup_location=%s" % location, check=False)
     assert failed.returncode != 0
-    assert "good | True | 0" in failed.stdout and "tampered | False | " in failed.stdout
+    verified = printed_table(failed.stdout, "NAME")
+    assert verified[0].split() == ["NAME", "VERIFIED", "PROBLEMS", "FIRST", "PROBLEM"]
+    assert sorted(line.split()[0] for line in verified[1:]) == ["good", "tampered"]
+    assert any(line.split()[:2] == ["tampered", "false"] and int(line.split()[2]) > 0 for line in verified[1:])
+    assert any(line.split()[:3] == ["good", "true", "0"] for line in verified[1:])
     message = failed.stdout + failed.stderr  # ansible-core 2.19 prints task errors on stderr
     assert "1 of 2 backup(s)" in message and "tampered: " in message and "the manifest says" in message
     empty = run_playbook("playbooks/verify.yml", env, "-e", "backup_location=%s" % (tmp_path / "empty"), check=False)
     assert empty.returncode != 0 and "no backup to verify in" in empty.stdout + empty.stderr
     passed = run_playbook("playbooks/verify.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=good")
-    assert "good | True | 0" in passed.stdout and "tampered" not in passed.stdout
+    assert printed_table(passed.stdout, "NAME")[1].split() == ["good", "true", "0"] and "tampered" not in passed.stdout

@@ -311,8 +311,8 @@ def test_describe_our_backup(populated):
     summary = list_backups(open_location(root), name="shop-nightly")[0]
     assert {key: details[key] for key in summary} == summary  # the summary, plus the details
     assert sum(details["resource_counts"].values()) == result["items_backed_up"]
-    assert details["resource_counts"]["apps/v1/Deployment"] == result["resource_counts"]["deployments.apps"]
-    assert details["resource_counts"]["v1/Namespace"] == 1
+    assert details["resource_counts"] == result["resource_counts"]  # the backup result's keys: deployments.apps
+    assert details["resource_counts"]["namespaces"] == 1
     assert details["namespace_counts"] == {"shop": result["namespace_counts"]["shop"]}
     assert details["warning_messages"] == result["warnings"] and details["error_messages"] == []
     assert details["volume_snapshots"] == [] and details["notes"] == []
@@ -344,7 +344,7 @@ def test_describe_with_contents(populated):
 def test_describe_velero_backup(populated):
     details = describe_backup(open_location(populated[0]), VELERO_NAME, include_contents=True)
     assert details["format"] == "velero" and details["manifest"] is None and details["notes"] == []
-    assert details["resource_counts"] == {"apps/v1/Deployment": 1, "v1/ConfigMap": 1, "v1/Namespace": 1}
+    assert details["resource_counts"] == {"deployments.apps": 1, "configmaps": 1, "namespaces": 1}
     assert details["namespace_counts"] == {"web": 2}
     assert details["warning_messages"] == ["a plugin was slow", "cluster: no CRD for coupons"]
     assert details["error_messages"] == ['namespace web: error backing up item: pods "x" is forbidden']
@@ -361,7 +361,7 @@ def test_describe_without_sidecars_reads_the_tarball(tmp_path):
     folder = write_velero_backup(tmp_path, resource_list=False)
     os.remove(os.path.join(folder, VELERO_NAME + "-results.gz"))
     details = describe_backup(open_location(str(tmp_path)), VELERO_NAME, include_contents=True)
-    assert details["resource_counts"] == {"apps/v1/Deployment": 1, "v1/ConfigMap": 1, "v1/Namespace": 1}
+    assert details["resource_counts"] == {"deployments.apps": 1, "configmaps": 1, "namespaces": 1}
     assert len(details["contents"]) == 3 and details["warning_messages"] == [] and details["error_messages"] == []
     assert any("counts were read from the tarball" in note for note in details["notes"])
     assert any("results sidecar is missing" in note for note in details["notes"])

@@ -378,3 +378,43 @@ def test_multipart_uploads_carry_the_retention(s3_endpoint, locked_bucket):
     assert datetime.timedelta(days=6) < create["ObjectLockRetainUntilDate"] - datetime.datetime.now(UTC) <= datetime.timedelta(days=7)
     assert all(part["ChecksumAlgorithm"] == "SHA256" for part in calls["upload_part"])
     # moto ignores object lock on multipart uploads (real S3 applies it), so the fixture can still empty the bucket.
+
+
+def test_named_deletion_deletes_only_those_marker_first(tmp_path, make_backup, monkeypatch):
+    root = tmp_path / "loc"
+    location = open_location(str(root))
+    for name in ("old-expired", "monday", "tuesday"):
+        make_backup(location, name, "2025-01-01T00:00:00Z" if name == "old-expired" else "2025-01-09T00:00:00Z", ttl="1h")
+    calls = []
+    real_delete, real_delete_prefix = location.delete, location.delete_prefix
+    monkeypatch.setattr(location, "delete", lambda key: (calls.append(("delete", key)), real_delete(key)))
+    monkeypatch.setattr(location, "delete_prefix", lambda prefix: (calls.append(("delete_prefix", prefix)), real_delete_prefix(prefix)))
+
+    with pytest.raises(ConfigurationError, match=r"no backup 'mondy'.*nearest to 'mondy': monday"):
+        run_prune(location, PruneOptions(names=["tuesday", "mondy"]), now=NOW)
+    assert calls == []  # refused before the first delete, tuesday included
+
+    planned = run_prune(location, PruneOptions(names=["monday"]), check_mode=True, now=NOW)
+    assert names(planned["deleted"]) == ["monday"] and planned["deleted"][0]["reasons"] == ["named in names"]
+    assert calls == [] and planned["kept"] == []
+
+    done = run_prune(location, PruneOptions(names="monday"), now=NOW)
+    assert names(done["deleted"]) == ["monday"]
+    assert calls == [("delete", "backups/monday/velero-backup.json"), ("delete_prefix", "backups/monday/")]
+    # Expired too, but not named: still there.
+    assert listed(location) == ["old-expired", "tuesday"]
+
+
+@pytest.mark.parametrize("options, refused", [
+    (dict(keep_daily=7), "keep_daily"), (dict(include_incomplete=True), "include_incomplete"),
+    (dict(labels={"schedule": "nightly"}), "labels"), (dict(names=["a/b"]), "names: name 'a/b' is not a backup name"),
+])
+def test_named_deletion_refuses_other_rules(options, refused):
+    options.setdefault("names", ["monday"])
+    with pytest.raises(ConfigurationError, match=refused):
+        PruneOptions(**options)
+
+
+def test_named_deletion_in_an_empty_location_says_so(tmp_path):
+    with pytest.raises(ConfigurationError, match="holds no backups"):
+        run_prune(open_location(str(tmp_path / "loc")), PruneOptions(names=["monday"]), now=NOW)

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import read_log
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import BACKUP_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
@@ -457,16 +458,17 @@ def _read_manifest(location, key, files, notes):
     return manifest if isinstance(manifest, dict) else None
 
 
-def describe_backup(location, name, include_contents=False, contents_limit=None, now=None):
+def describe_backup(location, name, include_contents=False, contents_limit=None, now=None, log_lines=0):
     """The summary of backup ``name`` plus everything known about it.
 
     Adds ``annotations``, ``spec`` and ``status`` (from velero-backup.json),
-    ``files`` (name: size), ``resource_counts`` (per resource list key, e.g.
-    ``apps/v1/Deployment``) and ``namespace_counts``, ``warning_messages`` and
+    ``files`` (name: size), ``resource_counts`` (per resource, as the backup
+    result counts them: ``deployments.apps``) and ``namespace_counts``, ``warning_messages`` and
     ``error_messages`` (the results sidecar), ``volume_snapshots``,
     ``manifest`` (this collection's, None for Velero's backups), ``notes``
     (sidecars missing or unreadable) and, with ``include_contents``,
-    ``contents`` (at most ``contents_limit`` entries) and ``contents_truncated``.
+    ``contents`` (at most ``contents_limit`` entries) and ``contents_truncated``;
+    with ``log_lines``, ``log``: the last lines of the run log (-1: all of it).
     Raises ObjectNotFound when the location has no such backup directory.
     """
     name = check_backup_name(name)
@@ -489,18 +491,21 @@ def describe_backup(location, name, include_contents=False, contents_limit=None,
     details["files"] = dict(sorted(files.items()))
 
     resource_list = _read_resource_list(location, name, files, notes)
-    resource_counts = {}
+    manifest = _read_manifest(location, keys["manifest"], files, notes)
+    resource_counts = collections.Counter()
     namespace_counts = collections.Counter()
     entries = []
     for key in sorted(resource_list or {}):
         names = resource_list[key] or []
-        resource_counts[key] = len(names)
+        resource_counts[velero_format.guess_group_resource(key)] += len(names)
         for entry in sorted(names):
             entry = _entry(key, entry)
             entries.append(entry)
             if entry["namespace"]:
                 namespace_counts[entry["namespace"]] += 1
-    details["resource_counts"] = resource_counts
+    # Keyed as the backup module's result (``deployments.apps``): the manifest's counts, exact, when there is one.
+    manifest_counts = (manifest or {}).get("counts")
+    details["resource_counts"] = dict(sorted((manifest_counts if isinstance(manifest_counts, dict) else resource_counts).items()))
     details["namespace_counts"] = dict(sorted(namespace_counts.items()))
 
     results = _read_sidecar(location, keys["results"], files, notes, None)
@@ -514,7 +519,9 @@ def describe_backup(location, name, include_contents=False, contents_limit=None,
     except BackupFormatError as exc:
         details["volume_snapshots"] = []
         notes.append("the volume snapshots are unknown: %s" % exc)
-    details["manifest"] = _read_manifest(location, keys["manifest"], files, notes)
+    details["manifest"] = manifest
+    if log_lines:
+        details["log"] = read_log(location, keys["logs"], log_lines, notes)
     details["notes"] = notes
     if include_contents:
         limit = len(entries) if contents_limit is None else contents_limit

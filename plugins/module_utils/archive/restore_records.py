@@ -17,10 +17,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import gzip
 import json
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import read_log
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
 
@@ -152,18 +152,6 @@ def describe_restore(location, name, log_lines=0):
         raise ObjectNotFound("restore '%s' does not exist in %s (%s)" % (name, location.url, hint))
     summary = _summary(location, name, files, want_details=True)
     if log_lines:
-        summary["log"] = _log_tail(location, record_files(name)["logs"], log_lines, summary["notes"])
+        summary["log"] = read_log(location, record_files(name)["logs"], log_lines, summary["notes"])
     return summary
 
-
-def _log_tail(location, key, lines, notes):
-    try:
-        text = gzip.decompress(location.get_bytes(key)).decode("utf-8", "replace")
-    except ObjectNotFound:
-        notes.append("no log file")
-        return []
-    except (OSError, EOFError) as exc:
-        notes.append("the log file is not gzip-compressed: %s" % exc)
-        return []
-    log = [line for line in text.splitlines() if line]
-    return log if lines < 0 else log[-lines:]

@@ -7,8 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
+import contextlib
 import gzip
+import io
 import time
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
 
 # A run over a huge cluster must not keep a line per object in memory.
 MAX_LOG_LINES = 20000
@@ -52,12 +57,27 @@ ERRORS_QUOTED = 5
 MAX_RESULT_ERRORS = 100
 
 
-def bounded_errors(errors, limit=MAX_RESULT_ERRORS):
-    """The first ``limit`` errors, then one line counting the others."""
+def bounded_errors(errors, limit=MAX_RESULT_ERRORS, what="errors"):
+    """The first ``limit`` errors (or warnings: ``what``), then one line counting the others."""
     errors = list(errors)
     if len(errors) <= limit:
         return errors
-    return errors[:limit] + ["... and %d more errors (all are in the run's results file)" % (len(errors) - limit)]
+    return errors[:limit] + ["... and %d more %s (all are in the run's results file)" % (len(errors) - limit, what)]
+
+
+# Objects a restore result lists without --diff or -vv (the failed ones always).
+OBJECTS_SHOWN = 100
+
+
+def bounded_objects(objects, limit=OBJECTS_SHOWN):
+    """(the failed objects and the first ``limit`` others, in order; how many were left out)."""
+    kept, others = [], 0
+    for obj in objects:
+        failed = obj.get("action") == "failed"
+        if failed or others < limit:
+            others += 0 if failed else 1
+            kept.append(obj)
+    return kept, len(objects) - len(kept)
 
 
 def partial_failure_message(kind, result):
@@ -76,3 +96,25 @@ def partial_failure_message(kind, result):
         if len(errors) > ERRORS_QUOTED:
             message += "; ... and %d more" % (len(errors) - ERRORS_QUOTED)
     return message.rstrip(".") + ". Set fail_on_partial: false to accept a %s that is not Completed" % kind
+
+
+def read_log(location, key, lines, notes):
+    """The last ``lines`` lines (-1: all) of the gzipped run log ``key`` of ``location``, streamed.
+
+    A missing or damaged log is a note in ``notes``, not an error: the log is a sidecar that may be lost.
+    """
+    kept = collections.deque(maxlen=None if lines < 0 else lines)
+    try:
+        with contextlib.closing(location.open_read(key)) as stream:
+            with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
+                for line in io.TextIOWrapper(unzipped, encoding="utf-8", errors="replace"):
+                    line = line.rstrip("\n")
+                    if line:
+                        kept.append(line)
+    except ObjectNotFound:
+        notes.append("no log file (%s)" % key.rsplit("/", 1)[-1])
+        return []
+    except (OSError, EOFError) as exc:
+        notes.append("the log file %s is not gzip-compressed: %s" % (key.rsplit("/", 1)[-1], exc))
+        return list(kept)
+    return list(kept)

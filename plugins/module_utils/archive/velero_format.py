@@ -114,6 +114,27 @@ def resource_list_key(api_version, kind):
     return "%s/%s" % (api_version, kind)
 
 
+def guess_group_resource(resource_list_key_):
+    """``deployments.apps`` for ``apps/v1/Deployment``: a resource list key as the backup result's count key.
+
+    The resource name is guessed from the kind as Kubernetes guesses it (lower case, plural; ``endpoints``
+    stays), for backups without a manifest, whose resource list holds only kinds. A custom resource whose
+    CRD declares an irregular plural gets the regular one.
+    """
+    api_version, _sep, kind = resource_list_key_.rpartition("/")
+    group = api_version.rpartition("/")[0]
+    singular = kind.lower()
+    if singular.endswith("endpoints"):
+        plural = singular
+    elif singular.endswith("s"):
+        plural = singular + "es"
+    elif singular.endswith("y") and singular[-2:-1] not in ("a", "e", "i", "o", "u"):
+        plural = singular[:-1] + "ies"
+    else:
+        plural = singular + "s"
+    return "%s.%s" % (plural, group) if group else plural
+
+
 class ResourceListBuilder:
     """Collects ``{"<apiVersion>/<Kind>": ["ns/name" or "name", ...]}``, Velero's resource list."""
 

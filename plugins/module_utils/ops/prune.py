@@ -18,6 +18,12 @@ deletion removes the restores that reference the backup; the records of
 restores Velero made name no backup in the bucket (Velero keeps that in the
 Restore object in its cluster) and are left alone.
 
+Named deletion (``names``, ``velero backup delete NAME``) deletes exactly the
+backups named, whatever the other rules would say of them or of the others,
+in the same order (snapshots, marker, the rest); a name the location does not
+hold refuses the whole run before anything is deleted, naming the closest
+names it holds.
+
 The debris rule (``include_incomplete``, off by default) deletes directories
 without ``velero-backup.json`` (unfinished writes included: temporary files,
 S3 multipart uploads never completed) and unfinished writes under
@@ -31,6 +37,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import difflib
 import json
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ops import retention
@@ -52,7 +59,8 @@ class PruneOptions:
 
     def __init__(self, expired=True, keep_last=None, keep_hourly=None, keep_daily=None, keep_weekly=None, keep_monthly=None,
                  keep_yearly=None, timezone="UTC", labels=None, include_incomplete=False,
-                 incomplete_older_than=DEFAULT_INCOMPLETE_OLDER_THAN, delete_restores=True):
+                 incomplete_older_than=DEFAULT_INCOMPLETE_OLDER_THAN, delete_restores=True, names=None):
+        self.names = _check_names(names)
         self.expired = bool(expired)
         self.keep = dict((rule, retention.check_keep(rule, value)) for rule, value in zip(retention.KEEP_RULES, (
             keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly)))
@@ -66,9 +74,40 @@ class PruneOptions:
         if self.incomplete_older_than < datetime.timedelta():
             raise ConfigurationError("incomplete_older_than '%s' is negative: give an age such as 24h" % incomplete_older_than)
         self.delete_restores = bool(delete_restores)
-        if not (self.expired or self.policy or self.include_incomplete):
+        if self.names:
+            # Exactly the named backups: a rule that picks others would contradict that.
+            mixed = [rule for rule in retention.KEEP_RULES if self.keep[rule] is not None]
+            mixed += ["include_incomplete"] if self.include_incomplete else []
+            mixed += ["labels"] if labels else []
+            if mixed:
+                raise ConfigurationError("names deletes exactly the backups it names: leave out %s, or run them in a prune of their own"
+                                         % ", ".join(mixed))
+        elif not (self.expired or self.policy or self.include_incomplete):
             raise ConfigurationError("nothing to prune: set expired: true, a keep rule (%s) or include_incomplete: true"
                                      % ", ".join(retention.KEEP_RULES))
+
+
+def _check_names(names):
+    """The backup names to delete, in order, once each; raises ConfigurationError naming ``names``."""
+    if names is None:
+        return []
+    if isinstance(names, str):
+        names = [part for part in names.split(",")]
+    checked = []
+    for name in names:
+        try:
+            name = check_backup_name(name)
+        except ConfigurationError as exc:
+            raise ConfigurationError("names: %s" % exc)
+        if name not in checked:
+            checked.append(name)
+    return checked
+
+
+def nearest_names(name, existing, count=3):
+    """The ``count`` names of ``existing`` closest to ``name`` (a typo), else the newest ones."""
+    close = difflib.get_close_matches(name, existing, n=count, cutoff=0.6)
+    return close or list(existing)[:count]
 
 
 # ---------------------------------------------------------------- deleting one backup
@@ -202,6 +241,8 @@ class PruneRun:
         self._restores = None
 
     def run(self):
+        if self.options.names:
+            return self._run_named()
         options = self.options
         backups = list_backups(self.location, labels=options.labels, include_incomplete=options.include_incomplete, now=self.now)
         complete = [backup for backup in backups if backup["complete"]]
@@ -220,6 +261,23 @@ class PruneRun:
                 self.result["kept"].append(_entry(backup, keep))
         if options.include_incomplete:
             self._delete_unfinished_writes(RESTORES_DIR)
+        return self.result
+
+    def _run_named(self):
+        """Delete exactly the named backups (complete or not); an unknown name refuses the run before any delete."""
+        backups = list_backups(self.location, include_incomplete=True, now=self.now)
+        by_name = dict((backup["name"], backup) for backup in backups)
+        unknown = [name for name in self.options.names if name not in by_name]
+        if unknown:
+            existing = [backup["name"] for backup in backups]
+            if not existing:
+                raise ConfigurationError("names: %s: the location %s holds no backups: check location (and location_config)"
+                                         % (", ".join("'%s'" % name for name in unknown), self.location.url))
+            raise ConfigurationError("names: no backup %s in %s, nothing was deleted; %s" % (
+                ", ".join("'%s'" % name for name in unknown), self.location.url,
+                "; ".join("nearest to '%s': %s" % (name, ", ".join(nearest_names(name, existing))) for name in unknown)))
+        for name in self.options.names:
+            self._delete(_entry(by_name[name], ["named in names"]))
         return self.result
 
     def _delete_unfinished_writes(self, prefix):

@@ -37,7 +37,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.apply import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.order import restore_order
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.rules import RestoreContext, needs_reprovisioning, restore_labels, sanitize, skip_reason
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.transforms import transform
-from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.wait import wait_for, wait_for_crds
+from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.wait import describe_pending, is_waitable, wait_for, wait_for_crds
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
     LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, as_list, check_namespace_name)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import RunLog
@@ -689,10 +689,19 @@ class RestoreRun:
     def _wait(self):
         targets = [obj for obj in self.objects if obj["group_resource"] in WORKLOADS and obj["action"] in ("create", "update", "recreate")]
         if targets:
-            self.waits = wait_for(self.client, targets, timeout_seconds=self.options.wait_timeout)
+            waitable = [target for target in targets if is_waitable(target["group_resource"])]
+            self.run_log.log("info", "waiting up to %ss for %d workload(s) and claim(s) to be ready" % (self.options.wait_timeout, len(waitable)))
+            self.waits = wait_for(self.client, targets, timeout_seconds=self.options.wait_timeout, progress=self._wait_progress)
         for wait in self.waits:
             if not wait["ready"]:
                 self.run_log.error("%s %s/%s: %s" % (wait["kind"], wait["namespace"], wait["name"], wait["reason"]))
+
+    def _wait_progress(self, ready, total, pending):
+        """What a long wait waits for, in the log: ready x of y, the first ones not ready and why."""
+        message = "ready %d of %d" % (ready, total)
+        if pending:
+            message += "; not ready: %s" % describe_pending(pending)
+        self.run_log.log("info", message)
 
     def _result(self, phase, started_clock):
         actions = collections.Counter()

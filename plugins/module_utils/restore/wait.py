@@ -154,13 +154,18 @@ def _poll(client, target):
     return ready, reason, ready
 
 
-def _poll_until(targets, look, timeout_seconds, describe_timeout):
-    """Look at every pending target each round (a few at a time) until each is final or time is up."""
+def _poll_until(targets, look, timeout_seconds, describe_timeout, progress=None):
+    """Look at every pending target each round (a few at a time) until each is final or time is up.
+
+    ``progress(done, total, pending)``, when given, hears after the first round and each round that finished
+    a target which targets are left, each as (target, last reason), so that a long wait says what it waits for.
+    """
     started = time.monotonic()
     deadline = started + max(float(timeout_seconds), 0.0)
     results = [None] * len(targets)
     last = [(False, "not checked yet")] * len(targets)
     pending = list(range(len(targets)))
+    first_round = True
     with ThreadPoolExecutor(max_workers=max(1, min(POLL_THREADS, len(targets)))) as pool:
         while pending:
             round_started = time.monotonic()
@@ -172,7 +177,9 @@ def _poll_until(targets, look, timeout_seconds, describe_timeout):
                 else:
                     last[index] = (ready, reason)
                     still.append(index)
-            pending = still
+            if progress is not None and (len(still) < len(pending) or first_round):
+                progress(len(targets) - len(still), len(targets), [(targets[index], last[index][1]) for index in still])
+            pending, first_round = still, False
             if not pending or time.monotonic() >= deadline:
                 break
             time.sleep(max(0.0, min(POLL_SECONDS - (time.monotonic() - round_started), deadline - time.monotonic())))
@@ -182,7 +189,16 @@ def _poll_until(targets, look, timeout_seconds, describe_timeout):
     return results
 
 
-def wait_for(client, targets, timeout_seconds):
+def describe_pending(pending, shown=5):
+    """``Deployment shop/web: 1 of 3 replicas available; ...`` for the first ``shown`` of (target, reason) pairs, then a count."""
+    parts = ["%s %s: %s" % (WAITABLE[target["group_resource"]][2], "/".join(part for part in (target.get("namespace"), target["name"]) if part),
+                            reason) for target, reason in pending[:shown]]
+    if len(pending) > shown:
+        parts.append("... and %d more" % (len(pending) - shown))
+    return "; ".join(parts)
+
+
+def wait_for(client, targets, timeout_seconds, progress=None):
     """Wait until each target (dicts or Decisions with group_resource, namespace, name) is ready.
 
     Only waitable kinds (Deployments, StatefulSets, DaemonSets, PVCs, Jobs) are waited for;
@@ -190,12 +206,13 @@ def wait_for(client, targets, timeout_seconds):
     {kind, group_resource, namespace, name, ready, skipped, reason, seconds}: reason says why an
     object is not ready (e.g. "not ready after 300s: 1 of 3 replicas available, 1 updated"), or why
     it was skipped (ready and skipped: a suspended Job); it is None for a ready object.
+    ``progress(ready, total, pending)``: see ``_poll_until``.
     """
     targets = [target for target in targets if is_waitable(target.get("group_resource"))]
     if not targets:
         return []
     results = _poll_until(targets, lambda target: _poll(client, target), timeout_seconds,
-                          lambda reason, waited: "not ready after %gs: %s" % (max(float(timeout_seconds), 0.0), reason))
+                          lambda reason, waited: "not ready after %gs: %s" % (max(float(timeout_seconds), 0.0), reason), progress)
     report = []
     for target, (ready, reason, seconds) in zip(targets, results):
         skipped = ready == SKIPPED

@@ -1,0 +1,469 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A backup run: discover, select, stream every object into a Velero-layout archive, commit.
+
+Order of the files written: the tarball, the sidecars, our manifest, and
+``velero-backup.json`` last, as the commit marker, because Velero and every
+reader here take a backup to exist once that file does. A run that fails
+before the marker removes what it wrote, so nothing half-written ever looks
+like a backup.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import contextlib
+import gc
+import hashlib
+import json
+import time
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveWriter, HashingWriter
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.manifest import MANIFEST_ANNOTATION
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.collector import ListTask, PageCollector, Relisted
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.discovery import discover, listable
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import EncryptionSettings, encrypt_secret, encrypting_writer
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError, LocationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import MAX_RELISTS, ApiError, ListExpiredError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.related import RelatedItems
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import RunLog
+from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import (
+    LabelFilter, NamespaceFilter, ResourceFilter, SelectionOptions, is_excluded_by_label)
+from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import sweep_stale
+# The backup's clock, under a name of this module so that tests can fix the time of a backup.
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.velero_format import utc_now_seconds as _utcnow
+from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.backup import VolumeBackup, VolumeSettings
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import pod_hooks
+
+CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+class BackupOptions(SelectionOptions):
+    """What to back up; the defaults are Velero's."""
+
+    def __init__(self, name=None, name_prefix="backup", included_namespaces=None, excluded_namespaces=None,
+                 included_resources=None, excluded_resources=None, include_cluster_resources=None,
+                 label_selector=None, or_label_selectors=None, ttl="720h0m0s", labels=None,
+                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500, encryption=None, volumes=None):
+        super().__init__(included_namespaces=included_namespaces, excluded_namespaces=excluded_namespaces,
+                         included_resources=included_resources, excluded_resources=excluded_resources,
+                         include_cluster_resources=include_cluster_resources, label_selector=label_selector,
+                         or_label_selectors=or_label_selectors, parallelism=parallelism)
+        self.name = name
+        self.name_prefix = name_prefix
+        self.ttl = ttl or "720h0m0s"
+        self.labels = dict(labels or {})
+        self.storage_location = storage_location or "default"
+        # VolumeSettings (volume_backup.py): snapshots and hooks; snapshot_volumes alone means the defaults.
+        self.volumes = volumes or VolumeSettings(snapshot_volumes=snapshot_volumes)
+        self.snapshot_volumes = self.volumes.snapshot_volumes
+        # An unpaginated LIST (limit 0) would hold a whole resource in memory.
+        if page_size is None or int(page_size) < 1:
+            raise ConfigurationError("page_size (backup_page_size in the backup role) must be at least 1 object per LIST page, not %s"
+                                     % page_size)
+        self.page_size = int(page_size)
+        # EncryptionSettings (encryption.py); None: not encrypted.
+        self.encryption = encryption or EncryptionSettings.none()
+
+
+class BackupRun:
+    def __init__(self, client, location, options, check_mode=False, item_sink=None):
+        """``item_sink``: in check mode, an object whose ``add_item`` (ArchiveWriter's signature) receives
+        every object the backup would store, e.g. to compare them with something else."""
+        self.client = client
+        self.location = location
+        self.options = options
+        self.check_mode = check_mode
+        self.namespace_filter = NamespaceFilter(options.included_namespaces, options.excluded_namespaces)
+        self.resource_filter = ResourceFilter(options.included_resources, options.excluded_resources)
+        self.label_filter = LabelFilter(options.label_selector, options.or_label_selectors)
+        self.ttl = velero_format.parse_go_duration(options.ttl)
+        self.started = _utcnow()
+        self.name = options.name or velero_format.default_backup_name(options.name_prefix, self.started)
+        velero_format.validate_backup_name(self.name)
+        self.files = velero_format.file_names(self.name)
+        self.prefix = velero_format.backup_dir(self.name).rstrip("/")
+        self.counts = collections.Counter()
+        self.namespace_counts = collections.Counter()
+        self.relists = collections.Counter()  # group_resource -> LISTs started over after their continue token expired
+        self.resource_list = velero_format.ResourceListBuilder()
+        self.related = RelatedItems()
+        self.run_log = RunLog("backup", self.name)
+        self.warnings, self.errors = self.run_log.warnings, self.run_log.errors
+        self.log, self.warn, self.fail_item = self.run_log.log, self.run_log.warn, self.run_log.error
+        self._archive = item_sink if check_mode else None
+        # Always there: Velero runs the hook annotations of backed-up pods even without snapshots.
+        self.volumes = VolumeBackup(client, options.volumes, self.name, self.run_log, options.parallelism, check_mode)
+        self._selected_namespaces = set()
+        self._crd_names = set()
+        self._seen_uids = collections.defaultdict(set)
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self):
+        started_clock = time.monotonic()
+        for path in sweep_stale():
+            self.log("info", "removed %s, the scratch directory of an interrupted run" % path)
+        if not self.check_mode:
+            self._check_name_is_free()
+        resources, discovery_warnings = discover(self.client)
+        for warning in discovery_warnings:
+            self.warn(warning)
+        for unknown in self.resource_filter.check_known(resources, "served by the cluster"):
+            self.warn("excluded_resources: '%s' is not served by the cluster" % unknown)
+        selected = [r for r in resources if r.preferred and listable(r) and self.resource_filter.matches(r)]
+        self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages_relisting(CRD_LIST_PATH) for crd in page.get("items") or []}
+        namespaces = self._namespaces()
+        self.log("info", "backing up %d resource types in %d namespaces" % (len(selected), len(self._selected_namespaces)))
+
+        if self.check_mode:
+            self._collect(selected, namespaces)
+            self.volumes.run()
+            return self._result(started_clock, "Completed" if not self.errors else "PartiallyFailed", archive=None, files={})
+        return self._write(selected, namespaces, started_clock)
+
+    def _check_name_is_free(self):
+        """Backups are never overwritten, and the debris of an interrupted one holds its name until removed."""
+        committed = next(iter(self.location.list(self.prefix)), None)
+        try:
+            partial = next(iter(self.location.list_partial(self.prefix)), None)
+        except LocationError as exc:
+            # Listing S3 uploads needs s3:ListBucketMultipartUploads, which a policy for Velero does not grant.
+            self.log("info", "unfinished writes under %s/ could not be listed: %s" % (self.prefix, exc))
+            partial = None
+        if committed is None and partial is None:
+            return
+        if self.location.exists(self.files["metadata"]):
+            raise ConfigurationError("backup '%s' already exists in %s: choose another name (backups are never overwritten)"
+                                     % (self.name, self.location.url))
+        written = self.location.last_modified(self.prefix)
+        raise ConfigurationError(
+            "backup '%s' cannot be written: an incomplete backup holds the name in %s (%s/ has no velero-backup.json commit marker; "
+            "last written at %s). It is the debris of an interrupted backup, or a backup of that name still running. "
+            "Once no backup is running, clear it with the prune module's debris rule (include_incomplete: true, with "
+            "incomplete_older_than shorter than its age; role prune: prune_include_incomplete), or delete %s/ from the location; "
+            "or choose another name" % (self.name, self.location.url, self.prefix,
+                                        velero_format.format_timestamp(written) if written else "an unknown time", self.prefix))
+
+    def _namespaces(self):
+        namespaces = {}
+        for page in self.client.list_pages_relisting("/api/v1/namespaces"):
+            for namespace in page.get("items") or []:
+                namespaces[namespace["metadata"]["name"]] = namespace
+        for pattern in self.namespace_filter.unmatched_patterns(namespaces):
+            self.warn("included namespace pattern '%s' matches no namespace" % pattern)
+        for name, namespace in sorted(namespaces.items()):
+            if not self.namespace_filter.matches(name):
+                continue
+            if is_excluded_by_label(namespace):
+                self.log("info", "namespace %s is labelled %s=true: skipped" % (name, "velero.io/exclude-from-backup"))
+                continue
+            self._selected_namespaces.add(name)
+        return namespaces
+
+    def _write(self, selected, namespaces, started_clock):
+        encryption = self.options.encryption
+        contents = self.files["contents_encrypted" if encryption.mode == "all" else "contents"]
+        try:
+            with self.location.open_write(contents) as stream:
+                hashing = HashingWriter(stream)
+                # Mode all: the tarball is age-encrypted as it streams out; the hash is of the stored bytes.
+                with (encrypting_writer(hashing, encryption) if encryption.mode == "all" else contextlib.nullcontext(hashing)) as sink:
+                    with ArchiveWriter(sink) as self._archive:
+                        self._collect(selected, namespaces)
+            archive = {"size": hashing.size, "sha256": hashing.sha256}
+            self.volumes.run()
+            phase = "PartiallyFailed" if self.errors else "Completed"
+            files = self._write_sidecars(archive, phase)
+        except Exception as exc:
+            self._remove_partial_backup()
+            if isinstance(exc, KubesafeError):
+                raise
+            raise KubesafeError("backup '%s' failed and was not committed: %s" % (self.name, exc)) from exc
+        return self._result(started_clock, phase, archive, files)
+
+    def _remove_partial_backup(self):
+        with contextlib.suppress(Exception):
+            self.location.delete_prefix(self.prefix)
+        # Snapshots of a backup that is never committed would be found by nobody.
+        for warning in self.volumes.discard():
+            self.warn(warning)
+
+    # ---------------------------------------------------------------- collection
+
+    def _collect(self, selected, namespaces):
+        # Decoding pages allocates millions of short-lived objects; the cyclic collector
+        # then runs thousands of times for nothing (~10 % of a large backup).
+        thresholds = gc.get_threshold()
+        gc.set_threshold(50000, 20, 100)
+        try:
+            self._collect_all(selected, namespaces)
+        finally:
+            gc.set_threshold(*thresholds)
+
+    def _collect_all(self, selected, namespaces):
+        namespaced = [r for r in selected if r.namespaced]
+        scopes = [None] if self.namespace_filter.selects_all else sorted(self._selected_namespaces)
+        tasks = [ListTask(resource, scope, selector) for resource in namespaced for scope in scopes
+                 for selector in self.label_filter.api_selectors()]
+        self._consume(tasks)
+        self._take_namespaces(selected, namespaces)
+        self._take_cluster_scoped(selected)
+
+    def _consume(self, tasks):
+        for task, payload in PageCollector(self.client, tasks, self.options.parallelism, self.options.page_size):
+            if isinstance(payload, Relisted):
+                self._relisted(task, payload)
+                continue
+            if isinstance(payload, Exception):
+                self._list_failed(task, payload)
+                continue
+            for obj in payload:
+                self._take(task.resource, obj)
+
+    def _relisted(self, task, relisted):
+        self.relists[task.resource.group_resource] += 1
+        self.warn("%s: the LIST's continue token expired (410 Expired), listed again from the start (re-list %d of %d); "
+                  "objects already stored are not stored twice (%s)" % (task.describe(), relisted.number, MAX_RELISTS, relisted.error))
+
+    def _list_failed(self, task, exc):
+        if isinstance(exc, ListExpiredError):
+            self.fail_item("%s: list failed: %s. Raise page_size (backup_page_size in the backup role, now %d) so a LIST needs "
+                           "fewer requests, or back up fewer resources per run" % (task.describe(), exc, self.options.page_size))
+        elif isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
+            self.warn("could not list %s: the namespace is gone (%s)" % (task.describe(), exc))
+        elif isinstance(exc, (ApiError, KubesafeError)):
+            # "Kind namespace/*: ...", as a restore names objects: the * is every object the LIST would have returned.
+            where = "%s/*" % (task.namespace or "*") if task.resource.namespaced else "*"
+            self.fail_item("%s %s: could not list %s: %s" % (task.resource.kind, where, task.describe(), exc))
+        else:
+            raise exc
+
+    def _take(self, resource, obj, related=False):
+        """Write one object to the archive (or count it in check mode) if the rules keep it."""
+        metadata = obj.get("metadata") or {}
+        namespace = metadata.get("namespace") if resource.namespaced else None
+        if resource.namespaced and namespace not in self._selected_namespaces:
+            return
+        if is_excluded_by_label(obj):
+            self.log("info", "%s %s/%s is labelled velero.io/exclude-from-backup=true: skipped" % (resource.group_resource, namespace, metadata.get("name")))
+            return
+        if metadata.get("deletionTimestamp"):
+            self.log("info", "%s %s/%s is being deleted: skipped" % (resource.group_resource, namespace, metadata.get("name")))
+            return
+        if len(self.label_filter.selectors) > 1 or related:
+            # OR selectors list a resource once per selector; keep each object once.
+            seen = self._seen_uids[resource.group_resource]
+            if metadata.get("uid") in seen:
+                return
+            seen.add(metadata.get("uid"))
+        # LIST items carry no apiVersion/kind; stored items must, as Velero writes them.
+        obj["apiVersion"] = resource.api_version
+        obj["kind"] = resource.kind
+        if self._archive is not None:
+            if self.options.encryption.mode == "secrets" and resource.group_resource == "secrets":
+                obj = encrypt_secret(obj, self.options.encryption)
+            self._archive.add_item(resource.group_resource, resource.version, namespace, metadata["name"], obj, preferred=True)
+        self.counts[resource.group_resource] += 1
+        if namespace:
+            self.namespace_counts[namespace] += 1
+            self.related.observe(resource, obj, self._crd_names)
+        self.resource_list.add(resource.api_version, resource.kind, namespace, metadata["name"])
+        if namespace:
+            self.volumes.observe(resource.group_resource, obj)
+
+    def _take_namespaces(self, selected, namespaces):
+        namespace_resource = next((r for r in selected if r.group_resource == "namespaces"), None)
+        if namespace_resource is None:
+            return
+        for name in sorted(self._selected_namespaces):
+            namespace = namespaces[name]
+            labels = (namespace.get("metadata") or {}).get("labels") or {}
+            # Velero keeps a namespace that matches the selector or holds selected items.
+            if not self.label_filter.active or self.label_filter.matches(labels) or name in self.related.namespaces_with_items:
+                self._take(namespace_resource, namespace)
+
+    def _cluster_scope(self):
+        """all, related or none: Velero's include_cluster_resources rule."""
+        wanted = self.options.include_cluster_resources
+        if wanted is True or (wanted is None and not self.namespace_filter.is_narrowed):
+            return "all"
+        return "related" if wanted is None else "none"
+
+    def _take_cluster_scoped(self, selected):
+        scope = self._cluster_scope()
+        cluster_types = [r for r in selected if not r.namespaced and r.group_resource != "namespaces"]
+        if scope == "all":
+            self._consume([ListTask(r, None, selector) for r in cluster_types for selector in self.label_filter.api_selectors()])
+        elif scope == "related":
+            by_name = {r.group_resource: r for r in cluster_types}
+            self._take_related_by_name(by_name.get("persistentvolumes"), self.related.persistent_volumes)
+            self._take_related_by_name(by_name.get("customresourcedefinitions.apiextensions.k8s.io"), self.related.crds)
+            self._take_related_bindings(by_name.get("clusterrolebindings.rbac.authorization.k8s.io"), by_name.get("clusterroles.rbac.authorization.k8s.io"))
+
+    def _take_related_by_name(self, resource, names):
+        if resource is None:
+            return
+        for name in sorted(names):
+            try:
+                obj = self.client.request("GET", "%s/%s" % (resource.list_path(), name))
+            except ApiError as exc:
+                if exc.status == 404:
+                    self.warn("%s %s is referenced by a backed-up item but does not exist" % (resource.group_resource, name))
+                    continue
+                self.fail_item("%s %s: could not read it: %s" % (resource.kind, name, exc))
+                continue
+            self._take(resource, obj, related=True)
+
+    def _take_related_bindings(self, bindings, roles):
+        if bindings is None or not self.related.service_accounts:
+            return
+        role_names = set()
+        for page in self.client.list_pages_relisting(bindings.list_path()):
+            for binding in page.get("items") or []:
+                if self.related.binding_names_service_account(binding):
+                    self._take(bindings, binding, related=True)
+                    if (binding.get("roleRef") or {}).get("kind") == "ClusterRole":
+                        role_names.add(binding["roleRef"]["name"])
+        self._take_related_by_name(roles, role_names)
+
+    # ---------------------------------------------------------------- commit
+
+    def _spec_options(self):
+        options = self.options
+        return {
+            "ttl": velero_format.format_go_duration(self.ttl),
+            "included_namespaces": self.namespace_filter.included,
+            "excluded_namespaces": self.namespace_filter.excluded,
+            "included_resources": self.resource_filter.included,
+            "excluded_resources": self.resource_filter.excluded,
+            "include_cluster_resources": options.include_cluster_resources,
+            "label_selector": options.label_selector,
+            "or_label_selectors": [selector.text for selector in self.label_filter.selectors] if options.or_label_selectors else [],
+            "snapshot_volumes": options.snapshot_volumes,
+            "hooks": pod_hooks.backup_hooks_to_velero(options.volumes.hooks) if options.volumes.hooks else None,
+        }
+
+    def _status(self, phase, completed):
+        total = sum(self.counts.values())
+        records = self.volumes.records
+        hook_results = self.volumes.hook_results
+        tried = [record for record in records if record.get("phase") != volume_records.SKIPPED]
+        return {
+            "volume_snapshots_attempted": sum(1 for record in tried if record["method"] == volume_records.EBS),
+            "volume_snapshots_completed": sum(1 for record in tried if record["method"] == volume_records.EBS
+                                              and record["phase"] == volume_records.COMPLETED),
+            "csi_volume_snapshots_attempted": sum(1 for record in tried if record["method"] == volume_records.CSI),
+            "csi_volume_snapshots_completed": sum(1 for record in tried if record["method"] == volume_records.CSI
+                                                  and record["phase"] == volume_records.COMPLETED),
+            "hooks_attempted": len(hook_results),
+            "hooks_failed": sum(1 for result in hook_results if result["status"] != "succeeded"),
+            "phase": phase,
+            "start_timestamp": self.started,
+            "completion_timestamp": completed,
+            "expiration": self.started + self.ttl,
+            "total_items": total,
+            "items_backed_up": total,
+            "warnings": len(self.warnings),
+            "errors": len(self.errors),
+        }
+
+    def _write_sidecars(self, archive, phase):
+        encryption = self.options.encryption
+        files = {self.files["contents_encrypted" if encryption.mode == "all" else "contents"]: archive}
+
+        def put(key, data):
+            self.location.put_bytes(key, data)
+            files[key] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+        put(self.files["resource_list"], self.resource_list.to_gzip_bytes())
+        wrapped_identity = encryption.wrapped_identity()
+        if wrapped_identity is not None:
+            put(self.files["encryption_identity"], wrapped_identity)
+        results = velero_format.results_sidecar(velero_format.Result(velero=self.errors), velero_format.Result(velero=self.warnings))
+        put(self.files["results"], velero_format.gzip_json(results))
+        sidecars = dict(velero_format.EMPTY_SIDECARS)
+        if self.volumes.records:
+            records = self.volumes.records
+            sidecars.update(volume_snapshots=volume_records.native_snapshots_sidecar(records, self.name),
+                            volume_info=volume_records.volume_info_sidecar(records))
+            if volume_records.csi_contents_sidecar(records):
+                sidecars["csi_volume_snapshot_contents"] = volume_records.csi_contents_sidecar(records)
+        for sidecar, content in sorted(sidecars.items()):
+            put(self.files[sidecar], velero_format.gzip_json(content))
+        completed = _utcnow()
+        self.log("info", "backed up %d items, phase %s" % (sum(self.counts.values()), phase))
+        put(self.files["logs"], self.run_log.gzipped())
+        manifest = self._manifest(files, phase, completed)
+        put(self.files["manifest"], json.dumps(manifest, indent=2, sort_keys=True).encode())
+        marker = velero_format.backup_object(self.name, self.options.storage_location, self._spec_options(),
+                                             self._status(phase, completed), self.options.labels,
+                                             annotations=dict(encryption.backup_annotations(),
+                                                              **{MANIFEST_ANNOTATION: self.files["manifest"].rsplit("/", 1)[-1]}))
+        self.location.put_bytes(self.files["metadata"], json.dumps(marker, indent=2).encode())
+        self._completed = completed
+        return files
+
+    def _manifest(self, files, phase, completed):
+        try:
+            version = self.client.version()
+        except KubesafeError:
+            version = {}
+        return {
+            "apiVersion": "kubesafe.k8s/v1",
+            "kind": "BackupManifest",
+            "backup": self.name,
+            "phase": phase,
+            "tool": {"name": "kubesafe.k8s", "version": COLLECTION_VERSION},
+            "cluster": {"server": self.client.server_url, "version": version.get("gitVersion")},
+            "options": self._spec_options(),
+            "startTimestamp": velero_format.format_timestamp(self.started),
+            "completionTimestamp": velero_format.format_timestamp(completed),
+            "counts": dict(sorted(self.counts.items())),
+            "totalItems": sum(self.counts.values()),
+            "tarBytes": self._archive.tar_bytes,
+            "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
+            "encryption": self.options.encryption.header(),
+            "volumeSnapshots": self._volume_records(),
+        }
+
+    def _volume_records(self):
+        """Snapshot records without the copies of the contents (those are in the csi sidecar)."""
+        records = self.volumes.records
+        return [{key: value for key, value in record.items() if key != "content"} for record in records]
+
+    def _result(self, started_clock, phase, archive, files):
+        completed = getattr(self, "_completed", None) or _utcnow()
+        return {
+            "name": self.name,
+            "location": self.location.url,
+            "phase": phase,
+            "start_timestamp": velero_format.format_timestamp(self.started),
+            "completion_timestamp": velero_format.format_timestamp(completed),
+            "expiration": velero_format.format_timestamp(self.started + self.ttl),
+            "duration_seconds": round(time.monotonic() - started_clock, 3),
+            "items_backed_up": sum(self.counts.values()),
+            "resource_counts": dict(sorted(self.counts.items())),
+            "namespace_counts": dict(sorted(self.namespace_counts.items())),
+            "relists": dict(sorted(self.relists.items())),
+            "namespaces": sorted(self._selected_namespaces),
+            "warnings": self.warnings,
+            "errors": self.errors,
+            "archive": archive,
+            "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
+            "encryption": self.options.encryption.header(),
+            "volume_snapshots": self._volume_records(),
+            "hooks": self.volumes.hook_results,
+            "check_mode": self.check_mode,
+        }
+
+
+def run_backup(client, location, options, check_mode=False):
+    """Back up the cluster behind ``client`` into ``location``; returns the result document."""
+    return BackupRun(client, location, options, check_mode).run()
