@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
+from kubesim import admission, authentication, authorization, discovery, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
@@ -72,8 +72,9 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        # The client certificate's CN names the user, as kube-apiserver's x509 authenticator does.
-        self.client_common_name = tls.client_common_name(self.connection)
+        # The client certificate's CN names the user and its O the groups, as kube-apiserver's x509 authenticator does.
+        self.client_subject = tls.client_subject(self.connection)
+        self.user = None
         self._audited, self._answer_seq = False, None
         self._body, self._body_abandoned = None, False
 
@@ -184,15 +185,11 @@ class ApiHandler(BaseHTTPRequestHandler):
         headers = dict(error.headers, Connection="close") if self.close_connection else error.headers
         return self.send_json(error.code, error.to_status(), headers=headers)
 
-    def _user(self):
-        """The authenticated user name, or raise 401 when the cluster wants a token."""
-        expected = self.cluster.token
-        header = self.headers.get("Authorization") or ""
-        if expected:
-            if header != "Bearer " + expected:
-                raise errors.unauthorized()
-            return "kubesim-admin"
-        return self.client_common_name or ("kubesim-admin" if header else "system:anonymous")
+    def _authenticate(self):
+        """(the authenticated user, the user the request acts as): they differ when Impersonate-* headers are honoured."""
+        authorizer = self.cluster.authorizer
+        user = authentication.authenticate(self.cluster, self.headers, self.client_subject, strict=authorizer.enabled)
+        return user, authentication.impersonate(self.headers, user, authorizer.check)
 
     def send_response(self, code, message=None):
         self.stamp_answer()
@@ -213,13 +210,15 @@ class ApiHandler(BaseHTTPRequestHandler):
         segments = [segment for segment in url.path.split("/") if segment]
         self._audited, self._answer_seq = segments[:1] != ["_kubesim"], None
         self._body, self._body_abandoned = None, False
-        verb, resource, namespace, user, code = method.lower(), "", "", "system:anonymous", 500
+        verb, resource, namespace, user, code = method.lower(), "", "", authentication.anonymous(), 500
+        self.user = None
         try:
             if segments[:1] == ["_kubesim"]:
                 # Test controls (seeding a whole cluster) are not API requests: no body limit.
                 code = self.cluster.control.handle(self, method, segments[1:], query, self.read_body(limit=None))
                 return
-            user = self._user()
+            user, self.user = self._authenticate()
+            self.cluster.authorizer.check(authorization.request_attributes(self.user, method, url.path, segments, query))
             request = None
             if (segments[:1] == ["api"] and len(segments) > 2) or (segments[:1] == ["apis"] and len(segments) > 3):
                 request = parse_resource_path(self.cluster.registry, segments)
@@ -241,7 +240,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             if self._audited:
-                self.cluster.audit.record(verb, method, self.path, user, code, resource, namespace, time.monotonic() - started, seq=self._answer_seq)
+                impersonated = self.user.name if self.user is not None and self.user is not user else None
+                self.cluster.audit.record(verb, method, self.path, user.name, code, resource, namespace, time.monotonic() - started, seq=self._answer_seq,
+                                          impersonated_user=impersonated)
 
     def _apply_fault(self, verb, resource, namespace, continued=False):
         rule = self.cluster.faults.pick(verb, resource, namespace, continued)
@@ -336,6 +337,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
+            if rtype.group == "" and rtype.plural == "pods" and isinstance(body, dict):
+                body = admission.admit_pod_service_account(store, request.namespace, body)
             created = store.create(rtype, request.namespace, body, dry_run=dry_run, manager=self._field_manager(query))
             return self.send_json(201, store.view(rtype, created))
         if verb == "update":

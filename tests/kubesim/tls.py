@@ -75,13 +75,22 @@ def make_certificates(directory, host="127.0.0.1"):
 
 def client_common_name(connection):
     """The CN of the verified client certificate on a TLS connection, or None."""
+    subject = client_subject(connection)
+    return subject[0] if subject else None
+
+
+def client_subject(connection):
+    """(CN, [O, ...]) of the verified client certificate on a TLS connection, or None: kube's user and groups."""
     getpeercert = getattr(connection, "getpeercert", None)
     certificate = getpeercert() if getpeercert else None
+    common_name, organizations = None, []
     for relative_name in (certificate or {}).get("subject", ()):
         for key, value in relative_name:
             if key == "commonName":
-                return value
-    return None
+                common_name = value
+            elif key == "organizationName":
+                organizations.append(value)
+    return (common_name, organizations) if common_name else None
 
 
 def _builder(subject, issuer, public_key):
