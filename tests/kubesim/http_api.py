@@ -218,7 +218,12 @@ class ApiHandler(BaseHTTPRequestHandler):
                 code = self.cluster.control.handle(self, method, segments[1:], query, self.read_body(limit=None))
                 return
             user, self.user = self._authenticate()
-            self.cluster.authorizer.check(authorization.request_attributes(self.user, method, url.path, segments, query))
+            attributes = authorization.request_attributes(self.user, method, url.path, segments, query)
+            if attributes.is_resource_request:
+                # The audit record of a refused request names what was asked for.
+                verb, resource = attributes.verb, attributes.resource
+                namespace = "" if attributes.resource == "namespaces" else attributes.namespace
+            self.cluster.authorizer.check(attributes)
             request = None
             if (segments[:1] == ["api"] and len(segments) > 2) or (segments[:1] == ["apis"] and len(segments) > 3):
                 request = parse_resource_path(self.cluster.registry, segments)

@@ -279,6 +279,13 @@ class ObjectApplier:
             try:
                 created = self.client.request("POST", resource.list_path(decision.namespace), body=desired)
             except ApiError as error:
+                if error.status == 403:
+                    # The API server authorizes before it looks: credentials that may read an existing object but
+                    # not create one (the Namespace a Role-bound restore goes into) get 403, not 409, for it.
+                    existing = self._readable(resource, decision)
+                    if existing is None:
+                        raise
+                    return self._decide_existing(decision, resource, desired, existing, status)
                 if error.status != 409:
                     raise
                 existing = self._get(resource, decision)
@@ -417,6 +424,15 @@ class ObjectApplier:
             return self.client.request("GET", self._object_path(resource, decision))
         except ApiError as error:
             if error.status == 404:
+                return None
+            raise
+
+    def _readable(self, resource, decision):
+        """The object in the cluster, or None when there is none or it may not be read either."""
+        try:
+            return self._get(resource, decision)
+        except ApiError as error:
+            if error.status == 403:
                 return None
             raise
 
