@@ -156,7 +156,7 @@ class BackupRun:
 
     # ---------------------------------------------------------------- what the credentials may not read
 
-    def _skip_forbidden(self, resource, namespace, verb, exc, asked):
+    def _skip_forbidden(self, resource, namespace, verb, exc, asked, announce=True):
         """Record a 403 in skipped_resources and say it: never a crash, never a silent hole.
 
         ``asked``: the refused objects are part of what the options select (a namespaced resource of a selected
@@ -164,11 +164,14 @@ class BackupRun:
         so it is PartiallyFailed. Otherwise (the cluster-scoped objects Velero's rule adds to a namespace-scoped
         backup because they relate to its items, which the user did not ask for): Completed, with a warning. A
         Role-bound ServiceAccount that backs up its namespace thus gets a Completed backup whose skips are listed.
+        ``announce``: False when the caller words the error itself.
         """
         reason = (exc.body or {}).get("message") if isinstance(exc, ApiError) else None
         entry = {"resource": resource, "namespace": namespace, "verb": verb, "reason": reason or str(exc),
                  "counted_as": "error" if asked else "warning"}
         self.skipped_resources.append(entry)
+        if not announce:
+            return
         where = "in namespace %s" % namespace if namespace else "at the cluster scope"
         message = "%s %s: skipped, the credentials may not %s it: %s" % (resource, where, verb, entry["reason"])
         if asked:
@@ -305,10 +308,10 @@ class BackupRun:
                            "fewer requests, or back up fewer resources per run" % (task.describe(), exc, self.options.page_size))
         elif isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
             self.warn("could not list %s: the namespace is gone (%s)" % (task.describe(), exc))
-        elif isinstance(exc, ApiError) and exc.status == FORBIDDEN:
-            # Namespaced LISTs cover the selected namespaces; cluster-scoped ones run only when all are asked for.
-            self._skip_forbidden(task.resource.group_resource, task.namespace, "list", exc, asked=True)
         elif isinstance(exc, (ApiError, KubesafeError)):
+            if isinstance(exc, ApiError) and exc.status == FORBIDDEN:
+                # Namespaced LISTs cover the selected namespaces; cluster-scoped ones run only when all are asked for.
+                self._skip_forbidden(task.resource.group_resource, task.namespace, "list", exc, asked=True, announce=False)
             # "Kind namespace/*: ...", as a restore names objects: the * is every object the LIST would have returned.
             where = "%s/*" % (task.namespace or "*") if task.resource.namespaced else "*"
             self.fail_item("%s %s: could not list %s: %s" % (task.resource.kind, where, task.describe(), exc))
