@@ -4,8 +4,10 @@
 
 import base64
 import json
+import os
 import ssl
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -290,3 +292,26 @@ def test_the_default_stays_allow_all(cluster):
     anonymous = Caller(cluster)
     assert anonymous("GET", "/api/v1/secrets")[0] == 200
     assert anonymous("POST", "/api/v1/namespaces", {"metadata": {"name": "open"}})[0] == 201
+
+
+def test_the_command_line_serves_rbac_with_an_admin_kubeconfig(tmp_path):
+    kubeconfig = str(tmp_path / "kubeconfig")
+    tests_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    process = subprocess.Popen([sys.executable, "-m", "kubesim", "serve", "--tls", "--authorization", "rbac", "--kubeconfig", kubeconfig],
+                               stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=tests_dir, PYTHONUNBUFFERED="1"))
+    try:
+        line = process.stdout.readline()
+        assert "ready at https://" in line
+        env = dict(os.environ, KUBECONFIG=kubeconfig)
+        admin = subprocess.run(["kubectl", "get", "secrets", "-A", "-o", "name"], env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert admin.returncode == 0, admin.stderr
+        url = line.split("ready at ", 1)[1].split()[0]
+        context = ssl.create_default_context(cafile=str(tmp_path / "pki" / "ca.crt"))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/api/v1/secrets", context=context, timeout=30)  # pylint: disable=consider-using-with
+        assert refused.value.code == 403
+        assert json.loads(refused.value.read())["message"] == ('secrets is forbidden: User "system:anonymous" cannot list resource "secrets" '
+                                                               'in API group "" at the cluster scope')
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
