@@ -19,7 +19,9 @@ RBAC_DOCS = os.path.join(REPO, "docs", "rbac")
 
 def rbac_documents(name):
     with open(os.path.join(RBAC_DOCS, name), encoding="utf-8") as stream:
-        return [doc for doc in yaml.safe_load_all(stream) if doc]
+        document = yaml.safe_load(stream)
+    assert document["kind"] == "List"  # one document, as kubectl apply -f takes it
+    return document["items"]
 
 
 def admin_client(cluster):
