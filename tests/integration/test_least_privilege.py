@@ -254,3 +254,17 @@ def test_a_dr_cluster_role_without_create_fails_the_dr_run(sample_cluster, kubes
     assert 'is forbidden: User "%s" cannot create resource' % DR_ACCOUNT in output
     assert report is None or report["complete"] is False
     assert not [o for o in cluster_b.control.dump() if o["kind"] == "Deployment"]
+
+
+def test_a_restore_role_without_escalate_cannot_restore_a_role_granting_more_than_it_holds(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory(sample=True, authorization="rbac")
+    documents = copy.deepcopy(rbac_documents("restore-namespace.yml"))
+    next(doc for doc in documents if doc["kind"] == "Role")["rules"].pop(1)
+    env, options = _lose_shop_and_prepare_the_restore(cluster, ansible_playbook, tmp_path, documents)
+    _run, results = play(ansible_playbook, env, tmp_path, [{"kubesafe.k8s.restore": options, "register": "restore", "ignore_errors": True}])
+    restore = results["restore"]["restore"]
+    assert results["restore"]["failed"] and restore["phase"] == "PartiallyFailed"
+    # The sample's Role grants watch on configmaps, which the restore Role does not hold.
+    assert [error.split(" is forbidden: ")[0] for error in restore["errors"]] == [
+        'Role shop/web-config-reader: 403 Forbidden: roles.rbac.authorization.k8s.io "web-config-reader"']
+    assert "is attempting to grant RBAC permissions not currently held" in restore["errors"][0]

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from kubesim import admission, authentication, authorization, discovery, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
+from kubesim import admission, authentication, authorization, discovery, escalation, errors, managed_fields, openapi, patch, protobuf, selectors, tables, tls, watch
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
@@ -344,12 +344,15 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise errors.bad_request("the body of the request was empty")
             if rtype.group == "" and rtype.plural == "pods" and isinstance(body, dict):
                 body = admission.admit_pod_service_account(store, request.namespace, body)
+            escalation.check(self.cluster.authorizer, store, self.user, rtype, request.namespace, body)
             created = store.create(rtype, request.namespace, body, dry_run=dry_run, manager=self._field_manager(query))
             return self.send_json(201, store.view(rtype, created))
         if verb == "update":
             body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
+            if not request.subresource:
+                escalation.check(self.cluster.authorizer, store, self.user, rtype, request.namespace, body)
             return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run,
                                                      manager=self._field_manager(query)))
         if verb == "patch":

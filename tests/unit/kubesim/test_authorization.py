@@ -315,3 +315,30 @@ def test_the_command_line_serves_rbac_with_an_admin_kubeconfig(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_roles_and_bindings_grant_only_what_their_author_holds_unless_escalate_or_bind(rbac_cluster):
+    admin = _admin(rbac_cluster)
+    _setup(admin, rules=[{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create"]},
+                         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}])
+    account = Caller(rbac_cluster, token=_token(admin))
+    held = {"metadata": {"name": "cm-reader"}, "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}
+    _must(account("POST", RBAC_V1 + "/namespaces/shop/roles", held))
+    more = {"metadata": {"name": "secret-reader"}, "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}
+    status, body = account("POST", RBAC_V1 + "/namespaces/shop/roles", more)
+    assert (status, body["message"]) == (403, 'roles.rbac.authorization.k8s.io "secret-reader" is forbidden: user "system:serviceaccount:shop:backup" '
+                                              '(groups=["system:serviceaccounts" "system:serviceaccounts:shop" "system:authenticated"]) is attempting '
+                                              'to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}')
+    _must(admin("POST", RBAC_V1 + "/namespaces/shop/roles", more))
+    binding = {"metadata": {"name": "others"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"},
+               "subjects": [{"kind": "User", "name": "jane"}]}
+    status, body = account("POST", RBAC_V1 + "/namespaces/shop/rolebindings", binding)
+    assert status == 403 and "is attempting to grant RBAC permissions not currently held" in body["message"]
+    _must(account("POST", RBAC_V1 + "/namespaces/shop/rolebindings", dict(binding, roleRef=dict(binding["roleRef"], name="cm-reader"))))
+    # The bind verb on that role lifts the check, as escalate does for roles.
+    _must(admin("POST", RBAC_V1 + "/namespaces/shop/roles", {"metadata": {"name": "binder"}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "resourceNames": ["secret-reader"], "verbs": ["bind"]}]}))
+    _must(admin("POST", RBAC_V1 + "/namespaces/shop/rolebindings", {
+        "metadata": {"name": "binder"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "binder"},
+        "subjects": [{"kind": "ServiceAccount", "name": "backup"}]}))
+    _must(account("POST", RBAC_V1 + "/namespaces/shop/rolebindings", dict(binding, metadata={"name": "others-2"})))
