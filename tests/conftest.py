@@ -32,6 +32,19 @@ class EmulatedCluster:
         from kubernetes import client, config  # pylint: disable=import-outside-toplevel
         return client.ApiClient(configuration=_load_configuration(config, self.kubeconfig))
 
+    def service_account_kubeconfig(self, namespace, name, path=None):
+        """A kubeconfig (next to the admin's unless ``path``) whose user is ServiceAccount ``namespace/name``, with a
+        token from the TokenRequest API (serviceaccounts/token), as ``kubectl create token`` gets one."""
+        from kubesim import kubeconfig  # pylint: disable=import-outside-toplevel
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import (  # pylint: disable=import-outside-toplevel
+            KubeClient, connection_options)
+        client = KubeClient(**connection_options({"kubeconfig": self.kubeconfig}))
+        answer = client.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name),
+                                body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+        path = path or os.path.join(os.path.dirname(self.kubeconfig), "kubeconfig-%s-%s" % (namespace, name))
+        ca_cert = self.sim.certificates.ca_cert if self.sim.certificates else None
+        return kubeconfig.write_kubeconfig(path, self.url, ca_cert=ca_cert, token=answer["status"]["token"])
+
     def lose_namespaces(self, *namespaces):
         """The disaster: delete ``namespaces`` and wait until they and everything in them are gone."""
         from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import (  # pylint: disable=import-outside-toplevel
@@ -72,7 +85,7 @@ def _load_configuration(config, kubeconfig):
 
 @pytest.fixture
 def kubesim_factory(tmp_path):
-    """Start emulators on demand: ``kubesim_factory(sample=True, token=..., use_tls=...)``."""
+    """Start emulators on demand: ``kubesim_factory(sample=True, token=..., use_tls=..., authorization="rbac")``."""
     started = []
 
     def start(sample=False, name=None, **options):

@@ -268,6 +268,20 @@ backup:
           (C(410 Expired)), see I(page_size); empty when none was.
       type: dict
       sample: {"secrets": 1}
+    skipped_resources:
+      description:
+        - What the credentials may not read (C(403 Forbidden)), each with the refused verb and the API server's reason;
+          empty when nothing was refused.
+        - C(counted_as=error) for objects the options select (a namespaced resource of a selected namespace, or a
+          cluster-scoped one when all cluster resources are included), and the backup is C(PartiallyFailed).
+          C(counted_as=warning) for the cluster-scoped objects a namespace-scoped backup looks for only because they
+          relate to its items (I(include_cluster_resources) unset), and the backup stays C(Completed).
+        - Without the right to list namespaces, the namespaces named in I(included_namespaces) are read one by one
+          (globs then fail the backup with what to grant). The README's docs/rbac/ Roles are the least a backup needs.
+      type: list
+      elements: dict
+      sample: [{"resource": "clusterrolebindings.rbac.authorization.k8s.io", "namespace": null, "verb": "list", "counted_as": "warning",
+                "reason": "clusterrolebindings.rbac.authorization.k8s.io is forbidden: User system:serviceaccount:shop:backup cannot list ..."}]
     namespaces:
       description: Namespaces selected.
       type: list

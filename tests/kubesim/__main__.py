@@ -23,6 +23,9 @@ def parse_args(argv):
     serve.add_argument("--tls", action="store_true", help="serve HTTPS with a generated CA")
     serve.add_argument("--token", help="require this bearer token")
     serve.add_argument("--no-controllers", action="store_true", help="do not run the workload/volume controllers")
+    serve.add_argument("--authorization", choices=("allow-all", "rbac"), default="allow-all",
+                       help="rbac: kube's RBAC authorizer, impersonation checked (the kubeconfig then holds an admin token "
+                            "or, with --tls, the admin client certificate); default allow-all: every request allowed")
     serve.add_argument("--prerelease", action="store_true", help="also serve alpha and beta API versions")
     serve.add_argument("--compact-objects", action="store_true", help="keep stored objects as JSON bytes only (benchmarks with a million objects)")
     return parser.parse_args(argv)
@@ -31,7 +34,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     cluster = KubeSim(token=args.token, use_tls=args.tls, include_prerelease=args.prerelease, run_controllers=not args.no_controllers,
-                      settings=Settings(compact_objects=args.compact_objects))
+                      settings=Settings(compact_objects=args.compact_objects), authorization=args.authorization)
     url = cluster.start(args.host, args.port, state_dir=os.path.join(os.path.dirname(os.path.abspath(args.kubeconfig)), "pki"))
     for path in ([SAMPLE_FIXTURE] if args.sample else []) + args.seed:
         cluster.seed_file(path)

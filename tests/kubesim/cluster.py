@@ -2,6 +2,7 @@
 
 import copy
 import os
+import secrets
 import ssl
 import threading
 import time
@@ -9,7 +10,8 @@ from http.server import ThreadingHTTPServer
 
 import yaml
 
-from kubesim import authorization, catalog, controllers, errors, exec_ws, kubeconfig, subresources, tls
+from kubesim import bootstrap_policy, catalog, controllers, errors, exec_ws, kubeconfig, subresources, tls
+from kubesim.authorization import Authorizer
 from kubesim.control import ControlApi
 from kubesim.faults import AuditLog, FaultInjector
 from kubesim.garbage_collector import GarbageCollector
@@ -59,9 +61,13 @@ class KubeSim:
 
     ``volume_backend`` holds volume and snapshot contents; pass one VolumeBackend to two emulators to model
     two clusters on one cloud account (a snapshot taken in one restores in the other). Each gets its own by default.
+
+    ``authorization``: None or "AlwaysAllow" (every request allowed), or "rbac" (kube's RBAC authorizer; the admin is
+    then the static ``token``, one generated when none is given and TLS is off, or the TLS client certificate).
     """
 
-    def __init__(self, token=None, use_tls=False, include_prerelease=False, run_controllers=True, settings=None, volume_backend=None):
+    def __init__(self, token=None, use_tls=False, include_prerelease=False, run_controllers=True, settings=None, volume_backend=None,
+                 authorization=None):
         self.registry = Registry(catalog.builtin_resource_types(include_prerelease))
         self.store = Store(self.registry, settings or Settings())
         self.gc = GarbageCollector(self.store)
@@ -73,9 +79,9 @@ class KubeSim:
         self.faults = FaultInjector()
         self.audit = AuditLog(self.sequence)
         self.control = ControlApi(self)
-        self.token = token
-        # Asked "may this user do this?" (SubjectAccessReviews); allow-all as kube-apiserver's AlwaysAllow.
-        self.authorizer = authorization.allow_all
+        self.authorizer = Authorizer(self.store, authorization)
+        # With RBAC on, an unauthenticated client is system:anonymous; the fixtures' kubeconfig needs an admin credential.
+        self.token = token or (secrets.token_urlsafe(24) if self.authorizer.enabled and not use_tls else None)
         self.use_tls = use_tls
         self.certificates = None
         self.version_info = catalog.kubernetes_version()
@@ -91,6 +97,8 @@ class KubeSim:
         for name in SYSTEM_NAMESPACES:
             self.store.create(namespaces, None, {"metadata": {"name": name}})
         self.seed(copy.deepcopy(_BOOTSTRAP_OBJECTS))
+        if self.authorizer.enabled:
+            self.seed(bootstrap_policy.objects())
 
     def start(self, host="127.0.0.1", port=0, state_dir=None):
         self._server = _Server((host, port), self)

@@ -100,10 +100,15 @@ class AuditLog:
             self._answering.add(seq)
             return seq
 
-    def record(self, verb, method, path, user, code, resource="", namespace="", seconds=0.0, seq=None):
-        """Append one request; ``seq`` is taken now when the request got no answer (dropped connection)."""
+    def record(self, verb, method, path, user, code, resource="", namespace="", seconds=0.0, seq=None, impersonated_user=None):
+        """Append one request; ``seq`` is taken now when the request got no answer (dropped connection).
+
+        ``user`` is who authenticated, ``impersonated_user`` whom the request acted as (kube's audit event fields
+        user and impersonatedUser)."""
         record = {"seq": seq if seq is not None else self.sequence.next(), "time": time.time(), "verb": verb, "method": method,
                   "path": path, "user": user, "code": code, "resource": resource, "namespace": namespace, "seconds": round(seconds, 6)}
+        if impersonated_user is not None:
+            record["impersonated_user"] = impersonated_user
         with self._lock:
             insert_by_seq(self._records, record)
             self._answering.discard(record["seq"])

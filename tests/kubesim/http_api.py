@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from kubesim import discovery, errors, managed_fields, openapi, patch, protobuf, reviews, selectors, server_side_apply, tables, tls, watch
+from kubesim import (admission, authentication, authorization, discovery, escalation, errors, managed_fields, openapi, patch, protobuf,
+                     reviews, selectors, server_side_apply, tables, tls, watch)
 from kubesim.store import to_json_bytes
 
 JSON = "application/json"
@@ -74,8 +75,9 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        # The client certificate's CN names the user, as kube-apiserver's x509 authenticator does.
-        self.client_common_name = tls.client_common_name(self.connection)
+        # The client certificate's CN names the user and its O the groups, as kube-apiserver's x509 authenticator does.
+        self.client_subject = tls.client_subject(self.connection)
+        self.user = None
         self._audited, self._answer_seq = False, None
         self._body, self._body_abandoned = None, False
 
@@ -190,15 +192,11 @@ class ApiHandler(BaseHTTPRequestHandler):
         headers = dict(error.headers, Connection="close") if self.close_connection else error.headers
         return self.send_json(error.code, error.to_status(), headers=headers)
 
-    def _user(self):
-        """The authenticated user name, or raise 401 when the cluster wants a token."""
-        expected = self.cluster.token
-        header = self.headers.get("Authorization") or ""
-        if expected:
-            if header != "Bearer " + expected:
-                raise errors.unauthorized()
-            return "kubesim-admin"
-        return self.client_common_name or ("kubesim-admin" if header else "system:anonymous")
+    def _authenticate(self):
+        """(the authenticated user, the user the request acts as): they differ when Impersonate-* headers are honoured."""
+        authorizer = self.cluster.authorizer
+        user = authentication.authenticate(self.cluster, self.headers, self.client_subject, strict=authorizer.enabled)
+        return user, authentication.impersonate(self.headers, user, authorizer.check)
 
     def send_response(self, code, message=None):
         self.stamp_answer()
@@ -219,13 +217,20 @@ class ApiHandler(BaseHTTPRequestHandler):
         segments = [segment for segment in url.path.split("/") if segment]
         self._audited, self._answer_seq = segments[:1] != ["_kubesim"], None
         self._body, self._body_abandoned = None, False
-        verb, resource, namespace, user, code = method.lower(), "", "", "system:anonymous", 500
+        verb, resource, namespace, user, code = method.lower(), "", "", authentication.anonymous(), 500
+        self.user = None
         try:
             if segments[:1] == ["_kubesim"]:
                 # Test controls (seeding a whole cluster) are not API requests: no body limit.
                 code = self.cluster.control.handle(self, method, segments[1:], query, self.read_body(limit=None))
                 return
-            user = self._user()
+            user, self.user = self._authenticate()
+            attributes = authorization.request_attributes(self.user, method, url.path, segments, query)
+            if attributes.is_resource_request:
+                # The audit record of a refused request names what was asked for.
+                verb, resource = attributes.verb, attributes.resource
+                namespace = "" if attributes.resource == "namespaces" else attributes.namespace
+            self.cluster.authorizer.check(attributes)
             request = None
             if (segments[:1] == ["api"] and len(segments) > 2) or (segments[:1] == ["apis"] and len(segments) > 3):
                 request = parse_resource_path(self.cluster.registry, segments)
@@ -237,7 +242,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             if request is None:
                 code = self._serve_non_resource(method, url.path, segments)
             elif reviews.is_review(request.rtype) and verb == "create" and not request.subresource:
-                code = self.send_json(201, reviews.answer(self.cluster, request, self._json_body(self.read_body()), reviews.user_info(user)))
+                code = self.send_json(201, reviews.answer(self.cluster, request, self._json_body(self.read_body()), reviews.user_info(self.user)))
             else:
                 code = self._serve_resource(method, verb, request, query)
         except errors.ApiError as error:
@@ -249,7 +254,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             if self._audited:
-                self.cluster.audit.record(verb, method, self.path, user, code, resource, namespace, time.monotonic() - started, seq=self._answer_seq)
+                impersonated = self.user.name if self.user is not None and self.user is not user else None
+                self.cluster.audit.record(verb, method, self.path, user.name, code, resource, namespace, time.monotonic() - started, seq=self._answer_seq,
+                                          impersonated_user=impersonated)
 
     def _apply_fault(self, verb, resource, namespace, continued=False):
         rule = self.cluster.faults.pick(verb, resource, namespace, continued)
@@ -347,12 +354,17 @@ class ApiHandler(BaseHTTPRequestHandler):
             body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
+            if rtype.group == "" and rtype.plural == "pods" and isinstance(body, dict):
+                body = admission.admit_pod_service_account(store, request.namespace, body)
+            escalation.check(self.cluster.authorizer, store, self.user, rtype, request.namespace, body)
             created = store.create(rtype, request.namespace, body, dry_run=dry_run, manager=self._field_manager(query))
             return self.send_json(201, store.view(rtype, created))
         if verb == "update":
             body = self._json_body(self.read_body())
             if body is None:
                 raise errors.bad_request("the body of the request was empty")
+            if not request.subresource:
+                escalation.check(self.cluster.authorizer, store, self.user, rtype, request.namespace, body)
             return self.send_json(200, store.replace(rtype, request.namespace, request.name, body, request.subresource, dry_run=dry_run,
                                                      manager=self._field_manager(query)))
         if verb == "patch" and (self.headers.get("Content-Type") or "").split(";")[0].strip() == "application/apply-patch+yaml":

@@ -10,9 +10,9 @@ The answer is the request object with its status filled, 201 Created, as kube-ap
 
 import base64
 import json
-import time
 
-from kubesim import errors
+from kubesim import authentication, errors
+from kubesim.authentication import UserInfo
 from kubesim.authorization import Attributes
 
 AUTHENTICATION = "authentication.k8s.io"
@@ -21,21 +21,22 @@ _KINDS = {(AUTHENTICATION, "tokenreviews"), (AUTHENTICATION, "selfsubjectreviews
           (AUTHORIZATION, "localsubjectaccessreviews"), (AUTHORIZATION, "selfsubjectaccessreviews"), (AUTHORIZATION, "selfsubjectrulesreviews")}
 # The API server's own audience (--api-audiences defaults to the service account issuer).
 API_AUDIENCES = ("https://kubernetes.default.svc.cluster.local",)
-_SERVICE_ACCOUNT_ISSUERS = ("https://kubernetes.default.svc.cluster.local", "kubernetes/serviceaccount")
-_SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
-ADMIN = "kubesim-admin"
 
 
 def is_review(rtype):
     return not rtype.from_crd and (rtype.group, rtype.plural) in _KINDS
 
 
-def user_info(name):
-    """userInfo of a user the HTTP layer authenticated by name (bearer token, client certificate or none)."""
-    if name == "system:anonymous":
-        return {"username": name, "groups": ["system:unauthenticated"]}
-    groups = ["system:masters", "system:authenticated"] if name == ADMIN else ["system:authenticated"]
-    return {"username": name, "groups": groups}
+def user_info(user):
+    """userInfo (as reviews show it) of the user a request acts as (authentication.UserInfo)."""
+    info = {"username": user.name, "groups": list(user.groups)}
+    if user.uid:
+        info["uid"] = user.uid
+    return info
+
+
+def _decide(cluster, username, groups, attributes):
+    return cluster.authorizer.allowed(UserInfo(username, tuple(groups)), attributes)
 
 
 def answer(cluster, request, body, requester):
@@ -80,21 +81,23 @@ def _access_status(cluster, subject, spec):
         raise errors.invalid(AUTHORIZATION, "SubjectAccessReview", "", [(
             "spec.resourceAttributes", "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified")])
     if resource:
-        attributes = Attributes(subject["user"], tuple(subject["groups"]), resource.get("verb") or "", resource.get("group") or "",
-                                resource.get("resource") or "", resource.get("subresource") or "", resource.get("namespace") or "",
-                                resource.get("name") or "")
+        attributes = Attributes(None, resource.get("verb") or "", api_group=resource.get("group") or "", resource=resource.get("resource") or "",
+                                subresource=resource.get("subresource") or "", namespace=resource.get("namespace") or "",
+                                name=resource.get("name") or "")
     else:
-        attributes = Attributes(subject["user"], tuple(subject["groups"]), non_resource.get("verb") or "", path=non_resource.get("path") or "")
-    decision = cluster.authorizer(attributes)
-    status = {"allowed": bool(decision.allowed)}
-    if decision.reason:
-        status["reason"] = decision.reason
+        attributes = Attributes(None, non_resource.get("verb") or "", path=non_resource.get("path") or "", is_resource_request=False)
+    allowed, reason = _decide(cluster, subject["user"], subject["groups"], attributes)
+    status = {"allowed": bool(allowed)}
+    if reason:
+        status["reason"] = reason
     return status
 
 
 def _rules_status(cluster, requester, namespace):
-    everything = Attributes(requester["username"], tuple(requester.get("groups") or ()), "*", "*", "*", "", namespace, "")
-    if cluster.authorizer(everything).allowed and cluster.authorizer(everything._replace(group="", resource="", namespace="", path="*")).allowed:
+    username, groups = requester["username"], requester.get("groups") or ()
+    everything = Attributes(None, "*", api_group="*", resource="*", namespace=namespace)
+    every_path = Attributes(None, "*", path="*", is_resource_request=False)
+    if _decide(cluster, username, groups, everything)[0] and _decide(cluster, username, groups, every_path)[0]:
         return {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
                 "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": False}
     return {"resourceRules": [], "nonResourceRules": [], "incomplete": True,
@@ -114,44 +117,23 @@ def _token_status(cluster, spec):
 
 
 def authenticate_token(cluster, token):
-    """(userInfo, audiences) of a bearer token the emulator knows, else None.
-
-    Known: the cluster's admin token; the token of a legacy ServiceAccount token Secret; a token of the
-    TokenRequest API whose claims name an existing ServiceAccount (same uid) and are not expired. The emulator
-    signs nothing, so a token's claims are trusted as issued (its signature is not checked).
-    """
+    """(userInfo, audiences) of a bearer token the emulator knows, else None: the cluster's admin token, or a
+    ServiceAccount token it issued and has not revoked (authentication.service_account_token_user decides)."""
     if not token:
         return None
     if cluster.token and token == cluster.token:
-        return user_info(ADMIN), list(API_AUDIENCES)
-    claims = _claims(token)
-    if claims is None or claims.get("iss") not in _SERVICE_ACCOUNT_ISSUERS:
+        return user_info(authentication.admin()), list(API_AUDIENCES)
+    user = authentication.service_account_token_user(cluster, token)
+    if user is None:
         return None
-    store = cluster.store
-    accounts, secrets = store.registry.lookup("", "v1", "serviceaccounts"), store.registry.lookup("", "v1", "secrets")
+    info = user_info(user)
+    claims = _claims(token) or {}
     if "kubernetes.io" in claims:  # a bound token from the TokenRequest API
-        bound = claims["kubernetes.io"]
-        namespace, account_name = bound.get("namespace"), (bound.get("serviceaccount") or {}).get("name")
-        account = store.find(accounts, namespace, account_name) if namespace and account_name else None
-        if account is None or account["metadata"]["uid"] != (bound.get("serviceaccount") or {}).get("uid") or claims.get("exp", 0) < time.time():
-            return None
-        extra = {"authentication.kubernetes.io/credential-id": ["JTI=%s" % claims.get("jti")]}
+        info["extra"] = {"authentication.kubernetes.io/credential-id": ["JTI=%s" % claims.get("jti")]}
         audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
-    else:  # a legacy token: valid while its Secret holds it
-        namespace = claims.get("kubernetes.io/serviceaccount/namespace")
-        secret = store.find(secrets, namespace, claims.get("kubernetes.io/serviceaccount/secret.name")) if namespace else None
-        stored = ((secret or {}).get("data") or {}).get("token") or ""
-        if secret is None or secret.get("type") != _SERVICE_ACCOUNT_TOKEN or base64.b64decode(stored).decode(errors="replace") != token:
-            return None
-        account = store.find(accounts, namespace, claims.get("kubernetes.io/serviceaccount/service-account.name"))
-        if account is None:
-            return None
-        extra, audiences = {}, list(API_AUDIENCES)
-    user = {"username": "system:serviceaccount:%s:%s" % (namespace, account["metadata"]["name"]), "uid": account["metadata"]["uid"],
-            "groups": ["system:serviceaccounts", "system:serviceaccounts:%s" % namespace, "system:authenticated"]}
-    if extra:
-        user["extra"] = extra
-    return user, audiences
+    else:  # a legacy token Secret's
+        audiences = list(API_AUDIENCES)
+    return info, audiences
 
 
 def _claims(token):

@@ -1,6 +1,8 @@
 """The action subresources besides exec/attach: pods/log, pods/eviction, pods/binding, serviceaccounts/token, namespaces/finalize."""
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -211,12 +213,30 @@ def _token(handler, cluster, request, token_request):
     })
 
 
+# The emulator's service-account signing key: tokens it issued verify, forged or edited ones do not.
+_SIGNING_KEY = os.urandom(32)
+_SIGNATURE_BYTES = 256  # an RS256 signature of a 2048-bit key
+
+
+def _sign(signing_input):
+    return hashlib.shake_256(_SIGNING_KEY + signing_input).digest(_SIGNATURE_BYTES)
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def fake_jwt(claims):
-    """Shaped like a service-account JWT (header.claims.signature); the signature is random, nothing verifies it."""
-    def encode(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    """Shaped like a service-account JWT (header.claims.signature), signed with the emulator's key (not real RS256)."""
     header = {"alg": "RS256", "kid": "kubesim"}
-    return ".".join((encode(json.dumps(header).encode()), encode(json.dumps(claims).encode()), encode(os.urandom(256))))
+    signing_input = "%s.%s" % (_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()))
+    return "%s.%s" % (signing_input, _b64(_sign(signing_input.encode())))
+
+
+def token_signature_valid(token):
+    """Whether ``token`` was signed by fake_jwt in this process."""
+    signing_input, _, signature = token.rpartition(".")
+    return bool(signing_input) and hmac.compare_digest(signature, _b64(_sign(signing_input.encode())))
 
 
 # ------------------------------------------------------------------------ namespaces/finalize

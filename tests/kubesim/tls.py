@@ -27,6 +27,7 @@ class Certificates:
     server_key: str
     client_cert: str
     client_key: str
+    ca_key: str = ""
 
 
 def default_directory():
@@ -64,8 +65,10 @@ def make_certificates(directory, host="127.0.0.1"):
         server_key=os.path.join(directory, "apiserver.key"),
         client_cert=os.path.join(directory, "admin.crt"),
         client_key=os.path.join(directory, "admin.key"),
+        ca_key=os.path.join(directory, "ca.key"),
     )
     _write_certificate(paths.ca_cert, ca_cert)
+    _write_key(paths.ca_key, ca_key)
     _write_certificate(paths.server_cert, server_cert)
     _write_key(paths.server_key, server_key)
     _write_certificate(paths.client_cert, client_cert)
@@ -73,15 +76,42 @@ def make_certificates(directory, host="127.0.0.1"):
     return paths
 
 
+def make_client_certificate(certificates, directory, user, groups=()):
+    """A client certificate for ``user`` (CN) in ``groups`` (O), signed by the emulator's CA, as kubeadm's
+    ``kubeconfig user`` issues one; returns (certificate path, key path)."""
+    with open(certificates.ca_key, "rb") as stream:
+        ca_key = serialization.load_pem_private_key(stream.read(), password=None)
+    with open(certificates.ca_cert, "rb") as stream:
+        ca_cert = x509.load_pem_x509_certificate(stream.read())
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
+                        + [x509.NameAttribute(NameOID.COMMON_NAME, user)])
+    certificate = _leaf_builder(subject, ca_cert, key, ExtendedKeyUsageOID.CLIENT_AUTH).sign(ca_key, hashes.SHA256())
+    os.makedirs(directory, exist_ok=True)
+    cert_path, key_path = os.path.join(directory, "%s.crt" % user), os.path.join(directory, "%s.key" % user)
+    _write_certificate(cert_path, certificate)
+    _write_key(key_path, key)
+    return cert_path, key_path
+
+
 def client_common_name(connection):
     """The CN of the verified client certificate on a TLS connection, or None."""
+    subject = client_subject(connection)
+    return subject[0] if subject else None
+
+
+def client_subject(connection):
+    """(CN, [O, ...]) of the verified client certificate on a TLS connection, or None: kube's user and groups."""
     getpeercert = getattr(connection, "getpeercert", None)
     certificate = getpeercert() if getpeercert else None
+    common_name, organizations = None, []
     for relative_name in (certificate or {}).get("subject", ()):
         for key, value in relative_name:
             if key == "commonName":
-                return value
-    return None
+                common_name = value
+            elif key == "organizationName":
+                organizations.append(value)
+    return (common_name, organizations) if common_name else None
 
 
 def _builder(subject, issuer, public_key):

@@ -42,6 +42,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import record
 from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import pod_hooks
 
 CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+FORBIDDEN = 403
 
 
 class BackupOptions(SelectionOptions):
@@ -103,6 +104,8 @@ class BackupRun:
         self._selected_namespaces = set()
         self._crd_names = set()
         self._seen_uids = collections.defaultdict(set)
+        # What the credentials may not read (403): {resource, namespace, verb, reason, counted_as}.
+        self.skipped_resources = []
 
     # ---------------------------------------------------------------- the run
 
@@ -118,7 +121,7 @@ class BackupRun:
         for unknown in self.resource_filter.check_known(resources, "served by the cluster"):
             self.warn("excluded_resources: '%s' is not served by the cluster" % unknown)
         selected = [r for r in resources if r.preferred and listable(r) and self.resource_filter.matches(r)]
-        self._crd_names = {crd["metadata"]["name"] for page in self.client.list_pages_relisting(CRD_LIST_PATH) for crd in page.get("items") or []}
+        self._crd_names = self._list_crd_names()
         namespaces = self._namespaces()
         self.log("info", "backing up %d resource types in %d namespaces" % (len(selected), len(self._selected_namespaces)))
 
@@ -151,11 +154,78 @@ class BackupRun:
             "or choose another name" % (self.name, self.location.url, self.prefix,
                                         velero_format.format_timestamp(written) if written else "an unknown time", self.prefix))
 
-    def _namespaces(self):
+    # ---------------------------------------------------------------- what the credentials may not read
+
+    def _skip_forbidden(self, resource, namespace, verb, exc, asked, announce=True):
+        """Record a 403 in skipped_resources and say it: never a crash, never a silent hole.
+
+        ``asked``: the refused objects are part of what the options select (a namespaced resource of a selected
+        namespace, or a cluster-scoped one when include_cluster_resources selects them all): the backup lacks them,
+        so it is PartiallyFailed. Otherwise (the cluster-scoped objects Velero's rule adds to a namespace-scoped
+        backup because they relate to its items, which the user did not ask for): Completed, with a warning. A
+        Role-bound ServiceAccount that backs up its namespace thus gets a Completed backup whose skips are listed.
+        ``announce``: False when the caller words the error itself.
+        """
+        reason = (exc.body or {}).get("message") if isinstance(exc, ApiError) else None
+        entry = {"resource": resource, "namespace": namespace, "verb": verb, "reason": reason or str(exc),
+                 "counted_as": "error" if asked else "warning"}
+        self.skipped_resources.append(entry)
+        if not announce:
+            return
+        where = "in namespace %s" % namespace if namespace else "at the cluster scope"
+        message = "%s %s: skipped, the credentials may not %s it: %s" % (resource, where, verb, entry["reason"])
+        if asked:
+            self.fail_item(message)
+        else:
+            self.warn(message + " (cluster-scoped objects related to the backed-up items; set include_cluster_resources: false "
+                                "to not look for them)")
+
+    def _list_crd_names(self):
+        try:
+            return {crd["metadata"]["name"] for page in self.client.list_pages_relisting(CRD_LIST_PATH) for crd in page.get("items") or []}
+        except ApiError as exc:
+            if exc.status != FORBIDDEN:
+                raise
+            # Only needed to relate custom resources to their CRDs; when all cluster resources are asked for,
+            # the LIST of CRDs among them fails again and is counted there.
+            if self._cluster_scope() == "related":
+                self._skip_forbidden("customresourcedefinitions.apiextensions.k8s.io", None, "list", exc, asked=False)
+            return set()
+
+    def _read_named_namespaces(self, forbidden):
+        """Without the right to list namespaces, read the ones included_namespaces names (a Role in a namespace
+        may grant get on that namespace); globs cannot be resolved that way."""
+        if self.namespace_filter.selects_all or any(c in pattern for pattern in self.namespace_filter.included for c in "*?["):
+            raise KubesafeError(
+                "the credentials may not list namespaces (%s), so the namespaces to back up cannot be found: name them in "
+                "included_namespaces (backup_included_namespaces in the backup role) without globs, or grant list on "
+                "namespaces (docs/rbac/backup-cluster.yml)" % ((forbidden.body or {}).get("message") or forbidden))
+        self.log("info", "the credentials may not list namespaces: reading the %d named ones" % len(self.namespace_filter.included))
         namespaces = {}
-        for page in self.client.list_pages_relisting("/api/v1/namespaces"):
-            for namespace in page.get("items") or []:
-                namespaces[namespace["metadata"]["name"]] = namespace
+        for name in self.namespace_filter.included:
+            try:
+                namespaces[name] = self.client.request("GET", "/api/v1/namespaces/%s" % name)
+            except ApiError as exc:
+                if exc.status == FORBIDDEN:
+                    self._skip_forbidden("namespaces", name, "get", exc, asked=True)
+                elif exc.status != 404:
+                    raise
+        return namespaces
+
+    def _list_namespaces(self):
+        namespaces = {}
+        try:
+            for page in self.client.list_pages_relisting("/api/v1/namespaces"):
+                for namespace in page.get("items") or []:
+                    namespaces[namespace["metadata"]["name"]] = namespace
+        except ApiError as exc:
+            if exc.status != FORBIDDEN:
+                raise
+            return self._read_named_namespaces(exc)
+        return namespaces
+
+    def _namespaces(self):
+        namespaces = self._list_namespaces()
         for pattern in self.namespace_filter.unmatched_patterns(namespaces):
             self.warn("included namespace pattern '%s' matches no namespace" % pattern)
         for name, namespace in sorted(namespaces.items()):
@@ -239,6 +309,9 @@ class BackupRun:
         elif isinstance(exc, ApiError) and exc.status == 404 and task.namespace:
             self.warn("could not list %s: the namespace is gone (%s)" % (task.describe(), exc))
         elif isinstance(exc, (ApiError, KubesafeError)):
+            if isinstance(exc, ApiError) and exc.status == FORBIDDEN:
+                # Namespaced LISTs cover the selected namespaces; cluster-scoped ones run only when all are asked for.
+                self._skip_forbidden(task.resource.group_resource, task.namespace, "list", exc, asked=True, announce=False)
             # "Kind namespace/*: ...", as a restore names objects: the * is every object the LIST would have returned.
             where = "%s/*" % (task.namespace or "*") if task.resource.namespaced else "*"
             self.fail_item("%s %s: could not list %s: %s" % (task.resource.kind, where, task.describe(), exc))
@@ -317,6 +390,9 @@ class BackupRun:
                 if exc.status == 404:
                     self.warn("%s %s is referenced by a backed-up item but does not exist" % (resource.group_resource, name))
                     continue
+                if exc.status == FORBIDDEN:
+                    self._skip_forbidden("%s/%s" % (resource.group_resource, name), None, "get", exc, asked=False)
+                    continue
                 self.fail_item("%s %s: could not read it: %s" % (resource.kind, name, exc))
                 continue
             self._take(resource, obj, related=True)
@@ -325,12 +401,18 @@ class BackupRun:
         if bindings is None or not self.related.service_accounts:
             return
         role_names = set()
-        for page in self.client.list_pages_relisting(bindings.list_path()):
-            for binding in page.get("items") or []:
-                if self.related.binding_names_service_account(binding):
-                    self._take(bindings, binding, related=True)
-                    if (binding.get("roleRef") or {}).get("kind") == "ClusterRole":
-                        role_names.add(binding["roleRef"]["name"])
+        try:
+            for page in self.client.list_pages_relisting(bindings.list_path()):
+                for binding in page.get("items") or []:
+                    if self.related.binding_names_service_account(binding):
+                        self._take(bindings, binding, related=True)
+                        if (binding.get("roleRef") or {}).get("kind") == "ClusterRole":
+                            role_names.add(binding["roleRef"]["name"])
+        except ApiError as exc:
+            if exc.status != FORBIDDEN:
+                raise
+            self._skip_forbidden(bindings.group_resource, None, "list", exc, asked=False)
+            return
         self._take_related_by_name(roles, role_names)
 
     # ---------------------------------------------------------------- commit
@@ -431,6 +513,7 @@ class BackupRun:
             "files": {key.rsplit("/", 1)[-1]: info for key, info in sorted(files.items())},
             "encryption": self.options.encryption.header(),
             "volumeSnapshots": self._volume_records(),
+            "skippedResources": self.skipped_resources,
         }
 
     def _volume_records(self):
@@ -452,6 +535,7 @@ class BackupRun:
             "resource_counts": dict(sorted(self.counts.items())),
             "namespace_counts": dict(sorted(self.namespace_counts.items())),
             "relists": dict(sorted(self.relists.items())),
+            "skipped_resources": self.skipped_resources,
             "namespaces": sorted(self._selected_namespaces),
             "warnings": self.warnings,
             "errors": self.errors,

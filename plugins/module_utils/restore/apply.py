@@ -48,6 +48,13 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
+
+def _is_authorization_refusal(error):
+    """Whether a 403 is the authorizer's (kube words it 'User "<name>" cannot <verb> resource ...')."""
+    message = (error.body or {}).get("message") or ""
+    return '" cannot create resource "' in message
+
+
 class Decision(dict):
     """What happened to one object: a dict (for module results) whose keys also read as attributes.
 
@@ -287,6 +294,14 @@ class ObjectApplier:
             try:
                 created = self.client.request("POST", resource.list_path(decision.namespace), body=desired)
             except ApiError as error:
+                if error.status == 403 and _is_authorization_refusal(error):
+                    # The API server authorizes before it looks: credentials that may read an existing object but
+                    # not create one (the Namespace a Role-bound restore goes into) get 403, not 409, for it.
+                    # (An admission refusal, e.g. a terminating namespace, stays a failure.)
+                    existing = self._readable(resource, decision)
+                    if existing is None:
+                        raise
+                    return self._decide_existing(decision, resource, desired, existing, status)
                 if error.status != 409:
                     raise
                 existing = self._get(resource, decision)
@@ -425,6 +440,15 @@ class ObjectApplier:
             return self.client.request("GET", self._object_path(resource, decision))
         except ApiError as error:
             if error.status == 404:
+                return None
+            raise
+
+    def _readable(self, resource, decision):
+        """The object in the cluster, or None when there is none or it may not be read either."""
+        try:
+            return self._get(resource, decision)
+        except ApiError as error:
+            if error.status == 403:
                 return None
             raise
 

@@ -162,6 +162,7 @@ class RestoreRun:
         self.warnings, self.errors = self.run_log.warnings, self.run_log.errors
         self.log, self.warn = self.run_log.log, self.run_log.warn
         self.counts = collections.defaultdict(collections.Counter)  # group_resource -> action -> n
+        self._failed_crds = set()  # names of CRDs this restore could not write: not waited for
         self.objects = []
         self.skipped_kinds = collections.Counter()
         self.waits = []
@@ -193,6 +194,8 @@ class RestoreRun:
         hooked = self._hooked_pods.get((decision.get("namespace"), decision.get("name"))) if decision["group_resource"] == "pods" else None
         if hooked is not None and action in ("create", "recreate"):
             self._created_hooked_pods.append(hooked)
+        if action == "failed" and decision["group_resource"] == CRDS:
+            self._failed_crds.add(decision.get("name"))
         if action == "failed":
             self.run_log.error("%s %s: %s" % (self._kind_of(decision), _where(decision), decision.get("reason")))
         elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
@@ -660,7 +663,8 @@ class RestoreRun:
             self.record(decision)
 
     def _wait_for_crds(self, spool, targets):
-        crds = [record["obj"] for record in spool.read(CRDS)]
+        # A CRD the restore failed to create (e.g. 403) will not come by waiting; the failure is already recorded.
+        crds = [record["obj"] for record in spool.read(CRDS) if (record["obj"].get("metadata") or {}).get("name") not in self._failed_crds]
         wait_for_crds(self.client, crds, timeout_seconds=60)
         targets.refresh()
 

@@ -5,6 +5,7 @@ import logging
 import threading
 
 from kubesim import errors
+from kubesim.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from kubesim.controllers.daemonsets import DaemonSetController
 from kubesim.controllers.jobs import JobController
 from kubesim.controllers.kubelet import KubeletController
@@ -22,7 +23,8 @@ RETRY_SECONDS = 0.05
 MAX_RETRIES = 5
 
 CONTROLLER_TYPES = (DeploymentController, ReplicaSetController, StatefulSetController, DaemonSetController, JobController,
-                    KubeletController, VolumeBinderController, VolumeSnapshotController, TokenController)
+                    KubeletController, VolumeBinderController, VolumeSnapshotController, TokenController,
+                    ClusterRoleAggregationController)
 
 
 class ControllerManager:

@@ -1,32 +1,40 @@
 """Review kinds are answered with their status and never stored."""
 
-from kubesim.authorization import Decision
-
 SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 SAR = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+RBAC_V1 = "/apis/rbac.authorization.k8s.io/v1"
 
 
 def _access_review(kind, attributes, **spec):
     return {"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": dict(spec, resourceAttributes=attributes)}
 
 
-def test_access_reviews_are_answered_by_the_authorizer_and_not_stored(cluster, api):
+def test_access_reviews_are_answered_by_the_authorizer_and_not_stored(cluster, api, kubesim_factory, raw_api):
     code, review, _ = api.post(SSAR, _access_review("SelfSubjectAccessReview", {"verb": "delete", "resource": "pods", "namespace": "default"}))
     assert code == 201 and review["status"] == {"allowed": True}  # allow-all, no reason, as AlwaysAllow answers
-    asked = []
-
-    def deny_bob(attributes):
-        asked.append(attributes)
-        return Decision(attributes.user != "bob", "" if attributes.user != "bob" else "bob may not")
-    cluster.sim.authorizer = deny_bob
-    code, review, _ = api.post(SAR, _access_review("SubjectAccessReview", {"verb": "get", "group": "apps", "resource": "deployments",
-                                                                           "namespace": "shop", "name": "web"}, user="bob", groups=["dev"]))
-    assert code == 201 and review["status"] == {"allowed": False, "reason": "bob may not"}
-    assert asked[-1][:9] == ("bob", ("dev",), "get", "apps", "deployments", "", "shop", "web", "")
-    code, status, _ = api.post(SAR, _access_review("SubjectAccessReview", {"verb": "get", "resource": "pods"}))
-    assert code == 422 and "at least one of user or group must be specified" in status["message"]
     assert api.get(SSAR)[0] == 405
     assert not [o for o in cluster.control.dump() if o["kind"].endswith("Review")]
+    # With RBAC, the answer is the authorizer's: bob may get deployments in shop through a RoleBinding, nothing else.
+    rbac = kubesim_factory(authorization="rbac")
+    admin = raw_api(rbac.url)
+    token = {"Authorization": "Bearer " + rbac.sim.token}
+    for path, body in (("/api/v1/namespaces", {"metadata": {"name": "shop"}}),
+                       (RBAC_V1 + "/namespaces/shop/roles", {"metadata": {"name": "reader"},
+                                                              "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}]}),
+                       (RBAC_V1 + "/namespaces/shop/rolebindings", {"metadata": {"name": "bob"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                                                    "kind": "Role", "name": "reader"},
+                                                                    "subjects": [{"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"}]})):
+        assert admin.post(path, body, headers=token)[0] == 201
+    code, review, _ = admin.post(SAR, _access_review("SubjectAccessReview", {"verb": "get", "group": "apps", "resource": "deployments",
+                                                                             "namespace": "shop", "name": "web"}, user="bob", groups=["dev"]),
+                                 headers=token)
+    assert code == 201 and review["status"]["allowed"] is True and "bob" in review["status"].get("reason", "bob")
+    code, review, _ = admin.post(SAR, _access_review("SubjectAccessReview", {"verb": "delete", "group": "apps", "resource": "deployments",
+                                                                             "namespace": "shop", "name": "web"}, user="bob"), headers=token)
+    assert code == 201 and review["status"]["allowed"] is False
+    code, status, _ = admin.post(SAR, _access_review("SubjectAccessReview", {"verb": "get", "resource": "pods"}), headers=token)
+    assert code == 422 and "at least one of user or group must be specified" in status["message"]
+    assert not [o for o in rbac.control.dump() if o["kind"].endswith("Review")]
 
 
 def test_self_subject_review_and_rules_review(api):
