@@ -72,11 +72,20 @@ def repository_password(fs_backup_password=None, encryption_passphrase=None):
                              "and need a password: give fs_backup_password, or encryption_passphrase (the password is derived from it)")
 
 
+def fs_repositories(location, fs_backup_password=None, encryption_passphrase=None, read_only=False):
+    """The location's repositories when a password is given (prune, verify), else None."""
+    if not (fs_backup_password or encryption_passphrase):
+        return None
+    return ResticRepositories(location, repository_password(fs_backup_password, encryption_passphrase), read_only=read_only)
+
+
 class ResticRepositories:
     """The repositories of one backup location: ``for_namespace(ns)`` gives one, created on first use by ``ensure``."""
 
-    def __init__(self, location, password, location_settings=None):
+    def __init__(self, location, password, location_settings=None, read_only=False):
+        """read_only: take no lock in the repositories (restic writes one for every command otherwise): for verify."""
         self.location = location
+        self.read_only = read_only
         self.password = password
         self.settings = location_settings or getattr(location, "settings", None) or {}
         self._lock = threading.Lock()
@@ -127,7 +136,7 @@ class ResticRepositories:
         return self._environment
 
     def _argv(self, namespace, args):
-        argv = [restic_binary(), "--repo", self.url(namespace), "--no-cache"]
+        argv = [restic_binary(), "--repo", self.url(namespace), "--no-cache"] + (["--no-lock"] if self.read_only else [])
         if getattr(self.location, "root", None) is None:
             if self.settings.get("ca_bundle"):
                 argv += ["--cacert", self.settings["ca_bundle"]]
