@@ -15,7 +15,7 @@ import stat
 import pytest
 
 from kubesim.volume_backend import VolumeBackend
-from module_results import of_kind, run_module
+from module_results import module_plays, of_kind, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +132,109 @@ def test_nfs_claim_to_s3_and_back_into_another_cloud_before_the_workload_starts(
     # The NFS PV is not restored: the claim has a new volume of the target's class.
     assert [p["metadata"]["name"] for p in of_kind(target, "PersistentVolume")] == [claim["spec"]["volumeName"]]
     del mover_post
+
+
+def _local(tmp_path):
+    return str(tmp_path / "backups"), None
+
+
+def _restore_into_new_cluster(kubesim_factory, ansible_playbook, tmp_path, name, backup):
+    target = kubesim_factory(name=name, volume_backend=VolumeBackend())
+    target.control.seed(target_storage())
+    assert target.control.settle(30)
+    restore = run_module(ansible_playbook, target.env(), tmp_path, "restore", {
+        "backup": backup, "location": str(tmp_path / "backups"), "storage_class_mapping": {"nfs": "standard"},
+        "fs_backup_password": PASSWORD})["restore"]
+    assert restore["phase"] == "Completed", restore["errors"]
+    return target
+
+
+def test_incremental_backup_prune_of_the_first_and_verify_of_the_volume_data(source, kubesim_factory, ansible_playbook, tmp_path):
+    location = _local(tmp_path)
+    first = _backup(ansible_playbook, source, tmp_path, location, "files-1")["backup"]["volume_snapshots"][0]
+    second = _backup(ansible_playbook, source, tmp_path, location, "files-2")["backup"]["volume_snapshots"][0]
+
+    assert first["phase"] == second["phase"] == "Completed"
+    assert second["bytes"] == first["bytes"]
+    # Unchanged files: the second backup uploads a few KiB of metadata, not the volume again.
+    assert second["bytes_added"] < first["bytes_added"] / 20, (first["bytes_added"], second["bytes_added"])
+
+    pruned = run_module(ansible_playbook, source.env(), tmp_path, "prune", {
+        "location": location[0], "keep_last": 1, "expired": False, "fs_backup_password": PASSWORD})
+    assert [entry["name"] for entry in pruned["deleted"]] == ["files-1"]
+    assert any(first["snapshot_id"][:8] in item for item in pruned["deleted"][0]["snapshots_deleted"])
+    [repository] = pruned["restic_prune"]
+    assert repository["namespace"] == NAMESPACE and "error" not in repository
+
+    target = _restore_into_new_cluster(kubesim_factory, ansible_playbook, tmp_path, "target", "files-2")
+    assert target.claim_files(NAMESPACE, CLAIM) == FILES
+
+    verified = run_module(ansible_playbook, source.env(), tmp_path, "verify", {
+        "location": location[0], "check_volume_data": True, "volume_data_subset": "100%", "fs_backup_password": PASSWORD})
+    assert verified["ok"], verified["backups"][0]["problems"]
+    assert "1 file-system volume backup(s)" in json.dumps(verified["backups"][0]["checks"])
+
+    # A pack file lost from the location: verify finds it.
+    packs = sorted((tmp_path / "backups" / "restic" / NAMESPACE / "data").rglob("*"))
+    next(path for path in packs if path.is_file()).unlink()
+    broken = run_module(ansible_playbook, source.env(), tmp_path, "verify", {
+        "location": location[0], "check_volume_data": True, "fs_backup_password": PASSWORD}, check=False)
+    assert broken["failed"] and not broken["ok"]
+    assert any("restic check of" in problem for problem in broken["backups"][0]["problems"]), broken["backups"][0]["problems"]
+
+
+def test_a_mover_that_never_runs_fails_that_volume_and_the_backup_is_partially_failed(source, ansible_playbook, tmp_path):
+    backup = _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "stuck", fail_on_partial=False,
+                     fs_mover={"node_selector": {"disk": "none-has-it"}}, fs_mover_timeout="2s")["backup"]
+
+    assert backup["phase"] == "PartiallyFailed"
+    [record] = backup["volume_snapshots"]
+    assert record["phase"] == "Failed" and "was not running" in record["error"] and "fs_mover_timeout" in record["error"]
+    assert any("file-system backup of its volume failed" in error for error in backup["errors"])
+    # Every object is still backed up, and the mover is gone.
+    assert backup["resource_counts"]["deployments.apps"] == 1 and backup["resource_counts"]["persistentvolumeclaims"] == 1
+    assert [p for p in of_kind(source, "Pod", NAMESPACE) if p["metadata"]["name"].startswith("kubesafe-mover")] == []
+    assert (tmp_path / "backups" / "backups" / "stuck" / "velero-backup.json").exists()
+
+
+def test_a_failing_tar_and_a_wrong_password_fail_the_volume_with_the_reason(source, ansible_playbook, tmp_path):
+    source.control.add_exec_script(command_prefix=["tar", "-c"], stderr="tar: ./private/key.bin: Permission denied\n", exit_code=2, count=1)
+    backup = _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "tar-fails", fail_on_partial=False)["backup"]
+    [record] = backup["volume_snapshots"]
+    assert backup["phase"] == "PartiallyFailed" and record["phase"] == "Failed"
+    assert "tar -c in mover pod" in record["error"] and "Permission denied" in record["error"]
+    assert not (tmp_path / "backups" / "restic" / NAMESPACE / "snapshots").exists() or not list(
+        (tmp_path / "backups" / "restic" / NAMESPACE / "snapshots").iterdir())  # no snapshot of a partial tar
+
+    # The first backup created the repository with PASSWORD.
+    wrong = _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "wrong-password", fail_on_partial=False,
+                    fs_backup_password="not the password")["backup"]
+    [record] = wrong["volume_snapshots"]
+    assert wrong["phase"] == "PartiallyFailed" and record["phase"] == "Failed"
+    assert "does not open with this password" in record["error"]
+
+
+def test_check_mode_plans_the_volume_and_writes_nothing(source, ansible_playbook, tmp_path):
+    source.control.clear_audit()
+    result_file = tmp_path / "result-check.json"
+    task = {"name": "backup", "kubesafe.k8s.backup": {"name": "preview", "location": str(tmp_path / "backups"),
+                                                      "included_namespaces": [NAMESPACE], "fs_backup_password": PASSWORD},
+            "register": "out"}
+    ansible_playbook(module_plays([task], result_file), source.env(), "--check")
+    backup = json.loads(result_file.read_text())["out"]["backup"]
+
+    [record] = backup["volume_snapshots"]
+    assert (record["method"], record["phase"]) == ("fs", "Planned")
+    assert [r for r in source.control.audit() if r["method"] != "GET"] == []
+    assert [e for e in source.control.exec_log() if e["command"][0] == "tar"] == []
+    assert not (tmp_path / "backups" / "restic").exists()
+
+
+def test_missing_password_fails_before_anything_is_written(source, ansible_playbook, tmp_path):
+    source.control.clear_audit()
+    result = run_module(ansible_playbook, source.env(), tmp_path, "backup", {
+        "name": "no-password", "location": str(tmp_path / "backups"), "included_namespaces": [NAMESPACE],
+        "snapshot_volumes": True, "volume_snapshot_method": {"nfs": "fs"}}, check=False)
+    assert result["failed"] and "fs_backup_password" in result["msg"]
+    assert not (tmp_path / "backups" / "backups" / "no-password").exists()
+    assert [r for r in source.control.audit() if r["method"] != "GET"] == []
