@@ -31,25 +31,35 @@ FILES = {
 }
 
 
-def nfs_workload(annotations=None, access_mode="ReadWriteMany"):
-    """An NFS volume (no snapshot support), its claim, and a Deployment whose pods mount it."""
+def nfs_claim(name, access_mode="ReadWriteMany"):
+    """An NFS volume (no snapshot support) and its claim."""
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "nfs"}, "provisioner": "example.com/nfs",
-         "reclaimPolicy": "Retain"},
-        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "nfs-shared"},
+        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "nfs-" + name},
          "spec": {"capacity": {"storage": "1Gi"}, "accessModes": [access_mode], "persistentVolumeReclaimPolicy": "Retain",
-                  "storageClassName": "nfs", "nfs": {"server": "nfs.example.com", "path": "/exports/shared"},
-                  "claimRef": {"namespace": NAMESPACE, "name": CLAIM}}},
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": CLAIM, "namespace": NAMESPACE},
-         "spec": {"accessModes": [access_mode], "storageClassName": "nfs", "volumeName": "nfs-shared",
+                  "storageClassName": "nfs", "nfs": {"server": "nfs.example.com", "path": "/exports/" + name},
+                  "claimRef": {"namespace": NAMESPACE, "name": name}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": NAMESPACE},
+         "spec": {"accessModes": [access_mode], "storageClassName": "nfs", "volumeName": "nfs-" + name,
                   "resources": {"requests": {"storage": "1Gi"}}}},
+    ]
+
+
+def nfs_workload(annotations=None, access_mode="ReadWriteMany", claims=(("site", CLAIM),), node_name=None):
+    """NFS claims and a Deployment whose pods mount them (pod volume name, claim)."""
+    pod_spec = {"containers": [{"name": "httpd", "image": "httpd:2.4",
+                                "volumeMounts": [{"name": volume, "mountPath": "/mnt/" + volume} for volume, _claim in claims]}],
+                "volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim}} for volume, claim in claims]}
+    if node_name:
+        pod_spec["nodeName"] = node_name
+    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+               {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "nfs"}, "provisioner": "example.com/nfs",
+                "reclaimPolicy": "Retain"}]
+    for _volume, claim in claims:
+        objects += nfs_claim(claim, access_mode)
+    return objects + [
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NAMESPACE},
          "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                  "template": {"metadata": {"labels": {"app": "web"}, "annotations": dict(annotations or {})},
-                               "spec": {"containers": [{"name": "httpd", "image": "httpd:2.4",
-                                                        "volumeMounts": [{"name": "site", "mountPath": "/usr/local/apache2/htdocs"}]}],
-                                        "volumes": [{"name": "site", "persistentVolumeClaim": {"claimName": CLAIM}}]}}}},
+                  "template": {"metadata": {"labels": {"app": "web"}, "annotations": dict(annotations or {})}, "spec": pod_spec}}},
     ]
 
 
@@ -238,3 +248,37 @@ def test_missing_password_fails_before_anything_is_written(source, ansible_playb
     assert result["failed"] and "fs_backup_password" in result["msg"]
     assert not (tmp_path / "backups" / "backups" / "no-password").exists()
     assert [r for r in source.control.audit() if r["method"] != "GET"] == []
+
+
+def test_default_volumes_to_fs_backup_takes_every_pod_volume_but_the_excluded_ones(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory(volume_backend=VolumeBackend())
+    cluster.control.seed(nfs_workload(annotations={"backup.velero.io/backup-volumes-excludes": "cache"},
+                                      claims=(("site", CLAIM), ("cache", "scratch"))))
+    assert cluster.control.settle(30)
+    cluster.write_claim_files(NAMESPACE, CLAIM, FILES)
+
+    backup = _backup(ansible_playbook, cluster, tmp_path, _local(tmp_path), "opt-out", default_volumes_to_fs_backup=True)["backup"]
+
+    assert [(r["claim"], r["method"], r["phase"]) for r in backup["volume_snapshots"]] == [(CLAIM, "fs", "Completed")]
+    marker = json.loads((tmp_path / "backups" / "backups" / "opt-out" / "velero-backup.json").read_text())
+    assert marker["spec"]["defaultVolumesToFsBackup"] is True
+
+
+def test_a_read_write_once_claim_is_copied_on_its_pods_node_between_the_hooks(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory(volume_backend=VolumeBackend())
+    hooks = {"backup.velero.io/backup-volumes": "site",
+             "pre.hook.backup.velero.io/command": '["/sbin/fsfreeze", "--freeze", "/mnt/site"]',
+             "post.hook.backup.velero.io/command": '["/sbin/fsfreeze", "--unfreeze", "/mnt/site"]'}
+    cluster.control.seed([{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "zz-node", "labels": {"kubernetes.io/hostname": "zz-node"}}}])
+    cluster.control.seed(nfs_workload(annotations=hooks, access_mode="ReadWriteOnce", node_name="zz-node"))
+    assert cluster.control.settle(30)
+    assert len(of_kind(cluster, "Node")) > 1  # the scheduler alone could pick another node
+    cluster.write_claim_files(NAMESPACE, CLAIM, FILES)
+
+    backup = _backup(ansible_playbook, cluster, tmp_path, _local(tmp_path), "rwo")["backup"]
+
+    [record] = backup["volume_snapshots"]
+    assert record["phase"] == "Completed" and record["node"] == "zz-node"
+    execs = cluster.control.exec_log()
+    assert [e["command"][:2] for e in execs] == [["/sbin/fsfreeze", "--freeze"], ["tar", "-c"], ["/sbin/fsfreeze", "--unfreeze"]]
+    assert execs[0]["end_seq"] < execs[1]["seq"] and execs[1]["end_seq"] < execs[2]["seq"]
