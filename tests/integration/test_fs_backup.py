@@ -282,3 +282,23 @@ def test_a_read_write_once_claim_is_copied_on_its_pods_node_between_the_hooks(ku
     execs = cluster.control.exec_log()
     assert [e["command"][:2] for e in execs] == [["/sbin/fsfreeze", "--freeze"], ["tar", "-c"], ["/sbin/fsfreeze", "--unfreeze"]]
     assert execs[0]["end_seq"] < execs[1]["seq"] and execs[1]["end_seq"] < execs[2]["seq"]
+
+
+def _mover_pod(name, phase=None):
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"kubesafe.k8s/volume-mover": "true", "kubesafe.k8s/run": "old"}},
+           "spec": {"activeDeadlineSeconds": 3600, "containers": [{"name": "mover", "image": "busybox:1.36.1", "command": ["sleep", "3600"]}]}}
+    if phase:
+        pod["status"] = {"phase": phase, "reason": "DeadlineExceeded"}
+    return pod
+
+
+def test_a_mover_an_interrupted_run_left_is_swept_and_a_live_one_kept(source, ansible_playbook, tmp_path):
+    source.control.seed([_mover_pod("kubesafe-mover-left", phase="Failed"), _mover_pod("kubesafe-mover-live")])
+    assert source.control.settle(30)
+
+    backup = _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "sweeps")["backup"]
+
+    assert backup["phase"] == "Completed", backup["errors"]
+    movers = sorted(p["metadata"]["name"] for p in of_kind(source, "Pod", NAMESPACE) if p["metadata"]["name"].startswith("kubesafe-mover"))
+    assert movers == ["kubesafe-mover-live"]

@@ -36,7 +36,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import Configu
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.deletion import delete_recorded_snapshots
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.inventory import ClaimVolume, choose_method
-from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import MoverSettings
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import MoverSettings, sweep_movers
 
 METHODS = ("auto", "csi", "ebs", "fs", "none")
 FS_OPT_IN_ANNOTATION = "backup.velero.io/backup-volumes"
@@ -171,6 +171,7 @@ class VolumeBackup:
             taken.update(claims)
             work.append((pod, [volumes[key] for key in claims]))
         rest = [volume for key, volume in sorted(volumes.items()) if key not in taken]
+        self._sweep_movers({key[0] for key, (_volume, method) in volumes.items() if method == volume_records.FS})
         with concurrent.futures.ThreadPoolExecutor(self.parallelism) as pool:
             list(pool.map(lambda item: self._pod_with_hooks(*item), work))
             list(pool.map(self._snapshot, rest))
@@ -313,6 +314,15 @@ class VolumeBackup:
         self._run_log_error("PersistentVolumeClaim %s/%s: %s failed: %s" % (record["namespace"], record["claim"], what, exc))
 
     # ------------------------------------------------------------ file-system backups
+
+    def _sweep_movers(self, namespaces):
+        if not namespaces:
+            return
+        deleted, errors = sweep_movers(self.client, namespaces)
+        for name in deleted:
+            self.run_log.log("info", "deleted mover pod %s, left by an interrupted run" % name)
+        for error in errors:
+            self.run_log.warn(error)
 
     def _copy_files(self, volume, record):
         """The claim's files into its namespace's restic repository (between the pod's hooks, as Velero does)."""

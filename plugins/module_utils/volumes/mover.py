@@ -15,9 +15,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import hashlib
 import time
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import ApiError
 
@@ -155,25 +157,39 @@ def delete_mover(client, namespace, name):
     return None
 
 
-def sweep_movers(client, namespaces, keep_run=None):
-    """Delete the movers interrupted runs left in ``namespaces``; (deleted names, errors)."""
+def sweep_movers(client, namespaces):
+    """Delete the movers interrupted runs left in ``namespaces``: ended, or past their activeDeadlineSeconds (a live run's
+    mover never is: its run gives up before). Returns (deleted "namespace/name" list, errors)."""
     deleted, errors = [], []
+    now = velero_format.utc_now()
     for namespace in sorted(namespaces):
         try:
             pages = list(client.list_pages("/api/v1/namespaces/%s/pods" % namespace, query={"labelSelector": "%s=true" % MOVER_LABEL}))
         except (ApiError, KubesafeError) as exc:
             errors.append("could not list mover pods in %s: %s" % (namespace, exc))
             continue
-        for page in pages:
-            for pod in page.get("items") or []:
-                if keep_run and (pod["metadata"].get("labels") or {}).get(RUN_LABEL) == keep_run:
-                    continue
-                error = delete_mover(client, namespace, pod["metadata"]["name"])
-                if error:
-                    errors.append(error)
-                else:
-                    deleted.append("%s/%s" % (namespace, pod["metadata"]["name"]))
+        for pod in (pod for page in pages for pod in page.get("items") or []):
+            if not _left_behind(pod, now):
+                continue
+            error = delete_mover(client, namespace, pod["metadata"]["name"])
+            if error:
+                errors.append(error)
+            else:
+                deleted.append("%s/%s" % (namespace, pod["metadata"]["name"]))
     return deleted, errors
+
+
+def _left_behind(pod, now):
+    if (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
+        return True
+    deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+    created = (pod.get("metadata") or {}).get("creationTimestamp")
+    if not deadline or not created:
+        return False
+    try:
+        return velero_format.parse_timestamp(created, "creationTimestamp") + datetime.timedelta(seconds=int(deadline)) < now
+    except (ValueError, KubesafeError):
+        return False
 
 
 def _fatal_waiting(status):

@@ -170,6 +170,13 @@ class VolumeRestore:
         pending, self._fs_pending = self._fs_pending, []
         if not pending or self.check_mode:
             return
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import sweep_movers  # pylint: disable=import-outside-toplevel
+        deleted, errors = sweep_movers(self.client, {namespace for namespace, _claim, _record in pending})
+        if self.run_log is not None:
+            for name in deleted:
+                self.run_log.log("info", "deleted mover pod %s, left by an interrupted run" % name)
+            for error in errors:
+                self.run_log.warn(error)
         with concurrent.futures.ThreadPoolExecutor(min(self.parallelism, len(pending))) as pool:
             entries = list(pool.map(lambda item: self._fill(*item), pending))
         self.created.extend(entries)
