@@ -302,3 +302,25 @@ def test_a_mover_an_interrupted_run_left_is_swept_and_a_live_one_kept(source, an
     assert backup["phase"] == "Completed", backup["errors"]
     movers = sorted(p["metadata"]["name"] for p in of_kind(source, "Pod", NAMESPACE) if p["metadata"]["name"].startswith("kubesafe-mover"))
     assert movers == ["kubesafe-mover-live"]
+
+
+def test_restore_check_mode_writes_nothing_and_a_missing_password_fails_before_any_write(source, kubesim_factory, ansible_playbook,
+                                                                                          tmp_path):
+    _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "files-1")
+    target = kubesim_factory(name="target", volume_backend=VolumeBackend())
+    target.control.seed(target_storage())
+    assert target.control.settle(30)
+    args = {"backup": "files-1", "location": str(tmp_path / "backups"), "storage_class_mapping": {"nfs": "standard"}}
+
+    target.control.clear_audit()
+    result_file = tmp_path / "result-check.json"
+    task = {"name": "restore", "kubesafe.k8s.restore": dict(args, fs_backup_password=PASSWORD), "register": "out"}
+    ansible_playbook(module_plays([task], result_file), target.env(), "--check")
+    restore = json.loads(result_file.read_text())["out"]["restore"]
+    assert [(v["kind"], v["claim"], v.get("check_mode")) for v in restore["volumes"]] == [("file-system restore", CLAIM, True)]
+    assert [r for r in target.control.audit() if r["method"] != "GET"] == []
+    assert target.control.exec_log() == []
+
+    failed = run_module(ansible_playbook, target.env(), tmp_path, "restore", args, check=False)
+    assert failed["failed"] and "fs_backup_password" in failed["msg"]
+    assert [r for r in target.control.audit() if r["method"] != "GET"] == []
