@@ -315,7 +315,8 @@ backup:
           snapshot handle or the EBS snapshot ID), C(content_name) and C(cluster_id) (CSI; the uid of kube-system of the cluster holding the content),
           C(region), C(availability_zone) and C(copies) (EBS),
           C(repository), C(snapshot_id), C(archive), C(bytes) (read from the volume), C(bytes_added) (uploaded after
-          deduplication and compression), C(duration_seconds), C(node) and C(mover) (C(fs)),
+          deduplication and compression), C(duration_seconds) (mover included), C(stream_seconds) (the data alone),
+          C(node) and C(mover) (C(fs)),
           C(error) or C(reason).
       type: list
       elements: dict
