@@ -5,10 +5,13 @@
 Against a claim the emulator holds (bench/fs_bench.py seeds it), in order:
 a raw exec ``tar -c`` of the claim read to nothing (the baseline); a backup
 with method fs; a second backup of the unchanged claim; a restore of the
-first into a new namespace. Prints the figures as JSON.
+first into a new namespace; and restic alone, fed as many random bytes from
+this process and dumped to nothing (how fast restic itself is here). Prints
+the figures as JSON.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -21,10 +24,12 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.pod_exec import 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore  # noqa: E402
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import open_location  # noqa: E402
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.backup import VolumeSettings  # noqa: E402
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.restic import ResticRepositories  # noqa: E402
 
 from bench.rss_interpreter import own_peak_rss_mib  # noqa: E402
 
 NAMESPACE, POD, MOUNT, PASSWORD = "fsbench", "reader", "/mnt/data", "bench-password"
+CHUNK = 1024 * 1024
 
 
 def raw_read(client):
@@ -38,6 +43,26 @@ def raw_read(client):
     if not result.succeeded:
         raise RuntimeError("raw tar -c failed: %s" % (result.error or result.stderr))
     return time.perf_counter() - started, received[0]
+
+
+def restic_alone(location, size):
+    """Seconds of restic backup --stdin of ``size`` random bytes made here, and of its dump to nothing: restic's own speed."""
+    repositories = ResticRepositories(location, PASSWORD)
+    repositories.ensure("restic-alone")
+
+    def feed(write):
+        for _ in range(size // CHUNK):
+            write(os.urandom(CHUNK))
+    started = time.perf_counter()
+    summary = repositories.backup("restic-alone", "random.bin", ["bench"], feed)
+    backup_seconds = time.perf_counter() - started
+
+    def drop(read):
+        while read(CHUNK):
+            pass
+    started = time.perf_counter()
+    repositories.dump("restic-alone", summary["snapshot_id"], "random.bin", drop)
+    return backup_seconds, time.perf_counter() - started
 
 
 def backup(client, location, name):
@@ -69,11 +94,13 @@ def main(argv=None):
     first = backup(client, location, "fs-1")
     second = backup(client, location, "fs-2")
     filled = restore(client, location, "fs-1")
+    alone_backup_seconds, alone_dump_seconds = restic_alone(location, raw_bytes)
     sys.stdout.write(json.dumps({
         "raw_seconds": raw_seconds, "raw_bytes": raw_bytes,
         "backup_seconds": first["stream_seconds"], "backup_total_seconds": first["duration_seconds"], "backup_bytes": first["bytes"],
         "backup_bytes_added": first["bytes_added"], "second_seconds": second["duration_seconds"], "second_bytes_added": second["bytes_added"],
         "restore_seconds": filled["stream_seconds"], "restore_total_seconds": filled["duration_seconds"],
+        "restic_alone_backup_seconds": alone_backup_seconds, "restic_alone_dump_seconds": alone_dump_seconds,
         "peak_rss_mib": own_peak_rss_mib(),
     }) + "\n")
 
