@@ -147,6 +147,14 @@ options:
         volumes in. Either works without I(snapshot_volumes).
     type: bool
     default: false
+  fs_from_snapshot:
+    description:
+      - For file-system backups of CSI volumes whose driver has a VolumeSnapshotClass, copy the files from a fresh
+        VolumeSnapshot (through a temporary claim made from it) instead of the live claim, so the copy is
+        crash-consistent and the pod's hooks run around the snapshot only (Velero's data mover design). The temporary
+        claim and snapshot are deleted afterwards. Other volumes are copied from the claim itself.
+    type: bool
+    default: true
   csi_snapshot_class:
     description:
       - VolumeSnapshotClass of the CSI snapshots, one name or a dict of CSI driver to class name.
@@ -356,6 +364,7 @@ def main():
         csi_snapshot_class=dict(type="raw"),
         csi_snapshot_timeout=dict(type="str", default="10m"),
         default_volumes_to_fs_backup=dict(type="bool", default=False),
+        fs_from_snapshot=dict(type="bool", default=True),
         fail_on_partial=dict(type="bool", default=True),
     )
     module = KubesafeModule(argument_spec, groups=("selection", "k8s_auth", "location", "encryption", "ebs", "backup_hooks", "fs_backup"),
@@ -373,7 +382,7 @@ def main():
                                    ebs_config=params["ebs_config"], hooks=params["hooks"], ebs_factory=module.ebs_factory,
                                    default_volumes_to_fs_backup=params["default_volumes_to_fs_backup"], fs_mover=params["fs_mover"],
                                    fs_mover_timeout=params["fs_mover_timeout"], fs_timeout=params["fs_timeout"],
-                                   fs_password=params["fs_backup_password"]),
+                                   fs_password=params["fs_backup_password"], fs_from_snapshot=params["fs_from_snapshot"]),
             **dict((key, params[key]) for key in SELECTION))
         result = run_backup(client, location, options, check_mode=module.check_mode)
     module.warn_all(result["warnings"])

@@ -16,6 +16,7 @@ import pytest
 
 from kubesim.volume_backend import VolumeBackend
 from module_results import module_plays, of_kind, run_module
+from volume_workloads import csi_storage, database, freeze_annotations, snapshot_crds
 
 pytestmark = pytest.mark.integration
 
@@ -324,3 +325,39 @@ def test_restore_check_mode_writes_nothing_and_a_missing_password_fails_before_a
     failed = run_module(ansible_playbook, target.env(), tmp_path, "restore", args, check=False)
     assert failed["failed"] and "fs_backup_password" in failed["msg"]
     assert [r for r in target.control.audit() if r["method"] != "GET"] == []
+
+
+def test_a_csi_claim_is_copied_from_a_fresh_snapshot_with_the_hooks_around_the_snapshot(kubesim_factory, ansible_playbook, tmp_path):
+    cluster = kubesim_factory(volume_backend=VolumeBackend())
+    cluster.control.seed(snapshot_crds())
+    cluster.control.seed(csi_storage() + database(namespace=NAMESPACE, claim=CLAIM, annotations=dict(
+        freeze_annotations(), **{"backup.velero.io/backup-volumes": "data"})))
+    assert cluster.control.settle(30)
+    cluster.write_claim_files(NAMESPACE, CLAIM, FILES)
+    cluster.control.clear_audit()
+
+    backup = _backup(ansible_playbook, cluster, tmp_path, _local(tmp_path), "csi-fs")["backup"]
+
+    [record] = backup["volume_snapshots"]
+    assert (record["method"], record["phase"], record["from_snapshot"]) == ("fs", "Completed", True), record
+    # freeze, VolumeSnapshot, unfreeze; the copy comes after, from a claim made from the snapshot.
+    execs = cluster.control.exec_log()
+    assert [e["command"][:2] for e in execs] == [["/sbin/fsfreeze", "--freeze"], ["/sbin/fsfreeze", "--unfreeze"], ["tar", "-c"]]
+    [snapshot_post] = [r for r in cluster.control.audit() if r["method"] == "POST" and r["resource"] == "volumesnapshots"]
+    [claim_post] = [r for r in cluster.control.audit() if r["method"] == "POST" and r["resource"] == "persistentvolumeclaims"]
+    assert execs[0]["end_seq"] < snapshot_post["seq"] < execs[1]["seq"] < claim_post["seq"] < execs[2]["seq"]
+    mover = [r for r in cluster.control.audit() if r["method"] == "POST" and r["resource"] == "pods"]
+    assert mover and execs[2]["pod"].startswith("kubesafe-mover-kubesafe-fs-")
+    # Nothing of the copy is left: temporary claim, snapshot, content, mover.
+    assert [c["metadata"]["name"] for c in of_kind(cluster, "PersistentVolumeClaim", NAMESPACE)] == [CLAIM]
+    assert of_kind(cluster, "VolumeSnapshot") == [] and of_kind(cluster, "VolumeSnapshotContent") == []
+    assert [p["metadata"]["name"] for p in of_kind(cluster, "Pod", NAMESPACE)] == ["db-0"]
+
+    target = kubesim_factory(name="target", volume_backend=VolumeBackend())
+    target.control.seed(target_storage())
+    assert target.control.settle(30)
+    restore = run_module(ansible_playbook, target.env(), tmp_path, "restore", {
+        "backup": "csi-fs", "location": str(tmp_path / "backups"), "storage_class_mapping": {"csi-fast": "standard"},
+        "fs_backup_password": PASSWORD})["restore"]
+    assert restore["phase"] == "Completed", restore["errors"]
+    assert target.claim_files(NAMESPACE, CLAIM) == FILES

@@ -36,7 +36,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import Configu
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.deletion import delete_recorded_snapshots
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.inventory import ClaimVolume, choose_method
-from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import MoverSettings, sweep_movers
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import MOVER_LABEL, RUN_LABEL, MoverSettings, sweep_movers
 
 METHODS = ("auto", "csi", "ebs", "fs", "none")
 FS_OPT_IN_ANNOTATION = "backup.velero.io/backup-volumes"
@@ -52,12 +52,14 @@ class VolumeSettings:
 
     def __init__(self, snapshot_volumes=False, method=None, csi_snapshot_class=None, csi_snapshot_timeout="10m", ebs_config=None,
                  hooks=None, ebs_factory=None, default_volumes_to_fs_backup=False, fs_mover=None, fs_mover_timeout="5m",
-                 fs_timeout="4h", fs_password=None):
+                 fs_timeout="4h", fs_password=None, fs_from_snapshot=True):
         self.snapshot_volumes = bool(snapshot_volumes)
         self.default_volumes_to_fs_backup = bool(default_volumes_to_fs_backup)
         self.mover = MoverSettings(
             fs_mover, velero_format.parse_go_duration(fs_mover_timeout or "5m", "fs_mover_timeout").total_seconds(),
             velero_format.parse_go_duration(fs_timeout or "4h", "fs_timeout").total_seconds())
+        # Copy CSI volumes from a fresh snapshot (crash-consistent, hooks around the snapshot) when the driver can snapshot.
+        self.fs_from_snapshot = bool(fs_from_snapshot)
         # The restic repositories' password; None: derived from the encryption passphrase (restic.repository_password).
         self.fs_password = fs_password
         # ResticRepositories of the backup location, set by the backup run; else why there are none.
@@ -285,8 +287,11 @@ class VolumeBackup:
         record["started"] = _now()
         try:
             if method == volume_records.FS:
-                self._copy_files(volume, record)
-                return record, None
+                snapshot = self._start_fs_snapshot(volume, record)
+                if snapshot is None:
+                    self._copy_files(volume, record)
+                    return record, None
+                return record, (volume, snapshot)
             if method == volume_records.CSI:
                 return record, self._start_csi(volume, record)
             return record, self._start_ebs(volume, record)
@@ -297,6 +302,10 @@ class VolumeBackup:
     def _finish(self, record, pending):
         if pending is not None:
             try:
+                if record["method"] == volume_records.FS:
+                    self._finish_fs_snapshot(record, *pending)
+                    self._add(record)
+                    return
                 if record["method"] == volume_records.CSI:
                     self._finish_csi(record, pending)
                 else:
@@ -324,13 +333,79 @@ class VolumeBackup:
         for error in errors:
             self.run_log.warn(error)
 
-    def _copy_files(self, volume, record):
+    def _start_fs_snapshot(self, volume, record):
+        """A VolumeSnapshot of a CSI claim to copy the files from (Velero's data mover design), or None to copy the claim itself."""
+        if not (self.settings.fs_from_snapshot and volume.is_csi):
+            return None
+        try:
+            csi = self._csi_api()
+            class_name = csi.class_for(volume.driver)
+        except KubesafeError as exc:
+            with self._lock:
+                self.run_log.log("info", "claim %s/%s: files copied from the claim itself, not a snapshot (%s)" % (volume.namespace, volume.claim, exc))
+            return None
+        if self.settings.fs_repositories is None:
+            raise ConfigurationError(self.settings.fs_unavailable)
+        record.update(from_snapshot=True, snapshot_class=class_name)
+        snapshot = csi.start(volume.namespace, volume.claim, class_name, self.backup_name, self.backup_label)
+        return csi.wait(snapshot, ready=False)
+
+    def _finish_fs_snapshot(self, record, volume, snapshot):
+        """Copy the files of a temporary claim made from the snapshot, then delete the claim, the snapshot and its content."""
+        csi = self._csi_api()
+        namespace = volume.namespace
+        temporary = None
+        content_name = (snapshot.get("status") or {}).get("boundVolumeSnapshotContentName")
+        try:
+            snapshot = csi.wait(snapshot, ready=True)
+            content_name = snapshot["status"].get("boundVolumeSnapshotContentName")
+            temporary = self._create_temporary_claim(volume, snapshot)
+            self._copy_files(volume, record, mount_claim=temporary)
+        except KubesafeError as exc:
+            self._fail(record, exc)
+        finally:
+            for warning in self._remove_snapshot_copy(csi, namespace, temporary, snapshot, content_name):
+                with self._lock:
+                    self.run_log.warn(warning)
+
+    def _create_temporary_claim(self, volume, snapshot):
+        name = "kubesafe-fs-%s" % snapshot["metadata"]["name"][len("kubesafe-"):][-50:]
+        source = {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": snapshot["metadata"]["name"]}
+        body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": volume.namespace, "labels": {MOVER_LABEL: "true", RUN_LABEL: self.backup_label}},
+                "spec": {"accessModes": volume.access_modes or ["ReadWriteOnce"], "storageClassName": volume.storage_class or None,
+                         "resources": {"requests": {"storage": (snapshot.get("status") or {}).get("restoreSize") or volume.size}},
+                         "dataSource": source, "dataSourceRef": source}}
+        try:
+            self.client.request("POST", "/api/v1/namespaces/%s/persistentvolumeclaims" % volume.namespace, body=body)
+        except ApiError as exc:
+            raise SnapshotError("could not create a claim from the snapshot of %s/%s to copy its files: %s" % (volume.namespace, volume.claim, exc))
+        return name
+
+    def _remove_snapshot_copy(self, csi, namespace, temporary, snapshot, content_name):
+        warnings = []
+        if temporary:
+            try:
+                self.client.request("DELETE", "/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (namespace, temporary))
+            except ApiError as exc:
+                if exc.status != 404:
+                    warnings.append("could not delete the temporary claim %s/%s: %s" % (namespace, temporary, exc))
+        try:
+            csi.delete_snapshot_object(namespace, snapshot["metadata"]["name"])
+            if content_name:
+                csi.delete_content(content_name)  # a class with deletionPolicy Retain would keep it
+        except KubesafeError as exc:
+            warnings.append("could not delete the temporary snapshot of %s: %s" % (namespace, exc))
+        return warnings
+
+    def _copy_files(self, volume, record, mount_claim=None):
         """The claim's files into its namespace's restic repository (between the pod's hooks, as Velero does)."""
         from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.fs_copy import back_up_claim  # pylint: disable=import-outside-toplevel
         if self.settings.fs_repositories is None:
             raise ConfigurationError(self.settings.fs_unavailable)
         fields = back_up_claim(self.client, self.settings.fs_repositories, self.settings.mover, self.backup_label, self.backup_name,
-                               volume.namespace, volume.claim, node_name=self._node_of(volume))
+                               volume.namespace, volume.claim, node_name=None if mount_claim else self._node_of(volume),
+                               mount_claim=mount_claim)
         warning = fields.pop("warning", None)
         if warning:
             with self._lock:

@@ -37,10 +37,12 @@ def snapshot_tags(backup_name, namespace, claim):
     return ["kubesafe.k8s", "backup=%s" % backup_name, "namespace=%s" % namespace, "claim=%s" % claim]
 
 
-def back_up_claim(client, repositories, mover, run_label, backup_name, namespace, claim, node_name=None):
-    """Copy a claim's files into the repository; the record fields (snapshot_id, bytes, bytes_added, ...). Raises KubesafeError."""
+def back_up_claim(client, repositories, mover, run_label, backup_name, namespace, claim, node_name=None, mount_claim=None):
+    """Copy a claim's files into the repository; the record fields (snapshot_id, bytes, bytes_added, ...). Raises KubesafeError.
+
+    mount_claim: the claim the mover mounts when it is not ``claim`` itself (a temporary claim made from a snapshot of it)."""
     started = time.monotonic()
-    pod = mover_pod(mover, run_label, namespace, claim, read_only=True, node_name=node_name)
+    pod = mover_pod(mover, run_label, namespace, mount_claim or claim, read_only=True, node_name=node_name)
     name = pod["metadata"]["name"]
     fields = {"repository": repositories.url(namespace), "archive": archive_name(claim), "mover": name}
     try:
