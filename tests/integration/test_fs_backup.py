@@ -92,8 +92,8 @@ def _backup(ansible_playbook, cluster, tmp_path, location, name, check=True, **e
     return run_module(ansible_playbook, cluster.env(), tmp_path, "backup", args, check=check)
 
 
-def test_nfs_claim_to_s3_and_back_into_another_cloud_before_the_workload_starts(source, kubesim_factory, ansible_playbook, tmp_path,
-                                                                                 s3_location, s3_bucket):
+def test_nfs_claim_to_s3_and_back_into_another_cloud_before_the_workload_starts(
+        source, kubesim_factory, ansible_playbook, tmp_path, s3_location, s3_bucket):
     s3, bucket = s3_bucket
     backup = _backup(ansible_playbook, source, tmp_path, s3_location, "files-1")["backup"]
 
@@ -305,8 +305,8 @@ def test_a_mover_an_interrupted_run_left_is_swept_and_a_live_one_kept(source, an
     assert movers == ["kubesafe-mover-live"]
 
 
-def test_restore_check_mode_writes_nothing_and_a_missing_password_fails_before_any_write(source, kubesim_factory, ansible_playbook,
-                                                                                          tmp_path):
+def test_restore_check_mode_writes_nothing_and_a_missing_password_fails_before_any_write(
+        source, kubesim_factory, ansible_playbook, tmp_path):
     _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "files-1")
     target = kubesim_factory(name="target", volume_backend=VolumeBackend())
     target.control.seed(target_storage())

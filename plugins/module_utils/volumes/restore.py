@@ -186,8 +186,8 @@ class VolumeRestore:
         entry = {"kind": "file-system restore", "namespace": namespace, "claim": claim, "snapshot_id": record["snapshot_id"],
                  "repository": record.get("repository"), "bytes": record.get("bytes")}
         try:
-            seconds, stream_seconds, warning = restore_claim(self.client, self._fs_repositories, self._fs_mover, velero_format.label_value(self.restore_name),
-                                             record, namespace, claim)
+            seconds, stream_seconds, warning = restore_claim(self.client, self._fs_repositories, self._fs_mover,
+                                                             velero_format.label_value(self.restore_name), record, namespace, claim)
             entry.update(phase=volume_records.COMPLETED, duration_seconds=seconds, stream_seconds=stream_seconds)
             if warning and self.run_log is not None:
                 self.run_log.warn(warning)
