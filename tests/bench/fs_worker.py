@@ -51,7 +51,7 @@ def restic_alone(location, size):
     repositories.ensure("restic-alone")
 
     def feed(write):
-        for _ in range(size // CHUNK):
+        for _chunk in range(size // CHUNK):
             write(os.urandom(CHUNK))
     started = time.perf_counter()
     summary = repositories.backup("restic-alone", "random.bin", ["bench"], feed)

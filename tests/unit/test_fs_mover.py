@@ -56,7 +56,9 @@ def test_fs_takes_any_filesystem_volume_but_not_a_block_volume():
 def test_a_file_system_backup_is_a_pod_volume_backup_in_velero_sidecars():
     record = volume_records.new_record(_volume(), "fs")
     record.update(phase="Completed", snapshot_id="0123abcd", bytes=4096, repository="/b/restic/shop", archive="data.tar", mover="m", node="n")
-    [pvb] = volume_records.pod_volume_backups_sidecar([record], "nightly")
+    pvbs = volume_records.pod_volume_backups_sidecar([record], "nightly")
+    assert len(pvbs) == 1
+    pvb = pvbs[0]
     assert pvb["kind"] == "PodVolumeBackup" and pvb["status"]["snapshotID"] == "0123abcd" and pvb["status"]["path"] == "/data.tar"
     assert pvb["spec"]["uploaderType"] == "restic" and pvb["spec"]["repoIdentifier"] == "/b/restic/shop"
     [info] = volume_records.volume_info_sidecar([record])

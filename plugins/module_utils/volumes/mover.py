@@ -38,7 +38,7 @@ FS_MOVER_SPEC = dict(
     tolerations=dict(type="list", elements="dict"),
     security_context=dict(type="dict"),
     service_account=dict(type="str"),
-    image_pull_secrets=dict(type="list", elements="str"),
+    image_pull_secrets=dict(type="list", elements="str", no_log=False),  # names of Secrets, not their content
 )
 # The fs_backup option group: must agree with plugins/doc_fragments/fs_backup.py.
 FS_BACKUP_ARGUMENT_SPEC = dict(
