@@ -337,11 +337,15 @@ def persistent_volume_handle(volume):
     if handle:
         return volume_key(handle)
     if (spec.get("nfs") or {}).get("server"):
-        return "nfs://%s%s" % (spec["nfs"]["server"], posixpath.normpath("/" + (spec["nfs"].get("path") or "/")))
+        return "nfs://%s%s" % (spec["nfs"]["server"], _absolute(spec["nfs"].get("path")))
     for kind in ("hostPath", "local"):
         if (spec.get(kind) or {}).get("path"):
-            return "%s://%s%s" % (kind.lower(), _affinity_hostname(spec), posixpath.normpath("/" + spec[kind]["path"]))
+            return "%s://%s%s" % (kind.lower(), _affinity_hostname(spec), _absolute(spec[kind]["path"]))
     return None
+
+
+def _absolute(path):
+    return posixpath.normpath("/" + (path or "").lstrip("/"))
 
 
 def _affinity_hostname(spec):
