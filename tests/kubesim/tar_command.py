@@ -158,18 +158,17 @@ class TarProcess:
         self.io.write_stderr("".join("tar: %s\n" % line for line in lines).encode())
 
     def _place(self, path):
-        """(mount, its current tree, path inside the volume) of an absolute container path; (None, None, None) outside the claims."""
+        """(mount, path inside the volume) of an absolute container path; (None, None) outside the claims."""
         mount, inside = mount_for(self.mounts, path)
-        if mount is None:
-            return None, None, None
-        self.backend.ensure_volume(mount.handle)
-        return mount, self.backend.volume_tree(mount.handle), inside
+        if mount is not None:
+            self.backend.ensure_volume(mount.handle)
+        return mount, inside
 
     def _check_directory(self, directory):
         """Raise tar's refusal unless -C names a directory: one in a claim, or one above a mount path ("/", "/var" for /var/lib/data)."""
-        mount, tree, inside = self._place(directory)
+        mount, inside = self._place(directory)
         if mount is not None:
-            if inside == mount.sub_path or tree.is_directory(inside):
+            if inside == mount.sub_path or self.backend.volume_tree(mount.handle).is_directory(inside):
                 return
         elif any(m.mount_path.startswith(directory.rstrip("/") + "/") for m in self.mounts):
             return
@@ -185,7 +184,8 @@ class TarProcess:
     def _archived(self, invocation):
         """(archive name, _Entry) of every member named on the command line, each directory before its content."""
         for member in invocation.members:
-            mount, tree, path = self._place(absolute_path(member, invocation.directory))
+            mount, path = self._place(absolute_path(member, invocation.directory))
+            tree = self.backend.volume_tree(mount.handle) if mount is not None else None  # what this member archives: a consistent view
             if mount is None or not (path == mount.sub_path or tree.is_directory(path) or tree.get(path) is not None):
                 self._complain("%s: Cannot stat: No such file or directory" % member)
                 self.failed = True
@@ -208,19 +208,16 @@ class TarProcess:
 
     def _extract(self, invocation):
         self._check_directory(invocation.directory)
-        trees = {}  # handle -> the tree being written, committed at the end
         try:
             for member in read_members(self.io.stdin):
                 if invocation.members and not any(_selected(member[0], wanted) for wanted in invocation.members):
                     continue
-                self._extract_member(invocation, trees, member)
+                self._extract_member(invocation, member)  # written at once: what was extracted before an error stays, as on a disk
         except TarError as error:
             self._complain(*error.messages)
             self.failed, self.fatal = True, error.fatal
-        for handle, tree in trees.items():
-            self.backend.replace_volume_tree(handle, tree)  # what was extracted before an error stays, as on a disk
 
-    def _extract_member(self, invocation, trees, member):
+    def _extract_member(self, invocation, member):
         name, kind, mode, data, mtime, linkname = member
         try:
             relative = member_name(name)
@@ -230,7 +227,7 @@ class TarProcess:
             return
         if relative is None:
             return  # the archive's "./": the directory -C named, which exists
-        mount, tree, path = self._place(absolute_path(relative.rstrip("/"), invocation.directory))
+        mount, path = self._place(absolute_path(relative.rstrip("/"), invocation.directory))
         if mount is None or path == mount.sub_path:
             if mount is None:
                 self._complain("%s: Cannot open: No such file or directory" % name)
@@ -242,32 +239,31 @@ class TarProcess:
             self._complain("%s: %s: Read-only file system" % (name, verb))
             self.failed = True
             return
-        tree = trees.setdefault(mount.handle, tree.copy())
         if invocation.verbose:
             self.io.write_stdout((name + "\n").encode("utf-8", "surrogateescape"))
         if kind == "hardlink":
-            target = self._hard_link_target(invocation, trees, linkname)
+            target = self._hard_link_target(invocation, linkname)
             if target is None:
                 self._complain("%s: Cannot hard link to '%s': No such file or directory" % (name, linkname))
                 self.failed = True
                 return
-            tree.put(path, target)
+            self.backend.put_entry(mount.handle, path, target)
         elif kind == "other":
             self._complain("%s: Cannot mknod: Operation not permitted" % name)
             self.failed = True
         else:
-            tree.put(path, entry_from_member(kind, mode, data, mtime, linkname))
+            self.backend.put_entry(mount.handle, path, entry_from_member(kind, mode, data, mtime, linkname))
 
-    def _hard_link_target(self, invocation, trees, linkname):
+    def _hard_link_target(self, invocation, linkname):
         """The stored file an archive's hard link names (a member extracted before it), or None."""
         try:
             relative = member_name(linkname)
         except FileTreeError:
             return None
-        mount, tree, path = self._place(absolute_path((relative or "").rstrip("/"), invocation.directory))
+        mount, path = self._place(absolute_path((relative or "").rstrip("/"), invocation.directory))
         if mount is None:
             return None
-        found = trees.get(mount.handle, tree).get(path)
+        found = self.backend.volume_entry(mount.handle, path)
         return found if found is not None and found.kind != "dir" else None
 
 

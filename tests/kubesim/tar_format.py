@@ -1,8 +1,8 @@
 """The tar archive format as GNU tar writes and reads it, streamed: a FileTree out as chunks, a tar stream in as tree entries.
 
 Headers come from the standard library's tarfile (GNU format, long names included); file contents go out
-as slices of the stored bytes, so archiving a large volume never copies it whole. Reading uses tarfile's
-stream mode ("r|") over any object with ``read(size)``.
+as slices of the stored bytes, so archiving a large volume never copies it whole. Reading parses headers
+with tarfile.TarInfo from any object with ``read(size)``, taking each file's content in one read.
 """
 
 import stat
@@ -12,7 +12,6 @@ from kubesim.volume_backend import DIRECTORY_MODE, FileTree, FileTreeError, _Ent
 
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE  # GNU tar's default blocking factor 20: archives are padded to 10240 bytes
-READ_PIECE = 1 << 20
 
 
 class TarError(Exception):
@@ -91,46 +90,80 @@ def member_name(raw):
     return normalize_path(name)
 
 
+_REGULAR_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
+_KINDS = {tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "link", tarfile.LNKTYPE: "hardlink"}
+_PAX_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+_ZERO_BLOCK = bytes(BLOCK)
+_UNEXPECTED_EOF = ["Unexpected EOF in archive", "Error is not recoverable: exiting now"]
+
+
+def _read_data(stream, size):
+    """``size`` bytes of member data and the padding to the next block; TarError when the stream ends first."""
+    data = stream.read(size) if size else b""
+    padding = -size % BLOCK
+    if len(data) < size or (padding and len(stream.read(padding)) < padding):
+        raise TarError(_UNEXPECTED_EOF, fatal=True)
+    return data
+
+
+def _pax_records(data):
+    """{keyword: value} of a pax extended header ("<length> <keyword>=<value>\\n" records)."""
+    records, position = {}, 0
+    while position < len(data):
+        space = data.find(b" ", position)
+        if space < 0 or not data[position:space].isdigit():
+            break
+        length = int(data[position:space])
+        if length <= 0:
+            break
+        keyword, _, value = data[space + 1:position + length - 1].partition(b"=")
+        records[keyword.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        position += length
+    return records
+
+
 def read_members(stream):
     """Yield (name as archived, kind, mode, data, mtime, linkname) for each member of the tar read from ``stream``.
 
-    ``kind`` is "file", "dir", "link", "hardlink" or "other"; ``data`` is the content of a regular file.
+    ``kind`` is "file", "dir", "link", "hardlink" or "other"; ``data`` is the content of a regular file, read
+    with one copy (headers are parsed by tarfile.TarInfo; GNU long names and pax headers are applied).
     Raises TarError with GNU tar's messages for a stream that is not a tar or ends inside a member.
     """
-    try:
-        archive = tarfile.open(fileobj=stream, mode="r|", bufsize=READ_PIECE)
-    except tarfile.ReadError as exc:
-        raise TarError(["This does not look like a tar archive"]) from exc
-    try:
-        for info in archive:
-            data = b""
-            if info.isreg():
-                kind = "file"
-                source = archive.extractfile(info)
-                pieces, remaining = [], info.size
-                while remaining:
-                    piece = source.read(min(READ_PIECE, remaining))
-                    if not piece:
-                        raise TarError(["Unexpected EOF in archive", "Error is not recoverable: exiting now"], fatal=True)
-                    pieces.append(piece)
-                    remaining -= len(piece)
-                data = b"".join(pieces)
-                del pieces
-            elif info.isdir():
-                kind = "dir"
-            elif info.issym():
-                kind = "link"
-            elif info.islnk():
-                kind = "hardlink"
-            else:
-                kind = "other"
-            yield info.name, kind, stat.S_IMODE(info.mode), data, info.mtime, info.linkname
-    except (tarfile.ReadError, EOFError) as exc:
-        if "empty file" in str(exc):
-            raise TarError(["This does not look like a tar archive"]) from exc
-        if "unexpected end" in str(exc) or isinstance(exc, EOFError):
-            raise TarError(["Unexpected EOF in archive", "Error is not recoverable: exiting now"], fatal=True) from exc
-        raise TarError(["This does not look like a tar archive", "Skipping to next header"]) from exc
+    overrides, first = {}, True
+    while True:
+        header = stream.read(BLOCK)
+        if not header:
+            if first:
+                raise TarError(["This does not look like a tar archive"])
+            return  # the archive stops between members: GNU tar accepts it silently
+        if len(header) < BLOCK:
+            raise TarError(_UNEXPECTED_EOF, fatal=True)
+        if header == _ZERO_BLOCK:
+            return  # the end-of-archive marker
+        try:
+            info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise TarError(["This does not look like a tar archive"] + ([] if first else ["Skipping to next header"])) from exc
+        first = False
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            value = tarfile.nts(_read_data(stream, info.size), "utf-8", "surrogateescape")
+            overrides["path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"] = value
+            continue
+        if info.type in _PAX_TYPES:
+            records = _pax_records(_read_data(stream, info.size))
+            if info.type != tarfile.XGLTYPE:
+                overrides.update(records)
+            continue
+        name, linkname = overrides.get("path", info.name), overrides.get("linkpath", info.linkname)
+        size = int(overrides["size"]) if "size" in overrides else info.size
+        mtime = float(overrides["mtime"]) if "mtime" in overrides else info.mtime
+        overrides = {}
+        if info.type in _REGULAR_TYPES:
+            kind, data = "file", _read_data(stream, size)
+        else:
+            kind, data = _KINDS.get(info.type, "other"), b""
+            _read_data(stream, size if info.type not in _KINDS else 0)
+        yield name, kind, stat.S_IMODE(info.mode), data, int(mtime), linkname
 
 
 def entry_from_member(kind, mode, data, mtime, linkname):

@@ -244,13 +244,25 @@ class VolumeBackend:
         self._replace_tree(handle, FileTree.from_files(files))
 
     def volume_tree(self, handle):
-        """The volume's current FileTree (a consistent view: later writes make new trees), or None."""
+        """A snapshot of the volume's FileTree (later writes do not change it; contents are shared, not copied), or None."""
         with self._lock:
             entry = self._volumes.get(volume_key(handle))
-            return entry["tree"] if entry else None
+            return entry["tree"].copy() if entry else None
+
+    def put_entry(self, handle, path, entry):
+        """Write one file, directory or link into the volume (tar -x, member by member: what it replaces is freed at once)."""
+        with self._lock:
+            self._volumes.setdefault(volume_key(handle), {"tree": FileTree(), "source_snapshot": None, "snapshot_data_missing": False})
+            self._volumes[volume_key(handle)]["tree"].put(path, entry)
+
+    def volume_entry(self, handle, path):
+        """The stored entry at ``path`` of the volume, or None."""
+        with self._lock:
+            entry = self._volumes.get(volume_key(handle))
+            return entry["tree"].get(path) if entry else None
 
     def replace_volume_tree(self, handle, tree):
-        """Install a FileTree built from the current one (tar -x builds it aside, then commits it)."""
+        """Replace the volume's content with a FileTree."""
         self._replace_tree(handle, tree)
 
     def _replace_tree(self, handle, tree):
@@ -337,11 +349,15 @@ def persistent_volume_handle(volume):
     if handle:
         return volume_key(handle)
     if (spec.get("nfs") or {}).get("server"):
-        return "nfs://%s%s" % (spec["nfs"]["server"], posixpath.normpath("/" + (spec["nfs"].get("path") or "/")))
+        return "nfs://%s%s" % (spec["nfs"]["server"], _absolute(spec["nfs"].get("path")))
     for kind in ("hostPath", "local"):
         if (spec.get(kind) or {}).get("path"):
-            return "%s://%s%s" % (kind.lower(), _affinity_hostname(spec), posixpath.normpath("/" + spec[kind]["path"]))
+            return "%s://%s%s" % (kind.lower(), _affinity_hostname(spec), _absolute(spec[kind]["path"]))
     return None
+
+
+def _absolute(path):
+    return posixpath.normpath("/" + (path or "").lstrip("/"))
 
 
 def _affinity_hostname(spec):

@@ -274,3 +274,42 @@ def test_control_api_reads_and_writes_a_claims_tree(emulated):
     answer = emulated.control.write_claim_files(NAMESPACE, "data", {"only/file": (0o604, b"1")})
     assert answer == {"handle": emulated.claim_volume_handle(NAMESPACE, "data"), "size": 1}
     assert emulated.claim_files(NAMESPACE, "data") == {"only/file": (0o604, b"1")}
+
+
+# ------------------------------------------------------------------ two clouds
+
+def test_a_tree_copied_through_two_pods_reaches_a_cluster_whose_storage_shares_nothing(kubesim_factory):
+    source, target = kubesim_factory(sample=True), kubesim_factory(sample=True)
+    assert source.sim.volume_backend is not target.sim.volume_backend
+    for emulated, storage_class in ((source, "nfs-client"), (target, "local-path")):
+        emulated.sim.seed([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+                           {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": NAMESPACE},
+                            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": storage_class}},
+                           _mover([{"name": "v", "mountPath": "/data"}])])
+        assert emulated.sim.settle(10)
+    source.write_claim_files(NAMESPACE, "data", TREE)
+
+    archive, _, code, _ = _exec(source, ["tar", "cf", "-", "-C", "/data", "."])
+    assert code == 0
+    assert _exec(target, ["tar", "xf", "-", "-C", "/data"], stdin=archive)[2] == 0
+    assert target.claim_files(NAMESPACE, "data") == TREE
+    assert source.claim_volume_handle(NAMESPACE, "data").startswith("nfs://")
+    assert target.claim_volume_handle(NAMESPACE, "data").startswith("hostpath://kubesim-node-1/")
+    assert target.sim.volume_backend.volume_files(source.claim_volume_handle(NAMESPACE, "data")) is None
+
+
+def test_tar_extract_writes_each_member_as_it_arrives(emulated):
+    archive = _archive([("./first.bin", 0o644, b"1" * 5000), ("./second.bin", 0o644, b"2" * 5000)])
+    core = client.CoreV1Api(emulated.api_client())
+    response = stream(core.connect_get_namespaced_pod_exec, POD, NAMESPACE, command=["tar", "-x", "-C", "/data"], stdout=True, stderr=True,
+                      stdin=True, tty=False, _preload_content=False, binary=True)
+    response.write_stdin(archive[:512 + 5120])  # the first member whole, the second not yet
+    deadline = time.monotonic() + 10
+    while "first.bin" not in emulated.claim_files(NAMESPACE, "data") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emulated.claim_files(NAMESPACE, "data")["first.bin"] == (0o644, b"1" * 5000)
+    assert "second.bin" not in emulated.claim_files(NAMESPACE, "data")
+    response.write_stdin(archive[512 + 5120:])
+    response.close_channel(0)
+    response.run_forever(timeout=10)
+    assert emulated.claim_files(NAMESPACE, "data")["second.bin"] == (0o644, b"2" * 5000)
