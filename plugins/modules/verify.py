@@ -79,7 +79,9 @@ options:
         C(--read-data-subset) (for example C(10%), C(1/5) or C(500M)). By default only the structure and the index are checked.
     type: str
   fs_backup_password:
-    description: Password of the restic repositories (see M(kubesafe.k8s.backup)).
+    description:
+      - Password of the restic repositories (see M(kubesafe.k8s.backup)), for I(check_volume_data) and for the
+        check-mode restore of I(restore_check) of backups with file-system volume backups.
     type: str
   fail_on_problems:
     description:
@@ -236,7 +238,7 @@ def main():
         location = open_location_to_read(params["location"], params["location_config"])
         partial["location"] = location.url
         client = module.kube_client() if params["restore_check"] else None
-        mappings = dict((key, params[key]) for key in ("namespace_mapping", "storage_class_mapping"))
+        mappings = dict((key, params[key]) for key in ("namespace_mapping", "storage_class_mapping", "fs_backup_password"))
         checker = _snapshot_checker(module) if params["check_snapshots"] else None
         data_checker = None
         if params["check_volume_data"]:

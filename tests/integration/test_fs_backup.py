@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import stat
+import sys
 
 import pytest
 
@@ -361,3 +362,20 @@ def test_a_csi_claim_is_copied_from_a_fresh_snapshot_with_the_hooks_around_the_s
         "fs_backup_password": PASSWORD})["restore"]
     assert restore["phase"] == "Completed", restore["errors"]
     assert target.claim_files(NAMESPACE, CLAIM) == FILES
+
+
+def test_migrate_playbook_moves_the_files_to_a_cluster_with_other_storage(source, kubesim_factory, run_playbook, tmp_path):
+    target = kubesim_factory(name="target", volume_backend=VolumeBackend())
+    target.control.seed(target_storage())
+    assert target.control.settle(30)
+    variables = {"migrate_source_kubeconfig": source.kubeconfig, "migrate_target_kubeconfig": target.kubeconfig,
+                 "migrate_location": str(tmp_path / "loc"), "migrate_included_namespaces": [NAMESPACE],
+                 "migrate_storage_class_mapping": {"nfs": "standard"}, "migrate_default_volumes_to_fs_backup": True,
+                 "migrate_fs_backup_password": PASSWORD, "migrate_wait_timeout": 60}
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+
+    run_playbook("playbooks/migrate.yml", env, "-e", json.dumps(variables))
+
+    assert target.claim_files(NAMESPACE, CLAIM) == FILES
+    [deployment] = of_kind(target, "Deployment", NAMESPACE)
+    assert deployment["metadata"]["name"] == "web"

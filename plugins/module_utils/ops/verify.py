@@ -404,7 +404,9 @@ def _check_restore(report, location, name, client, inventory, keys, mappings):
     """A check-mode restore of everything in the backup (decrypting with the user's ``keys``), with the restore's ``mappings``."""
     from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore  # pylint: disable=import-outside-toplevel
     try:
-        result = run_restore(client, location, RestoreOptions(backup=name, decryption_keys=keys, **mappings), check_mode=True)
+        options = RestoreOptions(backup=name, decryption_keys=keys, **{key: value for key, value in mappings.items() if key != "fs_backup_password"})
+        options.set_fs_backup(mappings.get("fs_backup_password"))  # file-system backups are restored with it
+        result = run_restore(client, location, options, check_mode=True)
         target_classes = _target_storage_classes(client)
     except KubesafeError as exc:
         report.add("restore_check", "the check-mode restore did not run", [str(exc)])
@@ -446,7 +448,7 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     wholly encrypted backup are not checked, a problem saying so).
     ``restore_client``: a KubeClient of a target cluster for the restore
     check (None: no restore check; the cluster is never contacted).
-    ``restore_mappings``: namespace_mapping / storage_class_mapping the real restore will use.
+    ``restore_mappings``: namespace_mapping / storage_class_mapping (and fs_backup_password) the real restore will use.
     ``snapshot_checker``: a function of the snapshot records -> (detail, problems, warnings); None: not checked.
     ``volume_data_checker``: the same for the file-system backups' data (restic check); None: not checked.
     Raises ObjectNotFound when the location has no such backup directory.
