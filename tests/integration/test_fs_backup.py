@@ -379,3 +379,18 @@ def test_migrate_playbook_moves_the_files_to_a_cluster_with_other_storage(source
     assert target.claim_files(NAMESPACE, CLAIM) == FILES
     [deployment] = of_kind(target, "Deployment", NAMESPACE)
     assert deployment["metadata"]["name"] == "web"
+
+
+def test_a_wrong_password_at_restore_fails_before_any_write(source, kubesim_factory, ansible_playbook, tmp_path):
+    _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "files-1")
+    target = kubesim_factory(name="target", volume_backend=VolumeBackend())
+    target.control.seed(target_storage())
+    assert target.control.settle(30)
+    target.control.clear_audit()
+
+    failed = run_module(ansible_playbook, target.env(), tmp_path, "restore", {
+        "backup": "files-1", "location": str(tmp_path / "backups"), "storage_class_mapping": {"nfs": "standard"},
+        "fs_backup_password": "not the password"}, check=False)
+
+    assert failed["failed"] and "does not open with this password" in failed["msg"]
+    assert [r for r in target.control.audit() if r["method"] != "GET"] == []

@@ -149,8 +149,17 @@ class VolumeRestore:
                                      "fs_backup_password, or decryption_passphrase when the backup was encrypted with a passphrase "
                                      "(or restore_pvs: false to restore the claims empty)")
         restic_binary()
-        self._fs_repositories = ResticRepositories(location, password)
+        self._fs_repositories = ResticRepositories(location, password, read_only=True)
         self._fs_mover = mover
+        # The password opens every repository and every recorded snapshot is there: known now, not after claims exist.
+        records = [record for record in self.by_claim.values() if record["method"] == volume_records.FS]
+        for namespace in sorted({record["namespace"] for record in records}):
+            present = {snapshot["id"][:8] for snapshot in self._fs_repositories.snapshots(namespace)}
+            for record in records:
+                if record["namespace"] == namespace and record["snapshot_id"][:8] not in present:
+                    raise KubesafeError("restic snapshot %s of claim %s/%s is not in %s (forgotten by a prune?): restore with "
+                                        "restore_pvs: false to bring the claim back empty" % (
+                                            record["snapshot_id"], namespace, record["claim"], self._fs_repositories.url(namespace)))
 
     def _prepare_fs_claim(self, desired, record):
         namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
