@@ -170,6 +170,9 @@ def test_incremental_backup_prune_of_the_first_and_verify_of_the_volume_data(sou
     assert second["bytes"] == first["bytes"]
     # Unchanged files: the second backup uploads a few KiB of metadata, not the volume again.
     assert second["bytes_added"] < first["bytes_added"] / 20, (first["bytes_added"], second["bytes_added"])
+    info = run_module(ansible_playbook, source.env(), tmp_path, "backup_info", {"location": location[0], "name": "files-2"})
+    [described] = info["backups"][0]["volume_snapshots"]
+    assert (described["method"], described["snapshot_id"], described["bytes_added"]) == ("fs", second["snapshot_id"], second["bytes_added"])
 
     pruned = run_module(ansible_playbook, source.env(), tmp_path, "prune", {
         "location": location[0], "keep_last": 1, "expired": False, "fs_backup_password": PASSWORD})
