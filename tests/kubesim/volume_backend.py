@@ -59,7 +59,7 @@ def normalize_path(path):
     return "/".join(parts) + ("/" if directory else "")
 
 
-class _Entry:
+class TreeEntry:
     """One stored file, directory or symbolic link. Immutable once made."""
 
     __slots__ = ("kind", "mode", "data", "mtime")
@@ -76,22 +76,22 @@ def _entry_for(path, mode, data, mtime=None):
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise FileTreeError("the data of %r must be bytes, not %s" % (path, type(data).__name__))
     if path.endswith("/"):
-        return path.rstrip("/"), _Entry("dir", stat.S_IMODE(mode), b"", mtime)
+        return path.rstrip("/"), TreeEntry("dir", stat.S_IMODE(mode), b"", mtime)
     if stat.S_ISLNK(mode):
-        return path, _Entry("link", 0o777, bytes(data), mtime)
+        return path, TreeEntry("link", 0o777, bytes(data), mtime)
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
         raise FileTreeError("%r: only regular files, directories and symbolic links are stored (mode %o)" % (path, mode))
-    return path, _Entry("file", stat.S_IMODE(mode), bytes(data), mtime)
+    return path, TreeEntry("file", stat.S_IMODE(mode), bytes(data), mtime)
 
 
 class FileTree:
-    """A volume's or a snapshot's content: path -> _Entry, directories included when they carry a mode.
+    """A volume's or a snapshot's content: path -> TreeEntry, directories included when they carry a mode.
 
     Trees are copied on write (``copy()`` is shallow: entries and their bytes are shared).
     """
 
     def __init__(self, entries=None):
-        self._entries = dict(entries or {})  # path without trailing "/" -> _Entry
+        self._entries = dict(entries or {})  # path without trailing "/" -> TreeEntry
 
     @classmethod
     def from_files(cls, files):
@@ -108,7 +108,7 @@ class FileTree:
 
     @classmethod
     def from_bytes(cls, data):
-        return cls({BYTES_FILE: _Entry("file", FILE_MODE, bytes(data))})
+        return cls({BYTES_FILE: TreeEntry("file", FILE_MODE, bytes(data))})
 
     def copy(self):
         return FileTree(self._entries)
@@ -141,7 +141,7 @@ class FileTree:
         return any(key.startswith(prefix) for key in self._entries)
 
     def walk(self, top=""):
-        """(relative path below ``top``, _Entry or None for an implied directory) in tar's order: each directory before its content.
+        """(relative path below ``top``, TreeEntry or None for an implied directory) in tar's order: each directory before its content.
 
         Names are sorted so two archives of the same tree are byte-identical.
         """
