@@ -32,6 +32,7 @@ import threading
 import time
 
 BYTES_FILE = "data"
+DIRECTORY_HANDLE_SCHEMES = ("nfs://", "hostpath://", "local://")
 DIRECTORY_MODE = 0o755
 FILE_MODE = 0o644
 
@@ -354,6 +355,11 @@ def persistent_volume_handle(volume):
         if (spec.get(kind) or {}).get("path"):
             return "%s://%s%s" % (kind.lower(), _affinity_hostname(spec), _absolute(spec[kind]["path"]))
     return None
+
+
+def is_directory_handle(handle):
+    """Whether a handle names a directory of a file server or a node (nfs, hostPath, local), which exists once a PV names it."""
+    return str(handle or "").startswith(DIRECTORY_HANDLE_SCHEMES)
 
 
 def _absolute(path):

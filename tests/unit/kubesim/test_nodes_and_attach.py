@@ -146,3 +146,12 @@ def test_local_path_volume_lives_on_the_first_consumers_node_and_pins_later_pods
     assert elsewhere.spec.node_name is None
     assert [c.message for c in elsewhere.status.conditions if c.type == "PodScheduled"] == [
         "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had volume node affinity conflict." + PREEMPTION]
+
+
+def test_a_static_nfs_volume_is_a_directory_the_backend_holds_once_named(emulated):
+    _seed(emulated, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "nfs-share"},
+                     "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "persistentVolumeReclaimPolicy": "Retain",
+                              "storageClassName": "", "nfs": {"server": "files.example", "path": "/exports/share/"}}})
+    assert [volume["handle"] for volume in emulated.control.volumes() if volume["handle"].startswith("nfs://files.example")] == [
+        "nfs://files.example/exports/share"]
+    assert emulated.control.read_volume_of_pv("nfs-share") == b""
