@@ -159,22 +159,13 @@ class KubeletController(Controller):
                 continue
             if {"ReadWriteMany", "ReadOnlyMany"} & set(volume_spec.get("accessModes") or []):
                 continue
-            users = [other for other in self.objects(PODS) if meta(other)["uid"] != meta(pod)["uid"]
-                     and (other.get("spec") or {}).get("nodeName") not in (None, "", node_name)
-                     and (other.get("status") or {}).get("phase") == "Running"
-                     and meta(volume)["name"] in [meta(used)["name"] for used in self._bound_volumes(other)]]
-            if not users:
-                continue
-            local = sorted(meta(other)["name"] for other in users if meta(other)["namespace"] == namespace)
-            others = len(users) - len(local)
-            # Each pod's message names only the pods of its own namespace.
-            if local:
-                detail = "Volume is already used by pod(s) " + ", ".join(local)
-                if others:
-                    detail += " and %d pod(s) in different namespaces" % others
-            else:
-                detail = "Volume is already used by %d pod(s) in different namespaces" % others
-            return 'Multi-Attach error for volume "%s" %s' % (meta(volume)["name"], detail)
+            # The disk's claim is namespaced: the pods using it are in the claim's namespace, the pod's own.
+            claim_ref = volume_spec.get("claimRef") or {}
+            users = sorted(meta(other)["name"] for other in self.objects(PODS, claim_ref.get("namespace") or namespace)
+                           if meta(other)["uid"] != meta(pod)["uid"] and (other.get("spec") or {}).get("nodeName") not in (None, "", node_name)
+                           and (other.get("status") or {}).get("phase") == "Running" and claim_ref.get("name") in self._claim_names(other))
+            if users:
+                return 'Multi-Attach error for volume "%s" Volume is already used by pod(s) %s' % (meta(volume)["name"], ", ".join(users))
         return None
 
     def _host_ip(self, pod):
