@@ -17,7 +17,7 @@ import posixpath
 
 from kubesim.pod_volumes import absolute_path, mount_for
 from kubesim.tar_format import TarError, archive_chunks, entry_from_member, member_name, read_members
-from kubesim.volume_backend import DIRECTORY_MODE, FileTreeError, _Entry
+from kubesim.volume_backend import DIRECTORY_MODE, FileTreeError, TreeEntry
 
 EXIT_FAILURE = 2  # GNU tar's "fatal error" status
 _TRY_HELP = "Try 'tar --help' or 'tar --usage' for more information."
@@ -182,7 +182,7 @@ class TarProcess:
             self.io.write_stdout(chunk)
 
     def _archived(self, invocation):
-        """(archive name, _Entry) of every member named on the command line, each directory before its content."""
+        """(archive name, TreeEntry) of every member named on the command line, each directory before its content."""
         for member in invocation.members:
             mount, path = self._place(absolute_path(member, invocation.directory))
             tree = self.backend.volume_tree(mount.handle) if mount is not None else None  # what this member archives: a consistent view
@@ -193,9 +193,9 @@ class TarProcess:
             name = member.rstrip("/") or member
             if path == mount.sub_path or tree.is_directory(path):
                 newest = max([entry.mtime for _, entry in tree.walk(path) if entry is not None] or [0])
-                yield self._listed(invocation, name + "/", (tree.get(path) if path else None) or _Entry("dir", DIRECTORY_MODE, b"", newest))
+                yield self._listed(invocation, name + "/", (tree.get(path) if path else None) or TreeEntry("dir", DIRECTORY_MODE, b"", newest))
                 for relative, entry in tree.walk(path):
-                    yield self._listed(invocation, name + "/" + relative, entry or _Entry("dir", DIRECTORY_MODE, b"", newest))
+                    yield self._listed(invocation, name + "/" + relative, entry or TreeEntry("dir", DIRECTORY_MODE, b"", newest))
             else:
                 yield self._listed(invocation, name, tree.get(path))
 

@@ -8,7 +8,7 @@ with tarfile.TarInfo from any object with ``read(size)``, taking each file's con
 import stat
 import tarfile
 
-from kubesim.volume_backend import DIRECTORY_MODE, FileTree, FileTreeError, _Entry, normalize_path
+from kubesim.volume_backend import DIRECTORY_MODE, FileTree, FileTreeError, TreeEntry, normalize_path
 
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE  # GNU tar's default blocking factor 20: archives are padded to 10240 bytes
@@ -63,7 +63,7 @@ class _Chunker:
 
 
 def archive_chunks(members, chunk_size, numeric_owner=False):
-    """The bytes of a tar archive of ``members`` ((archive name, _Entry or None for an implied directory)), in pieces of ``chunk_size``.
+    """The bytes of a tar archive of ``members`` ((archive name, TreeEntry or None for an implied directory)), in pieces of ``chunk_size``.
 
     Small headers and files are gathered into one piece; a large file's content goes out as memoryview slices of the stored bytes.
     """
@@ -167,13 +167,13 @@ def read_members(stream):
 
 
 def entry_from_member(kind, mode, data, mtime, linkname):
-    """The stored _Entry for a read member (not for hard links or special files)."""
+    """The stored TreeEntry for a read member (not for hard links or special files)."""
     if kind == "dir":
-        return _Entry("dir", mode, b"", mtime)
+        return TreeEntry("dir", mode, b"", mtime)
     if kind == "link":
-        return _Entry("link", 0o777, linkname.encode("utf-8", "surrogateescape"), mtime)
+        return TreeEntry("link", 0o777, linkname.encode("utf-8", "surrogateescape"), mtime)
     if kind == "file":
-        return _Entry("file", mode, data, mtime)
+        return TreeEntry("file", mode, data, mtime)
     raise FileTreeError("cannot store a member of kind %s" % kind)
 
 

@@ -32,6 +32,7 @@ import threading
 import time
 
 BYTES_FILE = "data"
+DIRECTORY_HANDLE_SCHEMES = ("nfs://", "hostpath://", "local://")
 DIRECTORY_MODE = 0o755
 FILE_MODE = 0o644
 
@@ -59,7 +60,7 @@ def normalize_path(path):
     return "/".join(parts) + ("/" if directory else "")
 
 
-class _Entry:
+class TreeEntry:
     """One stored file, directory or symbolic link. Immutable once made."""
 
     __slots__ = ("kind", "mode", "data", "mtime")
@@ -76,22 +77,22 @@ def _entry_for(path, mode, data, mtime=None):
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise FileTreeError("the data of %r must be bytes, not %s" % (path, type(data).__name__))
     if path.endswith("/"):
-        return path.rstrip("/"), _Entry("dir", stat.S_IMODE(mode), b"", mtime)
+        return path.rstrip("/"), TreeEntry("dir", stat.S_IMODE(mode), b"", mtime)
     if stat.S_ISLNK(mode):
-        return path, _Entry("link", 0o777, bytes(data), mtime)
+        return path, TreeEntry("link", 0o777, bytes(data), mtime)
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
         raise FileTreeError("%r: only regular files, directories and symbolic links are stored (mode %o)" % (path, mode))
-    return path, _Entry("file", stat.S_IMODE(mode), bytes(data), mtime)
+    return path, TreeEntry("file", stat.S_IMODE(mode), bytes(data), mtime)
 
 
 class FileTree:
-    """A volume's or a snapshot's content: path -> _Entry, directories included when they carry a mode.
+    """A volume's or a snapshot's content: path -> TreeEntry, directories included when they carry a mode.
 
     Trees are copied on write (``copy()`` is shallow: entries and their bytes are shared).
     """
 
     def __init__(self, entries=None):
-        self._entries = dict(entries or {})  # path without trailing "/" -> _Entry
+        self._entries = dict(entries or {})  # path without trailing "/" -> TreeEntry
 
     @classmethod
     def from_files(cls, files):
@@ -108,7 +109,7 @@ class FileTree:
 
     @classmethod
     def from_bytes(cls, data):
-        return cls({BYTES_FILE: _Entry("file", FILE_MODE, bytes(data))})
+        return cls({BYTES_FILE: TreeEntry("file", FILE_MODE, bytes(data))})
 
     def copy(self):
         return FileTree(self._entries)
@@ -141,7 +142,7 @@ class FileTree:
         return any(key.startswith(prefix) for key in self._entries)
 
     def walk(self, top=""):
-        """(relative path below ``top``, _Entry or None for an implied directory) in tar's order: each directory before its content.
+        """(relative path below ``top``, TreeEntry or None for an implied directory) in tar's order: each directory before its content.
 
         Names are sorted so two archives of the same tree are byte-identical.
         """
@@ -354,6 +355,11 @@ def persistent_volume_handle(volume):
         if (spec.get(kind) or {}).get("path"):
             return "%s://%s%s" % (kind.lower(), _affinity_hostname(spec), _absolute(spec[kind]["path"]))
     return None
+
+
+def is_directory_handle(handle):
+    """Whether a handle names a directory of a file server or a node (nfs, hostPath, local), which exists once a PV names it."""
+    return str(handle or "").startswith(DIRECTORY_HANDLE_SCHEMES)
 
 
 def _absolute(path):

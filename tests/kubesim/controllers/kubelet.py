@@ -3,6 +3,9 @@
 The attach-detach controller's Multi-Attach check sits between the two: a pod whose ReadWriteOnce disk
 (CSI or EBS) is in use by a running pod on another node stays ContainerCreating, with a Warning event
 FailedAttachVolume, until that pod is gone.
+
+An image on a registry under the reserved ".invalid" domain ("registry.invalid/app:1") cannot be pulled:
+the pod stays Pending with ErrImagePull, then ImagePullBackOff, and the kubelet's events.
 """
 
 import copy
@@ -18,6 +21,9 @@ from kubesim.store import now_rfc3339
 
 
 HOST_IP = "172.18.0.2"
+UNREACHABLE_REGISTRY_SUFFIX = ".invalid"
+# How long after ErrImagePull the kubelet reports ImagePullBackOff.
+PULL_BACKOFF_SECONDS = 0.5
 POD_CIDR_PREFIX = "10.244"
 # How long a Job pod "runs" before it succeeds.
 JOB_POD_RUNTIME_SECONDS = 0.2
@@ -47,6 +53,7 @@ class KubeletController(Controller):
         self._addresses = itertools.count(10)
         self._running_since = {}  # Job pod uid -> monotonic time it started running
         self._attach_blocked = {}  # pod uid -> (key, the Multi-Attach message reported)
+        self._pull_failures = {}  # pod uid -> "ErrImagePull" or "ImagePullBackOff", what its status shows
 
     def keys_for(self, group_resource, event_type, obj, old):
         if group_resource == PODS:
@@ -55,6 +62,7 @@ class KubeletController(Controller):
             if event_type == "DELETED":
                 self._running_since.pop(meta(obj).get("uid"), None)
                 self._attach_blocked.pop(meta(obj).get("uid"), None)
+                self._pull_failures.pop(meta(obj).get("uid"), None)
                 return waiting
             return [namespace_and_name(obj)] + waiting
         if event_type == "DELETED" or (obj.get("status") or {}).get("phase") != "Bound":
@@ -82,7 +90,8 @@ class KubeletController(Controller):
             return
         if not pod["spec"].get("nodeName"):
             self._schedule(pod)
-        elif self._unbound_claim_problem(pod, pod["spec"]["nodeName"]) is None and not self._multi_attach_blocks(key, pod):
+        elif (self._unbound_claim_problem(pod, pod["spec"]["nodeName"]) is None and not self._multi_attach_blocks(key, pod)
+              and not self._image_pull_fails(key, pod)):
             self._start(key, pod)
 
     @staticmethod
@@ -133,7 +142,7 @@ class KubeletController(Controller):
             return False
         if self._attach_blocked.get(uid, (None, None))[1] != message:
             self.record_event(dict(pod, apiVersion="v1", kind="Pod"), "Warning", "FailedAttachVolume", message, "attachdetach-controller")
-            self._write_container_creating(pod)
+            self._write_waiting(pod, {})
         self._attach_blocked[uid] = (key, message)
         return True
 
@@ -150,22 +159,13 @@ class KubeletController(Controller):
                 continue
             if {"ReadWriteMany", "ReadOnlyMany"} & set(volume_spec.get("accessModes") or []):
                 continue
-            users = [other for other in self.objects(PODS) if meta(other)["uid"] != meta(pod)["uid"]
-                     and (other.get("spec") or {}).get("nodeName") not in (None, "", node_name)
-                     and (other.get("status") or {}).get("phase") == "Running"
-                     and meta(volume)["name"] in [meta(used)["name"] for used in self._bound_volumes(other)]]
-            if not users:
-                continue
-            local = sorted(meta(other)["name"] for other in users if meta(other)["namespace"] == namespace)
-            others = len(users) - len(local)
-            # Each pod's message names only the pods of its own namespace.
-            if local:
-                detail = "Volume is already used by pod(s) " + ", ".join(local)
-                if others:
-                    detail += " and %d pod(s) in different namespaces" % others
-            else:
-                detail = "Volume is already used by %d pod(s) in different namespaces" % others
-            return 'Multi-Attach error for volume "%s" %s' % (meta(volume)["name"], detail)
+            # The disk's claim is namespaced: the pods using it are in the claim's namespace, the pod's own.
+            claim_ref = volume_spec.get("claimRef") or {}
+            users = sorted(meta(other)["name"] for other in self.objects(PODS, claim_ref.get("namespace") or namespace)
+                           if meta(other)["uid"] != meta(pod)["uid"] and (other.get("spec") or {}).get("nodeName") not in (None, "", node_name)
+                           and (other.get("status") or {}).get("phase") == "Running" and claim_ref.get("name") in self._claim_names(other))
+            if users:
+                return 'Multi-Attach error for volume "%s" Volume is already used by pod(s) %s' % (meta(volume)["name"], ", ".join(users))
         return None
 
     def _host_ip(self, pod):
@@ -174,8 +174,37 @@ class KubeletController(Controller):
         addresses = [address.get("address") for address in (node.get("status") or {}).get("addresses") or [] if address.get("type") == "InternalIP"]
         return addresses[0] if addresses else HOST_IP
 
-    def _write_container_creating(self, pod):
-        """The status the kubelet shows while it waits for a volume: Pending, scheduled, containers ContainerCreating."""
+    def _image_pull_fails(self, key, pod):
+        """Whether an image of the pod cannot be pulled (its registry is under ".invalid"); reports it as the kubelet does."""
+        images = [_normalized_image(container.get("image")) for container in (pod["spec"].get("initContainers") or []) + pod["spec"]["containers"]]
+        failing = next((image for image in images if image.split("/", 1)[0].endswith(UNREACHABLE_REGISTRY_SUFFIX)), None)
+        if failing is None:
+            return False
+        uid, involved = meta(pod)["uid"], dict(pod, apiVersion="v1", kind="Pod")
+        host = failing.split("/", 1)[0]
+        repository, _, tag = failing.split("/", 1)[1].rpartition(":")
+        cause = ('rpc error: code = Unknown desc = failed to pull and unpack image "%s": failed to resolve reference "%s": failed to do request: '
+                 'Head "https://%s/v2/%s/manifests/%s": dial tcp: lookup %s: no such host' % (failing, failing, host, repository, tag, host))
+        stage = self._pull_failures.get(uid)
+        if stage is None:
+            self.record_event(involved, "Normal", "Pulling", 'Pulling image "%s"' % failing, "kubelet")
+            self.record_event(involved, "Warning", "Failed", 'Failed to pull image "%s": %s' % (failing, cause), "kubelet")
+            self.record_event(involved, "Warning", "Failed", "Error: ErrImagePull", "kubelet")
+            self._pull_failures[uid] = "ErrImagePull"
+            self._write_waiting(pod, {"reason": "ErrImagePull", "message": cause}, failing)
+            self.requeue_after(key, PULL_BACKOFF_SECONDS)
+        elif stage == "ErrImagePull":
+            self.record_event(involved, "Normal", "BackOff", 'Back-off pulling image "%s"' % failing, "kubelet")
+            self.record_event(involved, "Warning", "Failed", "Error: ImagePullBackOff", "kubelet")
+            self._pull_failures[uid] = "ImagePullBackOff"
+            self._write_waiting(pod, {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "%s"' % failing}, failing)
+        return True
+
+    def _write_waiting(self, pod, waiting, image=None):
+        """The status the kubelet shows while containers cannot start: Pending, scheduled, each container waiting.
+
+        ``waiting`` is the state of the containers using ``image``; the others (all of them without an image) are ContainerCreating.
+        """
         now = now_rfc3339()
         old = pod.get("status") or {}
         conditions = old.get("conditions")
@@ -191,7 +220,8 @@ class KubeletController(Controller):
             "qosClass": old.get("qosClass", "BestEffort"),
             "containerStatuses": [{"name": container.get("name"), "image": _normalized_image(container.get("image")), "imageID": "",
                                    "lastState": {}, "ready": False, "restartCount": 0, "started": False,
-                                   "state": {"waiting": {"reason": "ContainerCreating"}}} for container in pod["spec"].get("containers") or []],
+                                   "state": {"waiting": waiting if image and _normalized_image(container.get("image")) == image
+                                             else {"reason": "ContainerCreating"}}} for container in pod["spec"].get("containers") or []],
         }
         self.write_status(PODS, pod, status)
 

@@ -21,7 +21,7 @@ from kubesim.controllers.common import (
     PVCS, PVS, SELECTED_NODE_ANNOTATION, SNAPSHOT_CONTENTS, SNAPSHOT_GROUP, STORAGE_CLASSES, VOLUME_SNAPSHOTS, Controller, is_deleting, labels_of, meta,
     namespace_and_name, quantity_bytes, random_suffix, storage_class_of)
 from kubesim.selectors import SelectorError, label_selector_from_dict
-from kubesim.volume_backend import persistent_volume_handle
+from kubesim.volume_backend import is_directory_handle, persistent_volume_handle
 
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -358,6 +358,8 @@ class VolumeBinderController(Controller):
         if volume is None or is_deleting(volume):
             return
         spec = volume.get("spec") or {}
+        if is_directory_handle(persistent_volume_handle(volume)):
+            self.volume_backend.ensure_volume(persistent_volume_handle(volume))  # a share or host directory holds data once a PV names it
         phase = (volume.get("status") or {}).get("phase")
         claim_ref = spec.get("claimRef")
         if not claim_ref or not claim_ref.get("uid"):

@@ -2,6 +2,8 @@
 # Test names say what each test checks.
 # pylint: disable=missing-function-docstring
 
+import time
+
 import pytest
 from kubernetes import client
 
@@ -146,3 +148,29 @@ def test_local_path_volume_lives_on_the_first_consumers_node_and_pins_later_pods
     assert elsewhere.spec.node_name is None
     assert [c.message for c in elsewhere.status.conditions if c.type == "PodScheduled"] == [
         "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had volume node affinity conflict." + PREEMPTION]
+
+
+def test_a_static_nfs_volume_is_a_directory_the_backend_holds_once_named(emulated):
+    _seed(emulated, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "nfs-share"},
+                     "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "persistentVolumeReclaimPolicy": "Retain",
+                              "storageClassName": "", "nfs": {"server": "files.example", "path": "/exports/share/"}}})
+    assert [volume["handle"] for volume in emulated.control.volumes() if volume["handle"].startswith("nfs://files.example")] == [
+        "nfs://files.example/exports/share"]
+    assert emulated.control.read_volume_of_pv("nfs-share") == b""
+
+
+def test_an_image_that_cannot_be_pulled_keeps_the_pod_pending_with_err_image_pull_then_image_pull_back_off(emulated):
+    pod = _pod("mover")
+    pod["spec"]["containers"][0]["image"] = "registry.invalid/kubesafe/mover:1.0"
+    _seed(emulated, pod)
+    deadline = time.monotonic() + 10
+    while _core(emulated).read_namespaced_pod("mover", NAMESPACE).status.container_statuses[0].state.waiting.reason != "ImagePullBackOff":
+        assert time.monotonic() < deadline, "no ImagePullBackOff"
+        time.sleep(0.1)
+    status = _core(emulated).read_namespaced_pod("mover", NAMESPACE).status
+    assert status.phase == "Pending" and status.container_statuses[0].state.waiting.message == 'Back-off pulling image "registry.invalid/kubesafe/mover:1.0"'
+    events = _events(emulated, "mover")
+    assert ("Warning", "Failed", "Error: ErrImagePull") in events
+    assert ("Normal", "BackOff", 'Back-off pulling image "registry.invalid/kubesafe/mover:1.0"') in events
+    [failed] = [message for _, reason, message in events if reason == "Failed" and message.startswith("Failed to pull")]
+    assert failed.endswith("dial tcp: lookup registry.invalid: no such host")

@@ -233,8 +233,8 @@ def test_tar_extract_of_something_else_than_a_tar_fails_like_tar(emulated):
 
 def test_tar_extract_over_v4_takes_stdin_until_the_connection_closes(emulated):
     archive = _archive([("./v4.txt", 0o600, b"over v4")])
-    url = emulated.url.replace("http", "ws", 1) + "/api/v1/namespaces/%s/pods/%s/exec?command=tar&command=-x&command=-C&command=/data&stdin=true&stderr=true" % (
-        NAMESPACE, POD)
+    query = "command=tar&command=-x&command=-C&command=/data&stdin=true&stderr=true"
+    url = emulated.url.replace("http", "ws", 1) + "/api/v1/namespaces/%s/pods/%s/exec?%s" % (NAMESPACE, POD, query)
     socket = websocket.create_connection(url, subprotocols=["v4.channel.k8s.io"], timeout=5)
     for offset in range(0, len(archive), 4096):
         socket.send_binary(b"\x00" + archive[offset:offset + 4096])
