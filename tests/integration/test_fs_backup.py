@@ -397,3 +397,14 @@ def test_a_wrong_password_at_restore_fails_before_any_write(source, kubesim_fact
 
     assert failed["failed"] and "does not open with this password" in failed["msg"]
     assert [r for r in target.control.audit() if r["method"] != "GET"] == []
+
+
+def test_a_mover_image_that_cannot_be_pulled_fails_the_volume_at_once(source, ansible_playbook, tmp_path):
+    backup = _backup(ansible_playbook, source, tmp_path, _local(tmp_path), "no-image", fail_on_partial=False,
+                     fs_mover={"image": "registry.invalid/tools/busybox:1.36.1"}, fs_mover_timeout="10m")["backup"]
+
+    [record] = backup["volume_snapshots"]
+    assert backup["phase"] == "PartiallyFailed" and record["phase"] == "Failed"
+    # Not after fs_mover_timeout: the pull error is the reason, and the image is named.
+    assert "cannot start" in record["error"] and "registry.invalid/tools/busybox:1.36.1" in record["error"]
+    assert [p for p in of_kind(source, "Pod", NAMESPACE) if p["metadata"]["name"].startswith("kubesafe-mover")] == []
