@@ -61,6 +61,33 @@ class EmulatedCluster:
             assert time.monotonic() < deadline, "namespaces %s not gone after 30 s: %d objects left" % (namespaces, len(left()))
             time.sleep(0.1)
 
+    def claim_volume_handle(self, namespace, claim):
+        """The volume backend's handle of the volume bound to a claim (claim -> PV -> csi.volumeHandle, EBS volumeID, nfs/hostPath/local path).
+
+        Fails the test when the claim is missing, unbound, or its PV is of a kind the backend does not hold.
+        """
+        from kubesim.pod_volumes import find_object  # pylint: disable=import-outside-toplevel
+        from kubesim.volume_backend import persistent_volume_handle  # pylint: disable=import-outside-toplevel
+        found = find_object(self.sim, "persistentvolumeclaims", namespace, claim)
+        assert found is not None, "no claim %s/%s" % (namespace, claim)
+        volume_name = (found.get("spec") or {}).get("volumeName")
+        assert volume_name, "claim %s/%s is not bound (spec.volumeName is empty)" % (namespace, claim)
+        handle = persistent_volume_handle(find_object(self.sim, "persistentvolumes", None, volume_name))
+        assert handle, "persistentvolume %s of claim %s/%s has no volume in the backend" % (volume_name, namespace, claim)
+        return handle
+
+    def claim_files(self, namespace, claim):
+        """The file tree of the volume bound to a claim: {relative path: (mode, data)} (kubesim.volume_backend explains the shape)."""
+        handle = self.claim_volume_handle(namespace, claim)
+        self.sim.volume_backend.ensure_volume(handle)
+        return self.sim.volume_backend.volume_files(handle)
+
+    def write_claim_files(self, namespace, claim, files):
+        """Replace the content of the volume bound to a claim with ``files`` ({relative path: (mode, data)}); answers the handle."""
+        handle = self.claim_volume_handle(namespace, claim)
+        self.sim.volume_backend.put_volume_files(handle, files)
+        return handle
+
     def env(self, with_kubeconfig=True):
         """Environment for a subprocess (kubectl, ansible-playbook) that should talk to this cluster.
 

@@ -33,6 +33,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import HA
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import LOCATION_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import bounded_errors, partial_failure_message
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import FS_BACKUP_ARGUMENT_SPEC
 
 # The shared option groups a module takes by name; each is documented by the doc fragment of the same concern.
 ARGUMENT_SPEC_GROUPS = {
@@ -44,6 +45,7 @@ ARGUMENT_SPEC_GROUPS = {
     "ebs": dict(ebs_config=dict(type="dict", options=EBS_CONFIG_SPEC)),
     "backup_hooks": dict(hooks=dict(type="list", elements="dict", options=BACKUP_HOOKS_SPEC)),
     "restore_hooks": dict(hooks=dict(type="list", elements="dict", options=RESTORE_HOOKS_SPEC)),
+    "fs_backup": FS_BACKUP_ARGUMENT_SPEC,
 }
 # Constraints that come with a group.
 GROUP_MUTUALLY_EXCLUSIVE = {"selection": [("label_selector", "or_label_selectors")]}

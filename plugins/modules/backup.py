@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - kubesafe.k8s.encryption
   - kubesafe.k8s.ebs
   - kubesafe.k8s.backup_hooks
+  - kubesafe.k8s.fs_backup
 options:
   name:
     description:
@@ -129,12 +130,31 @@ options:
     description:
       - How volumes are snapshotted. C(csi) creates VolumeSnapshots (any CSI driver with a VolumeSnapshotClass);
         C(ebs) calls the EC2 API (in-tree C(awsElasticBlockStore) volumes and C(ebs.csi.aws.com) volumes; see I(ebs_config));
+        C(fs) copies the volume's files (C(tar) in a mover pod over C(pods/exec)) into an incremental, deduplicated and
+        encrypted restic repository of the claim's namespace in the backup location, for any Filesystem volume (NFS,
+        local-path, drivers without snapshots) and for moving data to another cluster or cloud; see I(fs_mover);
         C(none) skips; C(auto) takes csi for CSI volumes and ebs for in-tree EBS volumes.
       - One method for every volume, or a dict of storage class name or CSI driver name to method (the storage class is
         looked up first, then the driver, then the key C(*)), for example C(gp3) to C(ebs) and C(*) to C(csi).
       - A volume no method can take (e.g. an in-tree NFS volume) is skipped with a warning; its claim is still backed up.
     type: raw
     default: auto
+  default_volumes_to_fs_backup:
+    description:
+      - Back up the files of every claim a backed-up pod mounts (method C(fs)), except the pod volumes named in its
+        annotation C(backup.velero.io/backup-volumes-excludes), as Velero's C(defaultVolumesToFsBackup) (opt-out).
+      - Without it, a pod's annotation C(backup.velero.io/backup-volumes) (comma-separated pod volume names) opts those
+        volumes in. Either works without I(snapshot_volumes).
+    type: bool
+    default: false
+  fs_from_snapshot:
+    description:
+      - For file-system backups of CSI volumes whose driver has a VolumeSnapshotClass, copy the files from a fresh
+        VolumeSnapshot (through a temporary claim made from it) instead of the live claim, so the copy is
+        crash-consistent and the pod's hooks run around the snapshot only (Velero's data mover design). The temporary
+        claim and snapshot are deleted afterwards. Other volumes are copied from the claim itself.
+    type: bool
+    default: true
   csi_snapshot_class:
     description:
       - VolumeSnapshotClass of the CSI snapshots, one name or a dict of CSI driver to class name.
@@ -313,9 +333,12 @@ backup:
       description:
         - One record per claim whose volume was considered, also kept in the backup's manifest.
         - C(namespace), C(claim), C(persistent_volume), C(storage_class), C(size), C(driver), C(volume_id), C(method)
-          (C(csi), C(ebs) or C(none)), C(phase) (C(Completed), C(Failed), C(Skipped); C(Planned) in check mode), C(snapshot_handle) (the CSI
+          (C(csi), C(ebs), C(fs) or C(none)), C(phase) (C(Completed), C(Failed), C(Skipped); C(Planned) in check mode), C(snapshot_handle) (the CSI
           snapshot handle or the EBS snapshot ID), C(content_name) and C(cluster_id) (CSI; the uid of kube-system of the cluster holding the content),
           C(region), C(availability_zone) and C(copies) (EBS),
+          C(repository), C(snapshot_id), C(archive), C(bytes) (read from the volume), C(bytes_added) (uploaded after
+          deduplication and compression), C(duration_seconds) (mover included), C(stream_seconds) (the data alone),
+          C(node) and C(mover) (C(fs)),
           C(error) or C(reason).
       type: list
       elements: dict
@@ -354,9 +377,11 @@ def main():
         volume_snapshot_method=dict(type="raw", default="auto"),
         csi_snapshot_class=dict(type="raw"),
         csi_snapshot_timeout=dict(type="str", default="10m"),
+        default_volumes_to_fs_backup=dict(type="bool", default=False),
+        fs_from_snapshot=dict(type="bool", default=True),
         fail_on_partial=dict(type="bool", default=True),
     )
-    module = KubesafeModule(argument_spec, groups=("selection", "k8s_auth", "location", "encryption", "ebs", "backup_hooks"),
+    module = KubesafeModule(argument_spec, groups=("selection", "k8s_auth", "location", "encryption", "ebs", "backup_hooks", "fs_backup"),
                             uses_cluster=True)
     params = module.params
     with module.failing_on_errors(phase="Failed"):
@@ -368,7 +393,10 @@ def main():
             encryption=module.encryption_settings(),
             volumes=VolumeSettings(snapshot_volumes=params["snapshot_volumes"], method=params["volume_snapshot_method"],
                                    csi_snapshot_class=params["csi_snapshot_class"], csi_snapshot_timeout=params["csi_snapshot_timeout"],
-                                   ebs_config=params["ebs_config"], hooks=params["hooks"], ebs_factory=module.ebs_factory),
+                                   ebs_config=params["ebs_config"], hooks=params["hooks"], ebs_factory=module.ebs_factory,
+                                   default_volumes_to_fs_backup=params["default_volumes_to_fs_backup"], fs_mover=params["fs_mover"],
+                                   fs_mover_timeout=params["fs_mover_timeout"], fs_timeout=params["fs_timeout"],
+                                   fs_password=params["fs_backup_password"], fs_from_snapshot=params["fs_from_snapshot"]),
             **dict((key, params[key]) for key in SELECTION))
         result = run_backup(client, location, options, check_mode=module.check_mode)
     module.warn_all(result["warnings"])

@@ -45,6 +45,16 @@ options:
       - In check mode, lists them in I(deleted) and deletes nothing.
     type: list
     elements: str
+  fs_backup_password:
+    description:
+      - Password of the restic repositories holding file-system volume backups (C(restic/<namespace>) in the location).
+        A deleted backup's restic snapshots are forgotten and C(restic prune) runs in each repository that lost some.
+      - Without it (or I(encryption_passphrase), when the backups' repositories derive their password from it), a backup
+        with file-system volume backups is kept and reported in I(failed).
+    type: str
+  encryption_passphrase:
+    description: The passphrase the backups were encrypted with, when their restic repositories' password derives from it.
+    type: str
   expired:
     description:
       - Delete the backups whose expiration has passed.
@@ -291,6 +301,13 @@ unfinished_writes:
   returned: always
   type: list
   elements: dict
+restic_prune:
+  description:
+    - The restic repositories pruned after their snapshots of deleted backups were forgotten - I(namespace),
+      I(repository), I(summary) (restic's last lines) or I(error). Absent when no repository lost a snapshot.
+  returned: when restic snapshots were forgotten
+  type: list
+  elements: dict
 warnings:
   description: Every warning of I(deleted), together.
   returned: always
@@ -306,6 +323,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog impor
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.csi import CsiSnapshots
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.prune import DEFAULT_INCOMPLETE_OLDER_THAN, PruneOptions, run_prune
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.restic import fs_repositories
 
 KEEP_OPTIONS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
 
@@ -319,6 +337,8 @@ def main():
         incomplete_older_than=dict(type="str", default=DEFAULT_INCOMPLETE_OLDER_THAN),
         delete_restores=dict(type="bool", default=True),
         names=dict(type="list", elements="str"),
+        fs_backup_password=dict(type="str", no_log=True),
+        encryption_passphrase=dict(type="str", no_log=True),
     )
     argument_spec.update((name, dict(type="int")) for name in KEEP_OPTIONS)
     module = KubesafeModule(argument_spec, groups=("location", "k8s_auth", "ebs"))
@@ -332,7 +352,8 @@ def main():
         location = open_location_to_read(params["location"], params["location_config"])
         # Without a usable cluster, CSI snapshots are not deleted and each is a warning.
         client = module.optional_kube_client()
-        result = run_prune(location, options, check_mode=module.check_mode, csi=CsiSnapshots(client) if client else None, ebs=module.ebs())
+        result = run_prune(location, options, check_mode=module.check_mode, csi=CsiSnapshots(client) if client else None, ebs=module.ebs(),
+                           fs_repositories=fs_repositories(location, params["fs_backup_password"], params["encryption_passphrase"]))
     module.warn_all(result.pop("warnings"))
     changed = bool(result["deleted"] or result["unfinished_writes"])
     if result["failed"]:

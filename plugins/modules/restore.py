@@ -60,6 +60,7 @@ extends_documentation_fragment:
   - kubesafe.k8s.ebs
   - kubesafe.k8s.location
   - kubesafe.k8s.decryption
+  - kubesafe.k8s.fs_backup
 options:
   backup:
     description: Name of the backup to restore, or C(latest) for the newest complete one in the location.
@@ -407,7 +408,7 @@ def main():
         fail_on_partial=dict(type="bool", default=True),
         allow_unverified=dict(type="bool", default=False),
     )
-    module = KubesafeModule(argument_spec, groups=("selection", "k8s_auth", "location", "decryption", "ebs", "restore_hooks"),
+    module = KubesafeModule(argument_spec, groups=("selection", "k8s_auth", "location", "decryption", "ebs", "restore_hooks", "fs_backup"),
                             uses_cluster=True)
     params = module.params
     with module.failing_on_errors(phase="Failed"):
@@ -416,6 +417,7 @@ def main():
         options = RestoreOptions(**dict((key, params[key]) for key in OPTIONS))
         options.ebs_factory = module.ebs_factory
         options.decryption_keys = module.decryption_keys()
+        options.set_fs_backup(params["fs_backup_password"], params["fs_mover"], params["fs_mover_timeout"], params["fs_timeout"])
         result = run_restore(client, location, options, check_mode=module.check_mode, want_diff=module._diff)
     module.warn_all(result["warnings"], limit=50)
     output = dict(changed=any(result["totals"].get(action) for action in CHANGING_ACTIONS), restore=result)

@@ -66,6 +66,23 @@ options:
         EBS snapshot when boto3 is missing.
     type: bool
     default: false
+  check_volume_data:
+    description:
+      - Also check the restic repositories that hold the backups' file-system volume backups (C(restic check), without
+        taking a lock) and that each recorded restic snapshot is still there. Needs I(fs_backup_password), or
+        I(decryption_passphrase) when the backups were encrypted with a passphrase.
+    type: bool
+    default: false
+  volume_data_subset:
+    description:
+      - With I(check_volume_data), also read and verify this part of the repositories' data, as restic's
+        C(--read-data-subset) (for example C(10%), C(1/5) or C(500M)). By default only the structure and the index are checked.
+    type: str
+  fs_backup_password:
+    description:
+      - Password of the restic repositories (see M(kubesafe.k8s.backup)), for I(check_volume_data) and for the
+        check-mode restore of I(restore_check) of backups with file-system volume backups.
+    type: str
   fail_on_problems:
     description:
       - Fail the task when a backup does not verify, with its problems in the message.
@@ -176,7 +193,8 @@ backups:
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import open_location_to_read
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kubesafe_module import KubesafeModule
-from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.check import check_recorded_snapshots
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.check import VolumeDataChecker, check_recorded_snapshots
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.restic import fs_repositories
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.verify import verify_all, verify_backup
 
 # Problems quoted in the failure message; all are in the result.
@@ -208,6 +226,9 @@ def main():
         storage_class_mapping=dict(type="dict", default={}),
         fail_on_problems=dict(type="bool", default=True),
         check_snapshots=dict(type="bool", default=False),
+        check_volume_data=dict(type="bool", default=False),
+        volume_data_subset=dict(type="str"),
+        fs_backup_password=dict(type="str", no_log=True),
     )
     module = KubesafeModule(argument_spec, groups=("decryption", "location", "k8s_auth", "ebs"),
                             uses_cluster=lambda params: params["restore_check"])
@@ -217,13 +238,18 @@ def main():
         location = open_location_to_read(params["location"], params["location_config"])
         partial["location"] = location.url
         client = module.kube_client() if params["restore_check"] else None
-        mappings = dict((key, params[key]) for key in ("namespace_mapping", "storage_class_mapping"))
+        mappings = dict((key, params[key]) for key in ("namespace_mapping", "storage_class_mapping", "fs_backup_password"))
         checker = _snapshot_checker(module) if params["check_snapshots"] else None
+        data_checker = None
+        if params["check_volume_data"]:
+            data_checker = VolumeDataChecker(fs_repositories(location, params["fs_backup_password"], keys.passphrase if keys else None,
+                                                             read_only=True), params["volume_data_subset"])
         if params["name"]:
             backups = [verify_backup(location, params["name"], keys=keys, restore_client=client, restore_mappings=mappings,
-                                     snapshot_checker=checker)]
+                                     snapshot_checker=checker, volume_data_checker=data_checker)]
         else:
-            backups = verify_all(location, keys=keys, restore_client=client, restore_mappings=mappings, snapshot_checker=checker)
+            backups = verify_all(location, keys=keys, restore_client=client, restore_mappings=mappings, snapshot_checker=checker,
+                                 volume_data_checker=data_checker)
     ok = all(backup["ok"] for backup in backups)
     for backup in backups:
         module.warn_all(backup["warnings"], limit=10, prefix="%s: " % backup["name"])

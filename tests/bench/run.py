@@ -22,7 +22,9 @@ the same objects, the engine, and the kubesafe.k8s.restore module (see
 bench/restore_bench.py).
 
 Last, volume snapshots with freeze hooks against a kubernetes.core loop
-(bench/volume_bench.py, --volume-claims).
+(bench/volume_bench.py, --volume-claims), and file-system backup and restore
+of one volume through pods/exec and restic against a raw exec tar
+(bench/fs_bench.py, --fs-volume-mib).
 """
 
 import argparse
@@ -49,6 +51,7 @@ from bench.raw_list import PARALLELISM, backed_up_resources, raw_list, served_si
 from bench.raw_post import PARALLELISM as RESTORE_PARALLELISM  # noqa: E402
 from bench.report import log, table_row  # noqa: E402
 from bench.volume_bench import bench_volumes, volume_text  # noqa: E402
+from bench.fs_bench import bench_fs, fs_text  # noqa: E402
 from bench.workload import NAMESPACES, seed_workload  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -225,6 +228,8 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="also write cProfile statistics of one engine backup and one engine restore per size")
     parser.add_argument("--volume-claims", type=int, default=30,
                         help="claims of the volume snapshot benchmark (module against a kubernetes.core loop); 0 skips it")
+    parser.add_argument("--fs-volume-mib", type=int, default=256,
+                        help="MiB of the volume of the file-system backup benchmark (restic through pods/exec); 0 skips it")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, outputs)")
     parser.add_argument("--namespaces", type=int, default=NAMESPACES, help="namespaces the generated objects are spread over (default: %d)" % NAMESPACES)
     parser.add_argument("--scale", type=int, metavar="N",
@@ -232,7 +237,7 @@ def main(argv=None):
                              " (--compact-objects), one round, no k8s_info loop and no volume benchmark; not part of make test")
     args = parser.parse_args(argv)
     if args.scale:
-        args.sizes, args.repeats, args.skip_k8s_info, args.volume_claims = str(args.scale), 1, True, 0
+        args.sizes, args.repeats, args.skip_k8s_info, args.volume_claims, args.fs_volume_mib = str(args.scale), 1, True, 0, 0
         args.namespaces = args.namespaces if args.namespaces != NAMESPACES else 100
         # Seeding, two restores and the playbooks of a million objects take far longer than the default budget.
         args.budget = max(args.budget, 4 * 3600)
@@ -248,6 +253,8 @@ def main(argv=None):
             results["sizes"].append(bench_size(size, args, workdir, deadline))
         if args.volume_claims:
             results["volumes"] = bench_volumes(args.volume_claims, workdir, with_loop=not args.skip_k8s_info)
+        if args.fs_volume_mib:
+            results["fs_volume"] = bench_fs(args.fs_volume_mib)
     finally:
         if args.keep:
             log("work directory kept: %s" % workdir)
@@ -261,6 +268,7 @@ def main(argv=None):
         json.dump(results, stream, indent=2)
     sys.stdout.write(report.table(results))
     sys.stdout.write(volume_text(results.get("volumes")))
+    sys.stdout.write(fs_text(results.get("fs_volume")))
     sys.stdout.write(report.targets_text(results))
     sys.stdout.write(report.notes(results, args.repeats, os.path.relpath(RESULTS_FILE, collection_path.REPO)))
     return 0

@@ -1,10 +1,14 @@
 """A small client for the emulator's /_kubesim control API, for tests and benchmarks."""
 
+import io
 import json
 import ssl
 import urllib.error
 import urllib.request
 from urllib.parse import quote
+
+from kubesim.tar_format import tree_archive_chunks, tree_from_archive
+from kubesim.volume_backend import FileTree
 
 
 class ControlClient:
@@ -109,6 +113,15 @@ class ControlClient:
         """The data of the disk bound to a claim (PVC -> PV -> csi.volumeHandle or awsElasticBlockStore.volumeID), or None."""
         return self._call_raw("GET", "persistentvolumeclaims/%s/%s/data" % (quote(namespace, safe=""), quote(claim, safe="")))
 
+    def claim_files(self, namespace, claim):
+        """The file tree of the volume bound to a claim, {relative path: (mode, data)} (kubesim.volume_backend explains the shape)."""
+        return files_from_tar(self._call_raw("GET", "persistentvolumeclaims/%s/%s/files" % (quote(namespace, safe=""), quote(claim, safe=""))))
+
+    def write_claim_files(self, namespace, claim, files):
+        """Replace the tree of the volume bound to a claim with ``files`` ({relative path: (mode, data)}); answers {handle, size}."""
+        return json.loads(self._call_raw("PUT", "persistentvolumeclaims/%s/%s/files" % (quote(namespace, safe=""), quote(claim, safe="")),
+                                         tar_from_files(files)))
+
     def snapshots(self):
         """[{handle, size, source_volume, size_bytes}] for every snapshot the backend holds."""
         return self._call("GET", "snapshots")["snapshots"]
@@ -127,6 +140,16 @@ class ControlClient:
 
     def delete_snapshot(self, handle):
         return json.loads(self._call_raw("DELETE", "snapshots/" + quote(handle, safe="")))["deleted"]
+
+
+def tar_from_files(files):
+    """A tar archive (bytes) of a {relative path: (mode, data)} tree."""
+    return b"".join(bytes(chunk) for chunk in tree_archive_chunks(FileTree.from_files(files), 1 << 20))
+
+
+def files_from_tar(archive):
+    """The {relative path: (mode, data)} tree a tar archive (bytes) holds."""
+    return tree_from_archive(io.BytesIO(archive)).files()
 
 
 def _bytes(data):

@@ -26,12 +26,17 @@ SAMPLE_FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "sample.yam
 # Seeded objects are recorded in managedFields as if a user had created them with kubectl.
 SEED_FIELD_MANAGER = "kubectl-create"
 
-# What a fresh kubeadm-like cluster holds besides its namespaces: a node, the
+# What a fresh kubeadm-like cluster holds besides its namespaces: two nodes (the scheduler takes the first that fits), the
 # `kubernetes` Service, system priority classes and the user-facing ClusterRoles.
 _BOOTSTRAP_OBJECTS = [
     {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kubesim-node-1", "labels": {
         "kubernetes.io/hostname": "kubesim-node-1", "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": "us-east-1a"}},
-     "status": {"conditions": [{"type": "Ready", "status": "True"}], "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"}}},
+     "status": {"conditions": [{"type": "Ready", "status": "True"}], "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}, {"type": "Hostname", "address": "kubesim-node-1"}]}},
+    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kubesim-node-2", "labels": {
+        "kubernetes.io/hostname": "kubesim-node-2", "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": "us-east-1a"}},
+     "status": {"conditions": [{"type": "Ready", "status": "True"}], "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                "addresses": [{"type": "InternalIP", "address": "172.18.0.3"}, {"type": "Hostname", "address": "kubesim-node-2"}]}},
     {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
      "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}},
     {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "system-cluster-critical"}, "value": 2000000000,

@@ -9,6 +9,8 @@ Volume contents (raw bytes in and out, ``application/octet-stream``):
 - ``GET|PUT|DELETE volumes/<handle>``: one volume's data by CSI volumeHandle or EBS volume id (percent-encode a ``/``).
 - ``GET|PUT persistentvolumes/<name>/data``: the data of a PV's disk (csi.volumeHandle or awsElasticBlockStore.volumeID).
 - ``GET|PUT persistentvolumeclaims/<namespace>/<name>/data``: the same through the claim's bound PV.
+- ``GET|PUT persistentvolumes/<name>/files`` and ``persistentvolumeclaims/<namespace>/<name>/files``: the volume's
+  whole file tree as a tar archive (``application/x-tar``), GET as ``tar -c .`` writes it, PUT replacing the tree.
 - ``GET snapshots``: every snapshot, ``{"snapshots": [{handle, size, source_volume, size_bytes}]}``.
 - ``GET|PUT|DELETE snapshots/<handle>``: one snapshot's data; PUT makes a snapshot outside any cluster
   (``?size_bytes=`` sets the restoreSize a pre-provisioned content reports).
@@ -17,13 +19,16 @@ Reads answer 404 with ``details.kind`` "volume" or "snapshot" when the backend h
 and by-claim routes answer the handle they resolved in the ``X-Kubesim-Volume-Handle`` header.
 """
 
+import io
 import json
 from urllib.parse import unquote
 
 from kubesim import errors
-from kubesim.volume_backend import persistent_volume_handle, volume_key
+from kubesim.tar_format import TarError, tree_archive_chunks, tree_from_archive
+from kubesim.volume_backend import FileTreeError, persistent_volume_handle, volume_key
 
 OCTET_STREAM = "application/octet-stream"
+TAR = "application/x-tar"
 
 
 class ControlApi:
@@ -86,17 +91,36 @@ class ControlApi:
             return self._volume(handler, method, volume_key(route[len("volumes/"):]), raw_body)
         if route.startswith("snapshots/") and len(route) > len("snapshots/"):
             return self._snapshot(handler, method, route[len("snapshots/"):], query, raw_body)
-        if segments[0] == "persistentvolumes" and len(segments) == 3 and segments[2] == "data":
+        if segments[0] == "persistentvolumes" and len(segments) == 3 and segments[2] in ("data", "files"):
             volume = self._find("persistentvolumes", None, unquote(segments[1]))
-            return self._volume(handler, method, self._handle_of(volume), raw_body, resolved=True)
-        if segments[0] == "persistentvolumeclaims" and len(segments) == 4 and segments[3] == "data":
+            serve = self._volume if segments[2] == "data" else self._files
+            return serve(handler, method, self._handle_of(volume), raw_body, resolved=True)
+        if segments[0] == "persistentvolumeclaims" and len(segments) == 4 and segments[3] in ("data", "files"):
             namespace, name = unquote(segments[1]), unquote(segments[2])
             claim = self._find("persistentvolumeclaims", namespace, name)
             volume_name = (claim.get("spec") or {}).get("volumeName")
             if not volume_name:
                 raise errors.bad_request('persistentvolumeclaim "%s/%s" is not bound to a volume (spec.volumeName is empty)' % (namespace, name))
-            return self._volume(handler, method, self._handle_of(self._find("persistentvolumes", None, volume_name)), raw_body, resolved=True)
+            serve = self._volume if segments[3] == "data" else self._files
+            return serve(handler, method, self._handle_of(self._find("persistentvolumes", None, volume_name)), raw_body, resolved=True)
         raise errors.resource_not_found()
+
+    def _files(self, handler, method, handle, raw_body, resolved=True):
+        """A volume's tree as a tar archive: GET writes one, PUT replaces the tree with the archive's members."""
+        backend = self.cluster.volume_backend
+        headers = {"X-Kubesim-Volume-Handle": handle} if resolved else None
+        backend.ensure_volume(handle)
+        if method == "GET":
+            archive = b"".join(bytes(chunk) for chunk in tree_archive_chunks(backend.volume_tree(handle), 1 << 20))
+            return handler.send_json(200, archive, content_type=TAR, headers=headers)
+        if method == "PUT":
+            try:
+                tree = tree_from_archive(io.BytesIO(raw_body))
+            except (TarError, FileTreeError) as exc:
+                raise errors.bad_request("the body must be a tar archive of the volume's files: %s" % exc) from exc
+            backend.replace_volume_tree(handle, tree)
+            return handler.send_json(200, {"handle": handle, "size": tree.size()}, headers=headers)
+        raise errors.method_not_allowed()
 
     def _find(self, plural, namespace, name):
         rtype = self.cluster.registry.preferred("", plural)
@@ -109,8 +133,8 @@ class ControlApi:
     def _handle_of(volume):
         handle = persistent_volume_handle(volume)
         if not handle:
-            raise errors.bad_request('persistentvolume "%s" has neither spec.csi.volumeHandle nor spec.awsElasticBlockStore.volumeID: '
-                                     "the volume backend holds only CSI and EBS disks" % volume["metadata"]["name"])
+            raise errors.bad_request('persistentvolume "%s" has no volume in the backend: it holds CSI and EBS disks (spec.csi.volumeHandle, '
+                                     "spec.awsElasticBlockStore.volumeID) and nfs, hostPath and local file systems" % volume["metadata"]["name"])
         return handle
 
     def _volume(self, handler, method, handle, raw_body, resolved=False):

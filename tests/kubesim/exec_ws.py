@@ -8,6 +8,8 @@ WebSocket: each message starts with its channel (0 stdin, 1 stdout, 2 stderr,
 base64 variants carry the channel as an ASCII digit and the data base64-encoded
 in text messages. No process runs: an ``ExecRegistry`` rule decides what a
 command prints and how it exits, and every command is recorded for tests.
+A ``tar`` no rule answers acts on the volumes of the claims the container
+mounts (tar_command): its archive streams through stdout or stdin in chunks.
 """
 
 import base64
@@ -15,6 +17,7 @@ import binascii
 import fnmatch
 import hashlib
 import json
+import queue
 import socket
 import struct
 import threading
@@ -22,7 +25,9 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from kubesim import errors
+from kubesim.pod_volumes import claim_mounts
 from kubesim.sequence import Sequence, insert_by_seq
+from kubesim.tar_command import TarProcess, is_tar
 
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE_SIGNAL = 0, 1, 2, 3, 4, 255
@@ -35,6 +40,8 @@ PROTOCOLS = {
     "base64.channel.k8s.io": (True, False, False),
 }
 OUTPUT_CHUNK = 32 * 1024
+# Stdin messages a streaming command (tar -x) may have waiting: beyond, the reader stops reading the socket (TCP pushes back).
+STDIN_QUEUE_MESSAGES = 64
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CLOSE_GRACE_SECONDS = 2.0
 _OP_CONTINUATION, _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -219,7 +226,7 @@ def serve(handler, cluster, request, query):
     websocket = _WebSocket(handler)
     websocket.accept(handler.headers["Sec-WebSocket-Key"], protocol)
     _Session(websocket, PROTOCOLS[protocol] if protocol else PROTOCOLS["channel.k8s.io"], target, cluster.exec_registry,
-             handler.server.stopping).run(protocol, phase_error)
+             handler.server.stopping, cluster=cluster, pod=pod).run(protocol, phase_error)
     handler.close_connection = True
     return 101
 
@@ -413,8 +420,9 @@ def _unmask(payload, mask):
 class _Session:
     """Runs one scripted command over a connected WebSocket and records it."""
 
-    def __init__(self, websocket, protocol_traits, target, registry, server_stopping):
+    def __init__(self, websocket, protocol_traits, target, registry, server_stopping, cluster=None, pod=None):
         self.websocket = websocket
+        self.cluster, self.pod = cluster, pod
         self.base64, self.status_channel_json, self.closable = protocol_traits
         self.target = target
         self.registry = registry
@@ -423,22 +431,32 @@ class _Session:
         self.stdin_lock = threading.Lock()
         self.stdin_ended = threading.Event()
         self.peer_gone = threading.Event()
+        self.stdin_bytes = 0
+        self.stdin_queue = None  # set for a command reading stdin as a stream: chunks, then None at its end
+        self.stdin_discard = threading.Event()  # the streaming command ended: drop what else comes
 
     def run(self, protocol, phase_error):
         """Serve the session to its end: output, exit status, close."""
         started_at, started = time.time(), time.monotonic()
+        rule = self.registry.pick(self.target) if phase_error is None else None
+        runs_tar = rule is _DEFAULT_RULE and self.cluster is not None and self.target.subresource == "exec" and is_tar(self.target.command)
+        if runs_tar:
+            self.stdin_queue = queue.Queue(STDIN_QUEUE_MESSAGES)
         reader = threading.Thread(target=self._read_loop, name="kubesim-exec-reader", daemon=True)
         reader.start()
         self._announce()
         if phase_error is not None:
             self._send_status(phase_error)
         else:
-            rule = self.registry.pick(self.target)
             seq = self.registry.sequence.next()
-            self._execute(rule)
+            if runs_tar:
+                exit_code = self._run_tar()
+            else:
+                self._execute(rule)
+                exit_code = rule.exit_code
             # Recorded before the exit status goes out, so a client that saw the command end finds it in the log.
-            self._record(rule, protocol, started_at, time.monotonic() - started, seq)
-            self._send_status(_exit_status(self.target.command, rule.exit_code))
+            self._record(exit_code, protocol, started_at, time.monotonic() - started, seq)
+            self._send_status(_exit_status(self.target.command, exit_code))
         self.websocket.close()
         reader.join(CLOSE_GRACE_SECONDS)
         if reader.is_alive():
@@ -471,15 +489,31 @@ class _Session:
             for offset in range(0, len(data) if wanted else 0, OUTPUT_CHUNK):
                 self._write(channel, data[offset:offset + OUTPUT_CHUNK])
 
-    def _record(self, rule, protocol, started_at, seconds, seq):
+    def _run_tar(self):
+        """tar on the container's claim mounts; its exit status. Stdin is drained afterwards, as a closed pipe would drop it."""
+        try:
+            return TarProcess(self.target.command, claim_mounts(self.cluster, self.pod, self.target.container), self.cluster.volume_backend,
+                              _ProcessStreams(self)).run()
+        except _PeerGone:
+            return 141  # 128 + SIGPIPE: the client went away while tar was writing
+        finally:
+            self.stdin_discard.set()
+            while True:
+                try:
+                    self.stdin_queue.get_nowait()
+                except queue.Empty:
+                    break
+
+    def _record(self, exit_code, protocol, started_at, seconds, seq):
         with self.stdin_lock:
             stdin = bytes(self.stdin)
         self.registry.record({
             "seq": seq, "end_seq": self.registry.sequence.next(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started_at)) + ".%06dZ" % int(started_at % 1 * 1e6),
             "namespace": self.target.namespace, "pod": self.target.pod, "container": self.target.container,
-            "subresource": self.target.subresource, "command": self.target.command, "exit_code": rule.exit_code,
-            "stdin": stdin.decode("utf-8", "replace"), "stdin_base64": base64.b64encode(stdin).decode(),
+            "subresource": self.target.subresource, "command": self.target.command, "exit_code": exit_code,
+            # A streamed stdin (a tar archive) is counted, not kept.
+            "stdin": stdin.decode("utf-8", "replace"), "stdin_base64": base64.b64encode(stdin).decode(), "stdin_bytes": self.stdin_bytes,
             "tty": self.target.tty, "protocol": protocol, "client_disconnected": self.peer_gone.is_set(),
             "duration_seconds": round(seconds, 6)})
 
@@ -519,7 +553,21 @@ class _Session:
         except (EOFError, OSError, ValueError):
             pass  # the connection dropped, or the server closed it after the last message
         self.peer_gone.set()
+        self._end_stdin()
+
+    def _end_stdin(self):
+        if not self.stdin_ended.is_set() and self.stdin_queue is not None:
+            self._queue_stdin(None)
         self.stdin_ended.set()
+
+    def _queue_stdin(self, chunk):
+        """Hand a stdin chunk (None: the end) to the streaming command; waits while it is behind, drops once it has ended."""
+        while not (self.stdin_discard.is_set() or self.server_stopping.is_set()):
+            try:
+                self.stdin_queue.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _close_quietly(self, code):
         try:
@@ -538,11 +586,79 @@ class _Session:
                 raise _ProtocolError(_CLOSE_PROTOCOL_ERROR, "bad base64 payload") from exc
         else:
             channel, data = payload[0], payload[1:]
-        if channel == STDIN and self.target.stdin:
-            with self.stdin_lock:
-                self.stdin.extend(data)
+        if channel == STDIN and self.target.stdin and not self.stdin_ended.is_set():
+            self.stdin_bytes += len(data)
+            if self.stdin_queue is not None:
+                self._queue_stdin(data)
+            else:
+                with self.stdin_lock:
+                    self.stdin.extend(data)
         elif channel == CLOSE_SIGNAL and self.closable and data[:1] == bytes([STDIN]):
-            self.stdin_ended.set()
+            self._end_stdin()
+
+
+class _PeerGone(Exception):
+    """The client left while a command was writing to it."""
+
+
+class _ProcessStreams:
+    """A command's stdin, stdout and stderr on one session (the ``io`` of TarProcess)."""
+
+    chunk_size = OUTPUT_CHUNK
+
+    def __init__(self, session):
+        self._session = session
+        self.stdin = _StdinStream(session)
+
+    def write_stdout(self, data):
+        self._write(STDOUT, data)
+
+    def write_stderr(self, data):
+        # A terminal merges stderr into stdout.
+        self._write(STDOUT if self._session.target.tty else STDERR, data)
+
+    def _write(self, channel, data):
+        session = self._session
+        if session.peer_gone.is_set():
+            raise _PeerGone()
+        if not (session.target.stdout if channel == STDOUT else session.target.stderr):
+            return
+        for offset in range(0, len(data), OUTPUT_CHUNK):
+            session._write(channel, data[offset:offset + OUTPUT_CHUNK])  # pylint: disable=protected-access
+
+
+class _StdinStream:
+    """The session's stdin as a file object for a streaming reader: read(size) blocks for more until the client ends stdin."""
+
+    def __init__(self, session):
+        self._session = session
+        self._pending = memoryview(b"")
+        self._ended = not session.target.stdin  # no stdin attached reads as /dev/null
+
+    def read(self, size=-1):
+        parts, have = [], 0
+        while (size is None or size < 0 or have < size) and not self._ended:
+            if not self._pending:
+                chunk = self._next_chunk()
+                if chunk is None:
+                    self._ended = True
+                    break
+                self._pending = memoryview(chunk)
+            wanted = len(self._pending) if size is None or size < 0 else size - have
+            piece = self._pending[:wanted]
+            self._pending = self._pending[len(piece):]
+            parts.append(piece)
+            have += len(piece)
+        return b"".join(parts)
+
+    def _next_chunk(self):
+        session = self._session
+        while not session.server_stopping.is_set():
+            try:
+                return session.stdin_queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
 
 
 def _exit_status(command, exit_code):

@@ -181,3 +181,49 @@ def test_handshake_carries_bearer_token_and_impersonation(kubesim_factory):
     assert "Authorization: Bearer s3cr3t" in headers
     assert "Impersonate-User: backup-operator" in headers
     assert [line for line in headers if line.startswith("Impersonate-Group")] == ["Impersonate-Group: ops", "Impersonate-Group: dba"]
+
+
+class _Source:
+    """A read(size) over bytes that counts the largest read asked for."""
+
+    def __init__(self, data, fail_after=None):
+        self.data, self.offset, self.fail_after = data, 0, fail_after
+
+    def __call__(self, size):
+        if self.fail_after is not None and self.offset >= self.fail_after:
+            raise IOError("restic dump died")
+        chunk = self.data[self.offset:self.offset + size]
+        self.offset += len(chunk)
+        return chunk
+
+
+def test_stdin_streams_from_a_source_and_stdout_into_a_sink(cluster, client):
+    cluster.control.add_exec_script(command=["cat"], echo_stdin=True)
+    data = bytes(range(256)) * 8192  # 2 MiB, every byte value
+    received = []
+
+    result = exec_in_pod(client, NAMESPACE, "db", None, ["cat"], 30, stdout_sink=received.append, stdin_source=_Source(data))
+
+    assert result.succeeded and result.stdout == ""
+    assert b"".join(received) == data
+    assert max(len(chunk) for chunk in received) < len(data)  # chunks, not one buffer
+    (record,) = cluster.control.exec_log()
+    assert record["protocol"] == "v5.channel.k8s.io" and not record["client_disconnected"]
+
+
+def test_a_failing_source_never_closes_stdin(cluster, client):
+    cluster.control.add_exec_script(command=["tar", "-x"], stdout="extracted")
+
+    result = exec_in_pod(client, NAMESPACE, "db", None, ["tar", "-x"], 30, stdin_source=_Source(b"x" * 1000000, fail_after=1))
+
+    assert not result.succeeded and "the stdin of exec" in result.error and "restic dump died" in result.error
+
+
+def test_a_failing_sink_ends_the_session_with_its_error(cluster, client):
+    cluster.control.add_exec_script(command=["tar", "-c"], stdout="x" * 100000)
+
+    def sink(chunk):
+        raise IOError("restic backup exited")
+    result = exec_in_pod(client, NAMESPACE, "db", None, ["tar", "-c"], 30, stdout_sink=sink)
+
+    assert not result.succeeded and "could not be stored: restic backup exited" in result.error

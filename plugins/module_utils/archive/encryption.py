@@ -149,6 +149,11 @@ class EncryptionSettings:
     def uses_passphrase(self):
         return self._passphrase is not None
 
+    @property
+    def passphrase(self):
+        """The passphrase (file-system backups derive their repositories' password from it), or None."""
+        return self._passphrase
+
     def header(self):
         """The manifest's ``encryption`` entry: no secret in it, only public keys."""
         if not self.enabled:

@@ -39,6 +39,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.version import COLLECTION_VERSION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.backup import VolumeBackup, VolumeSettings
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.restic import ResticRepositories, repository_password
 from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import pod_hooks
 
 CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -100,12 +101,27 @@ class BackupRun:
         self.log, self.warn, self.fail_item = self.run_log.log, self.run_log.warn, self.run_log.error
         self._archive = item_sink if check_mode else None
         # Always there: Velero runs the hook annotations of backed-up pods even without snapshots.
+        self._prepare_fs_repositories(location, options, check_mode)
         self.volumes = VolumeBackup(client, options.volumes, self.name, self.run_log, options.parallelism, check_mode)
         self._selected_namespaces = set()
         self._crd_names = set()
         self._seen_uids = collections.defaultdict(set)
         # What the credentials may not read (403): {resource, namespace, verb, reason, counted_as}.
         self.skipped_resources = []
+
+    @staticmethod
+    def _prepare_fs_repositories(location, options, check_mode):
+        """The restic repositories of file-system backups; a missing password fails now when the options ask for them."""
+        volumes = options.volumes
+        try:
+            password = repository_password(volumes.fs_password, options.encryption.passphrase)
+        except ConfigurationError as exc:
+            if volumes.configures_fs:
+                raise
+            volumes.fs_unavailable = str(exc)  # pod annotations may still ask: those volumes fail with this reason
+            return
+        if not check_mode:
+            volumes.fs_repositories = ResticRepositories(location, password)
 
     # ---------------------------------------------------------------- the run
 
@@ -429,6 +445,7 @@ class BackupRun:
             "label_selector": options.label_selector,
             "or_label_selectors": [selector.text for selector in self.label_filter.selectors] if options.or_label_selectors else [],
             "snapshot_volumes": options.snapshot_volumes,
+            "default_volumes_to_fs_backup": options.volumes.default_volumes_to_fs_backup,
             "hooks": pod_hooks.backup_hooks_to_velero(options.volumes.hooks) if options.volumes.hooks else None,
         }
 
@@ -475,6 +492,7 @@ class BackupRun:
             records = self.volumes.records
             sidecars.update(volume_snapshots=volume_records.native_snapshots_sidecar(records, self.name),
                             volume_info=volume_records.volume_info_sidecar(records))
+            sidecars["pod_volume_backups"] = volume_records.pod_volume_backups_sidecar(records, self.name, self.options.storage_location)
             if volume_records.csi_contents_sidecar(records):
                 sidecars["csi_volume_snapshot_contents"] = volume_records.csi_contents_sidecar(records)
         for sidecar, content in sorted(sidecars.items()):

@@ -17,6 +17,11 @@ running, an unknown container, a refused or lost connection all come back in
 ``ExecResult.error``; a command that outlives the timeout comes back with
 ``timed_out``. As with kubectl and Velero, the command may go on running in
 the container after a timeout: the API cannot stop it.
+
+For data (volume copies), ``stdout_sink`` receives stdout chunk by chunk as
+the frames arrive and ``stdin_source`` is read chunk by chunk into stdin
+frames, then stdin is closed (v5's close frame): nothing of the stream is
+held beyond one frame and the socket's buffers.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,9 +29,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import contextlib
 import json
 import socket
 import ssl
+import threading
 import time
 import traceback
 
@@ -48,7 +55,9 @@ except ImportError:
 OUTPUT_LIMIT_BYTES = 8 * 1024
 # v5 lets a client close stdin; both carry the exit status as a metav1.Status on channel 3.
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-STDOUT_CHANNEL, STDERR_CHANNEL, ERROR_CHANNEL, CLOSE_CHANNEL = 1, 2, 3, 255
+STDIN_CHANNEL, STDOUT_CHANNEL, STDERR_CHANNEL, ERROR_CHANNEL, CLOSE_CHANNEL = 0, 1, 2, 3, 255
+# The size of the stdin frames sent from a stdin_source.
+STDIN_CHUNK_BYTES = 256 * 1024
 # Once the exit status is in, the server closes the stream; do not wait long for it.
 CLOSE_GRACE_SECONDS = 1.0
 # The pod GET before the exec: short, so the command keeps most of its time.
@@ -93,12 +102,14 @@ class _TailBuffer:
         return data.decode("utf-8", "replace")
 
 
-def exec_in_pod(client, namespace, pod, container, command, timeout):
+def exec_in_pod(client, namespace, pod, container, command, timeout, stdout_sink=None, stdin_source=None):
     """Run ``command`` (a list of strings, not run in a shell) in ``container`` of pod ``namespace/pod``.
 
     container None means the pod's first container (as kubectl and Velero pick it).
     timeout (seconds) bounds the whole call: reading the pod, connecting and the
     command. Safe to call from several threads at once with one client.
+    stdout_sink: a callable given every stdout chunk (the result's stdout is then empty); an exception it raises
+    ends the session with that error. stdin_source: a read(size) callable, sent as stdin to its end (b""), then closed.
     """
     deadline = time.monotonic() + max(float(timeout), 0.0)
     argv = _checked_command(command)
@@ -117,7 +128,7 @@ def exec_in_pod(client, namespace, pod, container, command, timeout):
     container, problem = _runnable_container(pod_object, container, where)
     if problem:
         return _failure(problem)
-    return _stream(client, namespace, pod, container, argv, deadline, "%s container %s" % (where, container))
+    return _stream(client, namespace, pod, container, argv, deadline, "%s container %s" % (where, container), stdout_sink, stdin_source)
 
 
 def _failure(message, timed_out=False):
@@ -162,10 +173,10 @@ def _unscheduled_reason(status):
 
 # ------------------------------------------------------------------ the WebSocket session
 
-def _stream(client, namespace, pod, container, argv, deadline, where):
+def _stream(client, namespace, pod, container, argv, deadline, where, stdout_sink=None, stdin_source=None):
     configuration = client.configuration
     query = [("command", arg) for arg in argv] + [
-        ("container", container), ("stdin", "false"), ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
+        ("container", container), ("stdin", "true" if stdin_source is not None else "false"), ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
     url = "%s/api/v1/namespaces/%s/pods/%s/exec?%s" % (
         _websocket_base(configuration.host), quote(namespace, safe=""), quote(pod, safe=""), urlencode(query))
     try:
@@ -178,13 +189,57 @@ def _stream(client, namespace, pod, container, argv, deadline, where):
         return _failure("connecting to the API server to exec in %s timed out" % where, timed_out=True)
     except (websocket.WebSocketException, ssl.SSLError, OSError, ValueError) as error:
         return _failure("cannot open an exec stream to %s at %s: %s" % (where, client.server_url, error or type(error).__name__))
+    sender = None
     try:
-        return _read_session(connection, deadline, where)
+        if stdin_source is not None:
+            if connection.getsubprotocol() != CHANNEL_PROTOCOLS[0]:
+                return _failure("exec in %s: the API server does not speak %s, needed to close stdin (Kubernetes 1.30 or later)"
+                                % (where, CHANNEL_PROTOCOLS[0]))
+            sender = _StdinSender(connection, stdin_source)
+        result = _read_session(connection, deadline, where, stdout_sink)
+        if sender is not None:
+            sender.join()
+            if sender.source_error:  # the command saw a cut stream: its exit status says nothing useful
+                return result._replace(exit_code=None, error="the stdin of exec in %s failed: %s" % (where, sender.source_error))
+        return result
     finally:
         _close(connection)
 
 
-def _read_session(connection, deadline, where):
+class _StdinSender:
+    """Sends a source's chunks as stdin frames from a thread, then the v5 close-stdin frame."""
+
+    def __init__(self, connection, source):
+        self.connection = connection
+        self.source = source
+        self.source_error = None
+        self._thread = threading.Thread(target=self._run, name="kubesafe-exec-stdin", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        header = bytes([STDIN_CHANNEL])
+        while True:
+            try:
+                chunk = self.source(STDIN_CHUNK_BYTES)
+            except Exception as error:  # pylint: disable=broad-except
+                # Never close stdin on a cut stream (the command would take it as complete): drop the session.
+                self.source_error = str(error) or type(error).__name__
+                with contextlib.suppress(Exception):
+                    self.connection.sock.shutdown(socket.SHUT_RDWR)
+                return
+            try:
+                self.connection.send_binary(header + bytes(chunk) if chunk else bytes([CLOSE_CHANNEL, STDIN_CHANNEL]))
+            except Exception:  # pylint: disable=broad-except
+                return  # the session ended; the reader reports how
+            if not chunk:
+                return
+
+    def join(self):
+        self._thread.join(CLOSE_GRACE_SECONDS)
+        return self.source_error
+
+
+def _read_session(connection, deadline, where, stdout_sink=None):
     stdout, stderr = _TailBuffer(), _TailBuffer()
     status = bytearray()
     stop_at = deadline
@@ -212,7 +267,13 @@ def _read_session(connection, deadline, where):
             continue
         channel, payload = data[0], data[1:]
         if channel == STDOUT_CHANNEL:
-            stdout.write(payload)
+            if stdout_sink is None:
+                stdout.write(payload)
+                continue
+            try:
+                stdout_sink(payload)
+            except Exception as error:  # pylint: disable=broad-except
+                return ExecResult(None, "", stderr.text(), False, "the stdout of exec in %s could not be stored: %s" % (where, error))
         elif channel == STDERR_CHANNEL:
             stderr.write(payload)
         elif channel == ERROR_CHANNEL and payload:

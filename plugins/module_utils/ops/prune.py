@@ -224,13 +224,20 @@ def _lock_entry(entry, lock):
 
 # ---------------------------------------------------------------- the run
 
+# restic prune rewrites packs; bounded so that a huge repository cannot hold the play forever (the next prune goes on).
+RESTIC_PRUNE_TIMEOUT_SECONDS = 3600
+
 
 class PruneRun:
     """One prune of a location; ``run()`` returns the result document."""
 
-    def __init__(self, location, options, check_mode=False, now=None, csi=None, ebs=None):
-        """``csi``/``ebs``: CsiSnapshots / EbsSnapshots that delete the backups' snapshots; None leaves them, with a warning."""
+    def __init__(self, location, options, check_mode=False, now=None, csi=None, ebs=None, fs_repositories=None):
+        """``csi``/``ebs``: CsiSnapshots / EbsSnapshots that delete the backups' snapshots; None leaves them, with a warning.
+        ``fs_repositories``: the location's ResticRepositories, which forget the file-system backups' snapshots; None keeps
+        a backup that has some (it needs the repositories' password)."""
         self.location = location
+        self.fs_repositories = fs_repositories
+        self._forgotten_in = set()  # namespaces whose repositories lost snapshots: restic prune runs there at the end
         self.csi = csi
         self.ebs = ebs
         self.options = options
@@ -261,6 +268,8 @@ class PruneRun:
                 self.result["kept"].append(_entry(backup, keep))
         if options.include_incomplete:
             self._delete_unfinished_writes(RESTORES_DIR)
+        if self._forgotten_in:
+            self._prune_repositories()
         return self.result
 
     def _run_named(self):
@@ -278,7 +287,42 @@ class PruneRun:
                 "; ".join("nearest to '%s': %s" % (name, ", ".join(nearest_names(name, existing))) for name in unknown)))
         for name in self.options.names:
             self._delete(_entry(by_name[name], ["named in names"]))
+        if self._forgotten_in:
+            self._prune_repositories()
         return self.result
+
+    def _forget_fs_snapshots(self, name, snapshots):
+        """Forget the restic snapshots of a backup's file-system backups (all tagged with its name); raises KubesafeError."""
+        namespaces = sorted({record["namespace"] for record in snapshots if record.get("method") == volume_records.FS and record.get("namespace")})
+        if not namespaces:
+            return []
+        if self.fs_repositories is None:
+            raise KubesafeError("backup kept: it has file-system volume backups in restic repositories, which need fs_backup_password "
+                                "(or encryption_passphrase, when the backup was encrypted with one) to forget")
+        forgotten = []
+        for namespace in namespaces:
+            if not self.fs_repositories.exists(namespace):
+                continue
+            ids = [snapshot["id"] for snapshot in self.fs_repositories.snapshots(namespace, ["backup=%s" % name])]
+            self.fs_repositories.forget(namespace, ids)
+            forgotten.extend("restic snapshot %s (%s)" % (snapshot_id[:8], self.fs_repositories.url(namespace)) for snapshot_id in ids)
+            self._forgotten_in.add(namespace)
+        return forgotten
+
+    def _prune_repositories(self):
+        """restic prune where snapshots were forgotten: the data no snapshot uses leaves the location."""
+        self.result["restic_prune"] = []
+        for namespace in sorted(self._forgotten_in):
+            entry = {"namespace": namespace, "repository": self.fs_repositories.url(namespace)}
+            try:
+                output = self.fs_repositories.prune(namespace, timeout=RESTIC_PRUNE_TIMEOUT_SECONDS)
+                entry["summary"] = [line for line in output.splitlines() if line.startswith(("total prune", "remaining", "repacking", "removing"))
+                                    or "to delete" in line or "to repack" in line][-8:]
+            except KubesafeError as exc:
+                entry["error"] = str(exc)
+                self.result["warnings"].append("restic prune of %s failed (its forgotten snapshots' data stays until the next prune): %s"
+                                               % (entry["repository"], exc))
+            self.result["restic_prune"].append(entry)
 
     def _delete_unfinished_writes(self, prefix):
         """Temporary files (S3: uploads) that a killed run left outside backups/, such as a restore's record, past the debris age."""
@@ -308,6 +352,8 @@ class PruneRun:
                 # Snapshots first: one the provider refuses to delete keeps the backup that records it, for the next prune.
                 deleted_snapshots, snapshot_warnings, failures = delete_recorded_snapshots(snapshots, csi=self.csi, ebs=self.ebs)
                 warnings.extend(snapshot_warnings)
+                if not failures:
+                    deleted_snapshots.extend(self._forget_fs_snapshots(name, snapshots))
                 entry["snapshots_deleted"] = deleted_snapshots
                 if failures:
                     raise KubesafeError("backup kept: %s" % "; ".join(failures))
@@ -353,6 +399,7 @@ def _snapshot_preview(name, snapshots):
     return ["backup '%s': its %d volume snapshot(s) would be deleted: %s" % (name, len(taken), ", ".join(volume_records.describe(r) for r in taken))]
 
 
-def run_prune(location, options, check_mode=False, now=None, csi=None, ebs=None):
-    """Prune ``location`` by ``options`` (a PruneOptions); returns {location, check_mode, deleted, kept, locked, failed, unfinished_writes, warnings}."""
-    return PruneRun(location, options, check_mode, now, csi=csi, ebs=ebs).run()
+def run_prune(location, options, check_mode=False, now=None, csi=None, ebs=None, fs_repositories=None):
+    """Prune ``location`` by ``options`` (a PruneOptions); returns {location, check_mode, deleted, kept, locked, failed, unfinished_writes,
+    warnings, and restic_prune when restic repositories were pruned}."""
+    return PruneRun(location, options, check_mode, now, csi=csi, ebs=ebs, fs_repositories=fs_repositories).run()

@@ -59,7 +59,7 @@ ENCRYPTED_SUFFIX = ".age"
 # Gzip sidecars holding JSON (the logs are gzip text).
 _JSON_SIDECARS = ("resource_list", "results", "volume_snapshots", "item_operations", "volume_info", "pod_volume_backups",
                   "csi_volume_snapshots", "csi_volume_snapshot_contents", "csi_volume_snapshot_classes")
-CHECK_ORDER = ("commit_marker", "manifest", "files", "sidecars", "contents", "counts", "secrets", "snapshots", "restore_check")
+CHECK_ORDER = ("commit_marker", "manifest", "files", "sidecars", "contents", "counts", "secrets", "snapshots", "volume_data", "restore_check")
 _KEYS_HINT = "give decryption_identity, decryption_identity_file or decryption_passphrase to check the contents"
 
 
@@ -404,7 +404,9 @@ def _check_restore(report, location, name, client, inventory, keys, mappings):
     """A check-mode restore of everything in the backup (decrypting with the user's ``keys``), with the restore's ``mappings``."""
     from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.engine import RestoreOptions, run_restore  # pylint: disable=import-outside-toplevel
     try:
-        result = run_restore(client, location, RestoreOptions(backup=name, decryption_keys=keys, **mappings), check_mode=True)
+        options = RestoreOptions(backup=name, decryption_keys=keys, **{key: value for key, value in mappings.items() if key != "fs_backup_password"})
+        options.set_fs_backup(mappings.get("fs_backup_password"))  # file-system backups are restored with it
+        result = run_restore(client, location, options, check_mode=True)
         target_classes = _target_storage_classes(client)
     except KubesafeError as exc:
         report.add("restore_check", "the check-mode restore did not run", [str(exc)])
@@ -439,15 +441,16 @@ def _check_restore(report, location, name, client, inventory, keys, mappings):
 # ---------------------------------------------------------------- entry points
 
 
-def verify_backup(location, name, keys=None, restore_client=None, restore_mappings=None, snapshot_checker=None):
+def verify_backup(location, name, keys=None, restore_client=None, restore_mappings=None, snapshot_checker=None, volume_data_checker=None):
     """Verify backup ``name`` of ``location``: {"name", "ok", "checks", "problems", "warnings"}.
 
     ``keys``: DecryptionKeys for encrypted backups (None: the contents of a
     wholly encrypted backup are not checked, a problem saying so).
     ``restore_client``: a KubeClient of a target cluster for the restore
     check (None: no restore check; the cluster is never contacted).
-    ``restore_mappings``: namespace_mapping / storage_class_mapping the real restore will use.
+    ``restore_mappings``: namespace_mapping / storage_class_mapping (and fs_backup_password) the real restore will use.
     ``snapshot_checker``: a function of the snapshot records -> (detail, problems, warnings); None: not checked.
+    ``volume_data_checker``: the same for the file-system backups' data (restic check); None: not checked.
     Raises ObjectNotFound when the location has no such backup directory.
     """
     name = check_backup_name(name)
@@ -467,6 +470,8 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
         _check_encrypted_secrets(report, inventory, encryption)
     if snapshot_checker is not None:
         _check_snapshots(report, location, name, snapshot_checker)
+    if volume_data_checker is not None:
+        _check_snapshots(report, location, name, volume_data_checker, "volume_data")
     if restore_client is not None:
         if backup is None or not inventory.read:
             report.add("restore_check", "not run", ["not run: the commit marker or the archive is unreadable (see the other problems)"])
@@ -475,25 +480,25 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     return report.result()
 
 
-def _check_snapshots(report, location, name, snapshot_checker):
+def _check_snapshots(report, location, name, snapshot_checker, check="snapshots"):
     try:
         records = volume_records.read_records(location, name)
     except BackupFormatError as exc:
-        report.add("snapshots", "the snapshot records cannot be read", [str(exc)])
+        report.add(check, "the snapshot records cannot be read", [str(exc)])
         return
     if volume_records.completed(records):
-        detail, problems, warnings = snapshot_checker(records)
-        report.add("snapshots", detail, _capped(problems), _capped(warnings))
+        detail, problems, warnings = snapshot_checker(name, records) if check == "volume_data" else snapshot_checker(records)
+        report.add(check, detail, _capped(problems), _capped(warnings))
 
 
-def verify_all(location, keys=None, restore_client=None, restore_mappings=None, snapshot_checker=None):
+def verify_all(location, keys=None, restore_client=None, restore_mappings=None, snapshot_checker=None, volume_data_checker=None):
     """Verify every directory under ``backups/`` (newest first; interrupted ones last, and they fail the commit marker check)."""
     names = [summary["name"] for summary in list_backups(location, include_incomplete=True)]
     results = []
     for name in names:
         try:
             results.append(verify_backup(location, name, keys=keys, restore_client=restore_client, restore_mappings=restore_mappings,
-                                         snapshot_checker=snapshot_checker))
+                                         snapshot_checker=snapshot_checker, volume_data_checker=volume_data_checker))
         except ObjectNotFound:
             continue  # deleted since it was listed
     return results

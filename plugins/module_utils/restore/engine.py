@@ -48,6 +48,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks import pod_hook
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.csi import SnapshotError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.restore import VolumeRestore
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import MoverSettings
 
 # Labels a controller sets per pod set or revision: a recreated pod may carry other values.
 CONTROLLER_SET_LABELS = ("pod-template-hash", "controller-revision-hash", "controller-uid", "batch.kubernetes.io/controller-uid",
@@ -100,6 +101,13 @@ class RestoreOptions(SelectionOptions):
         self.hooks = pod_hooks.prepare_restore_hooks(hooks or [])  # besides the pods' own annotations; checked before any write
         # Restore a backup of ours whose manifest is lost or does not match its files (warnings instead of a refusal).
         self.allow_unverified = bool(allow_unverified)
+        self.set_fs_backup()
+
+    def set_fs_backup(self, password=None, mover=None, mover_timeout="5m", timeout="4h"):
+        """File-system backups: the repositories' password (None: derived from the decryption passphrase) and the mover."""
+        self.fs_password = password
+        self.fs_mover = MoverSettings(mover, velero_format.parse_go_duration(mover_timeout or "5m", "fs_mover_timeout").total_seconds(),
+                                      velero_format.parse_go_duration(timeout or "4h", "fs_timeout").total_seconds())
 
 
 def _name_pattern_matches(patterns, resource, namespace, name):
@@ -226,7 +234,11 @@ class RestoreRun:
             restore_status=self.options.restore_status)
         self.volumes = VolumeRestore(self.client, volume_records.read_records(self.reads, self.backup_name), self.backup_name, self.name,
                                      restore_pvs=self.options.restore_pvs, ebs_config=self.options.ebs_config,
-                                     ebs_factory=self.options.ebs_factory, check_mode=self.check_mode)
+                                     ebs_factory=self.options.ebs_factory, check_mode=self.check_mode,
+                                     run_log=self.run_log, parallelism=self.options.parallelism)
+        # Before any write: the files of fs-backed claims need restic and the repositories' password.
+        self.volumes.prepare_fs(self.location, self.options.fs_password, (self.options.decryption_keys or None) and
+                                self.options.decryption_keys.passphrase, self.options.fs_mover)
         targets = _TargetTypes(self.client)
         for warning in targets.warnings:
             self.warn(warning)
@@ -420,7 +432,12 @@ class RestoreRun:
                 self._wait_for_crds(spool, targets)
             if group_resource == "persistentvolumes" and not self.check_mode:
                 self._reclaim_released_volumes(targets, context)
+            if group_resource == "persistentvolumeclaims" and not self.check_mode:
+                # The claims' files come back before any pod of the backup is created.
+                self.volumes.fill_claims()
         self._apply_deferred(deferred, context, targets, restored_uids, applier, spool)
+        if not self.check_mode:
+            self.volumes.fill_claims()  # claims deferred until their owners existed
 
     def _decide_persistent_volumes(self, spool, restored_uids):
         """Which PVs come back: those with an EBS snapshot (rewritten to a new volume) and Retain ones; not those with a CSI

@@ -13,6 +13,12 @@ this after the objects are read keeps the freeze window to the snapshots.
 A failed snapshot or a failed ``on_error: Fail`` hook is an error of the run
 (the backup ends PartiallyFailed, its objects still stored); a volume no
 method can snapshot is a warning and a skipped record.
+
+File-system backup (method ``fs``, fs_copy.py) copies a claim's files into
+the backup location instead; it is chosen by ``volume_snapshot_method`` or,
+as in Velero, by the pod annotations ``backup.velero.io/backup-volumes``
+(opt-in) and ``backup.velero.io/backup-volumes-excludes`` (opt-out, with
+``default_volumes_to_fs_backup``), which work without ``snapshot_volumes``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,8 +36,11 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import Configu
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import ApiError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.deletion import delete_recorded_snapshots
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.inventory import ClaimVolume, choose_method
+from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import MOVER_LABEL, RUN_LABEL, MoverSettings, sweep_movers
 
-METHODS = ("auto", "csi", "ebs", "none")
+METHODS = ("auto", "csi", "ebs", "fs", "none")
+FS_OPT_IN_ANNOTATION = "backup.velero.io/backup-volumes"
+FS_OPT_OUT_ANNOTATION = "backup.velero.io/backup-volumes-excludes"
 
 
 def _now():
@@ -42,8 +51,20 @@ class VolumeSettings:
     """The backup's volume and hook options, checked."""
 
     def __init__(self, snapshot_volumes=False, method=None, csi_snapshot_class=None, csi_snapshot_timeout="10m", ebs_config=None,
-                 hooks=None, ebs_factory=None):
+                 hooks=None, ebs_factory=None, default_volumes_to_fs_backup=False, fs_mover=None, fs_mover_timeout="5m",
+                 fs_timeout="4h", fs_password=None, fs_from_snapshot=True):
         self.snapshot_volumes = bool(snapshot_volumes)
+        self.default_volumes_to_fs_backup = bool(default_volumes_to_fs_backup)
+        self.mover = MoverSettings(
+            fs_mover, velero_format.parse_go_duration(fs_mover_timeout or "5m", "fs_mover_timeout").total_seconds(),
+            velero_format.parse_go_duration(fs_timeout or "4h", "fs_timeout").total_seconds())
+        # Copy CSI volumes from a fresh snapshot (crash-consistent, hooks around the snapshot) when the driver can snapshot.
+        self.fs_from_snapshot = bool(fs_from_snapshot)
+        # The restic repositories' password; None: derived from the encryption passphrase (restic.repository_password).
+        self.fs_password = fs_password
+        # ResticRepositories of the backup location, set by the backup run; else why there are none.
+        self.fs_repositories = None
+        self.fs_unavailable = "file-system backups need the backup location's restic repositories"
         self.method = method if method not in (None, "") else "auto"
         choices = self.method.values() if isinstance(self.method, dict) else [self.method]
         for choice in choices:
@@ -56,6 +77,12 @@ class VolumeSettings:
         self.hooks = pod_hooks.prepare_backup_hooks(hooks or [])  # validated once: a bad entry fails before anything runs
         # Builds the EBS client from ebs_config; a parameter so the engine stays importable without boto3.
         self.ebs_factory = ebs_factory
+
+    @property
+    def configures_fs(self):
+        """True when the options themselves ask for file-system backups (annotations can still ask at run time)."""
+        methods = self.method.values() if isinstance(self.method, dict) else [self.method]
+        return self.default_volumes_to_fs_backup or (self.snapshot_volumes and "fs" in methods)
 
 
 class VolumeBackup:
@@ -71,6 +98,7 @@ class VolumeBackup:
         self.hook_results = []
         self._pods = []
         self._claims = {}
+        self._claim_users = {}  # (namespace, claim) -> [(pod volume name, pod annotations, node, phase)]
         self._lock = threading.Lock()
         self._csi = None
         self._ebs = None
@@ -82,7 +110,8 @@ class VolumeBackup:
         if group_resource == "pods":
             if self._has_hooks(obj):
                 self._pods.append(obj)
-        elif group_resource == "persistentvolumeclaims" and self.settings.snapshot_volumes:
+            self._observe_claim_users(obj)
+        elif group_resource == "persistentvolumeclaims":
             spec = obj.get("spec") or {}
             if spec.get("volumeName"):
                 metadata = obj["metadata"]
@@ -90,6 +119,34 @@ class VolumeBackup:
                     "metadata": {"namespace": metadata["namespace"], "name": metadata["name"]},
                     "spec": {key: spec.get(key) for key in ("volumeName", "storageClassName", "accessModes", "volumeMode", "resources")},
                     "status": {"capacity": (obj.get("status") or {}).get("capacity")}}
+
+    def _observe_claim_users(self, pod):
+        metadata, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        annotations = metadata.get("annotations") or {}
+        kept = {key: annotations[key] for key in (FS_OPT_IN_ANNOTATION, FS_OPT_OUT_ANNOTATION) if key in annotations}
+        for volume in spec.get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim:
+                self._claim_users.setdefault((metadata["namespace"], claim), []).append(
+                    (volume.get("name"), kept, spec.get("nodeName"), (pod.get("status") or {}).get("phase"), metadata.get("name")))
+
+    def _fs_by_annotation(self, key):
+        """True when a pod mounting the claim asks for a file-system backup of it (Velero's opt-in and opt-out)."""
+        for volume_name, annotations, _node, _phase, _pod in self._claim_users.get(key, ()):
+            if volume_name in _annotation_list(annotations.get(FS_OPT_IN_ANNOTATION)):
+                return True
+            if self.settings.default_volumes_to_fs_backup and volume_name not in _annotation_list(annotations.get(FS_OPT_OUT_ANNOTATION)):
+                return True
+        return False
+
+    def _node_of(self, volume):
+        """The node a ReadWriteOnce claim is attached to (its running user's), where its mover must run; else None."""
+        if "ReadWriteOnce" not in volume.access_modes:
+            return None
+        for _volume_name, _annotations, node, phase, _pod in self._claim_users.get((volume.namespace, volume.claim), ()):
+            if node and phase == "Running":
+                return node
+        return None
 
     def _has_hooks(self, pod):
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
@@ -108,7 +165,7 @@ class VolumeBackup:
             return
         if not self._pods and not self._claims:
             return
-        volumes = self._volumes() if self.settings.snapshot_volumes else {}
+        volumes = self._volumes()
         taken = set()
         work = []
         for pod in sorted(self._pods, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"])):
@@ -116,6 +173,7 @@ class VolumeBackup:
             taken.update(claims)
             work.append((pod, [volumes[key] for key in claims]))
         rest = [volume for key, volume in sorted(volumes.items()) if key not in taken]
+        self._sweep_movers({key[0] for key, (_volume, method) in volumes.items() if method == volume_records.FS})
         with concurrent.futures.ThreadPoolExecutor(self.parallelism) as pool:
             list(pool.map(lambda item: self._pod_with_hooks(*item), work))
             list(pool.map(self._snapshot, rest))
@@ -134,7 +192,7 @@ class VolumeBackup:
                     self.hook_results.append({"namespace": pod["metadata"]["namespace"], "pod": pod["metadata"]["name"],
                                               "container": hook.container, "command": hook.command, "phase": phase,
                                               "source": hook.source, "on_error": hook.on_error, "status": "planned"})
-        if self.settings.snapshot_volumes:
+        if self._claims:
             for volume, method in self._volumes().values():
                 record = volume_records.new_record(volume, method)
                 record["phase"] = "Planned"
@@ -145,6 +203,9 @@ class VolumeBackup:
         """(namespace, claim) -> (ClaimVolume, method) for every claim with a volume, skipping those no method takes."""
         volumes = {}
         for key, claim in sorted(self._claims.items()):
+            by_annotation = self._fs_by_annotation(key)
+            if not (self.settings.snapshot_volumes or by_annotation):
+                continue
             volume_name = claim["spec"]["volumeName"]
             try:
                 pv = self.client.request("GET", "/api/v1/persistentvolumes/%s" % volume_name)
@@ -152,7 +213,7 @@ class VolumeBackup:
                 self.run_log.error("PersistentVolumeClaim %s/%s: could not read its PersistentVolume %s: %s" % (key[0], key[1], volume_name, exc))
                 continue
             volume = ClaimVolume(claim, pv)
-            method, reason = choose_method(volume, self.settings.method)
+            method, reason = choose_method(volume, "fs" if by_annotation else self.settings.method)
             if method is None:
                 record = volume_records.new_record(volume, "none")
                 record.update(phase=volume_records.SKIPPED, reason=reason)
@@ -225,6 +286,12 @@ class VolumeBackup:
         record = volume_records.new_record(volume, method)
         record["started"] = _now()
         try:
+            if method == volume_records.FS:
+                snapshot = self._start_fs_snapshot(volume, record)
+                if snapshot is None:
+                    self._copy_files(volume, record)
+                    return record, None
+                return record, (volume, snapshot)
             if method == volume_records.CSI:
                 return record, self._start_csi(volume, record)
             return record, self._start_ebs(volume, record)
@@ -235,6 +302,10 @@ class VolumeBackup:
     def _finish(self, record, pending):
         if pending is not None:
             try:
+                if record["method"] == volume_records.FS:
+                    self._finish_fs_snapshot(record, *pending)
+                    self._add(record)
+                    return
                 if record["method"] == volume_records.CSI:
                     self._finish_csi(record, pending)
                 else:
@@ -248,8 +319,102 @@ class VolumeBackup:
 
     def _fail(self, record, exc):
         record.update(phase=volume_records.FAILED, error=str(exc), completed=_now())
-        self._run_log_error("PersistentVolumeClaim %s/%s: the snapshot of its volume (%s) failed: %s" % (
-            record["namespace"], record["claim"], record["method"], exc))
+        what = "the file-system backup of its volume" if record["method"] == volume_records.FS else "the snapshot of its volume (%s)" % record["method"]
+        self._run_log_error("PersistentVolumeClaim %s/%s: %s failed: %s" % (record["namespace"], record["claim"], what, exc))
+
+    # ------------------------------------------------------------ file-system backups
+
+    def _sweep_movers(self, namespaces):
+        if not namespaces:
+            return
+        deleted, errors = sweep_movers(self.client, namespaces)
+        for name in deleted:
+            self.run_log.log("info", "deleted mover pod %s, left by an interrupted run" % name)
+        for error in errors:
+            self.run_log.warn(error)
+
+    def _start_fs_snapshot(self, volume, record):
+        """A VolumeSnapshot of a CSI claim to copy the files from (Velero's data mover design), or None to copy the claim itself."""
+        if not (self.settings.fs_from_snapshot and volume.is_csi):
+            return None
+        try:
+            csi = self._csi_api()
+            class_name = csi.class_for(volume.driver)
+        except KubesafeError as exc:
+            with self._lock:
+                self.run_log.log("info", "claim %s/%s: files copied from the claim itself, not a snapshot (%s)" % (volume.namespace, volume.claim, exc))
+            return None
+        if self.settings.fs_repositories is None:
+            raise ConfigurationError(self.settings.fs_unavailable)
+        record.update(from_snapshot=True, snapshot_class=class_name)
+        snapshot = csi.start(volume.namespace, volume.claim, class_name, self.backup_name, self.backup_label)
+        return csi.wait(snapshot, ready=False)
+
+    def _finish_fs_snapshot(self, record, volume, snapshot):
+        """Copy the files of a temporary claim made from the snapshot, then delete the claim, the snapshot and its content."""
+        csi = self._csi_api()
+        namespace = volume.namespace
+        temporary = None
+        content_name = (snapshot.get("status") or {}).get("boundVolumeSnapshotContentName")
+        try:
+            snapshot = csi.wait(snapshot, ready=True)
+            content_name = snapshot["status"].get("boundVolumeSnapshotContentName")
+            temporary = self._create_temporary_claim(volume, snapshot)
+            self._copy_files(volume, record, mount_claim=temporary)
+        except KubesafeError as exc:
+            self._fail(record, exc)
+        finally:
+            for warning in self._remove_snapshot_copy(csi, namespace, temporary, snapshot, content_name):
+                with self._lock:
+                    self.run_log.warn(warning)
+
+    def _create_temporary_claim(self, volume, snapshot):
+        name = "kubesafe-fs-%s" % snapshot["metadata"]["name"][len("kubesafe-"):][-50:]
+        source = {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": snapshot["metadata"]["name"]}
+        body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": volume.namespace, "labels": {MOVER_LABEL: "true", RUN_LABEL: self.backup_label}},
+                "spec": {"accessModes": volume.access_modes or ["ReadWriteOnce"], "storageClassName": volume.storage_class or None,
+                         "resources": {"requests": {"storage": (snapshot.get("status") or {}).get("restoreSize") or volume.size}},
+                         "dataSource": source, "dataSourceRef": source}}
+        try:
+            self.client.request("POST", "/api/v1/namespaces/%s/persistentvolumeclaims" % volume.namespace, body=body)
+        except ApiError as exc:
+            raise SnapshotError("could not create a claim from the snapshot of %s/%s to copy its files: %s" % (volume.namespace, volume.claim, exc))
+        return name
+
+    def _remove_snapshot_copy(self, csi, namespace, temporary, snapshot, content_name):
+        warnings = []
+        if temporary:
+            try:
+                self.client.request("DELETE", "/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (namespace, temporary))
+            except ApiError as exc:
+                if exc.status != 404:
+                    warnings.append("could not delete the temporary claim %s/%s: %s" % (namespace, temporary, exc))
+        try:
+            csi.delete_snapshot_object(namespace, snapshot["metadata"]["name"])
+            if content_name:
+                csi.delete_content(content_name)  # a class with deletionPolicy Retain would keep it
+        except KubesafeError as exc:
+            warnings.append("could not delete the temporary snapshot of %s: %s" % (namespace, exc))
+        return warnings
+
+    def _copy_files(self, volume, record, mount_claim=None):
+        """The claim's files into its namespace's restic repository (between the pod's hooks, as Velero does)."""
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.fs_copy import back_up_claim  # pylint: disable=import-outside-toplevel
+        if self.settings.fs_repositories is None:
+            raise ConfigurationError(self.settings.fs_unavailable)
+        fields = back_up_claim(self.client, self.settings.fs_repositories, self.settings.mover, self.backup_label, self.backup_name,
+                               volume.namespace, volume.claim, node_name=None if mount_claim else self._node_of(volume),
+                               mount_claim=mount_claim)
+        warning = fields.pop("warning", None)
+        if warning:
+            with self._lock:
+                self.run_log.warn(warning)
+        record.update(fields)
+        record.update(phase=volume_records.COMPLETED, completed=_now(), snapshot_handle=fields["snapshot_id"])
+        with self._lock:
+            self.run_log.log("info", "file-system backup of claim %s/%s: restic snapshot %s, %d bytes read, %d bytes added" % (
+                record["namespace"], record["claim"], fields["snapshot_id"], fields["bytes"], fields["bytes_added"]))
 
     def _csi_api(self):
         with self._lock:
@@ -318,6 +483,10 @@ class _FailedHooks:
 
 
 _FAILED_HOOKS = _FailedHooks()
+
+
+def _annotation_list(value):
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def _claims_of(pod):

@@ -77,3 +77,53 @@ def _check_ebs(ebs, snapshot_id, region, where):
     if snapshot.get("state") != "completed":
         return ["EBS snapshot %s in %s (snapshot of %s) is %s, not completed" % (snapshot_id, region, where, snapshot.get("state"))]
     return []
+
+
+class VolumeDataChecker:
+    """verify's ``volume_data`` check: the restic repositories of a backup's file-system backups pass ``restic check`` (each
+    repository once per run, reading ``read_data_subset`` of its data, e.g. ``10%``) and still hold the backup's snapshots."""
+
+    def __init__(self, repositories, read_data_subset=None):
+        self.repositories = repositories
+        self.read_data_subset = read_data_subset
+        self._checked = {}  # namespace -> problem or None
+
+    def __call__(self, name, records):
+        taken = [record for record in volume_records.completed(records) if record["method"] == volume_records.FS]
+        if not taken:
+            return "no file-system volume backups", [], []
+        if self.repositories is None:
+            return "not checked", [], ["the file-system volume backups were not checked: give fs_backup_password (or the encryption "
+                                       "passphrase they derive it from)"]
+        problems = []
+        for namespace in sorted({record["namespace"] for record in taken}):
+            problem = self._check_repository(namespace)
+            if problem:
+                problems.append(problem)
+                continue
+            try:
+                present = {snapshot["id"][:8] for snapshot in self.repositories.snapshots(namespace, ["backup=%s" % name])}
+            except KubesafeError as exc:
+                problems.append("the snapshots of restic repository %s cannot be listed: %s" % (self.repositories.url(namespace), exc))
+                continue
+            for record in taken:
+                if record["namespace"] == namespace and record["snapshot_id"][:8] not in present:
+                    problems.append("restic snapshot %s of claim %s/%s is gone from %s: a restore would bring the claim back empty" % (
+                        record["snapshot_id"], namespace, record["claim"], self.repositories.url(namespace)))
+        return "%d file-system volume backup(s) in %d restic repositories checked%s" % (
+            len(taken), len({record["namespace"] for record in taken}),
+            " (reading %s of the data)" % self.read_data_subset if self.read_data_subset else ""), problems, []
+
+    def _check_repository(self, namespace):
+        if namespace not in self._checked:
+            problem = None
+            if not self.repositories.exists(namespace):
+                problem = "restic repository %s is gone: the file-system volume backups of %s cannot be restored" % (
+                    self.repositories.url(namespace), namespace)
+            else:
+                try:
+                    self.repositories.check(namespace, self.read_data_subset)
+                except KubesafeError as exc:
+                    problem = "restic check of %s failed: %s" % (self.repositories.url(namespace), exc)
+            self._checked[namespace] = problem
+        return self._checked[namespace]

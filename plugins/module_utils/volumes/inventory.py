@@ -5,7 +5,8 @@
 
 Methods: ``csi`` (VolumeSnapshot API, any CSI driver with a snapshot class),
 ``ebs`` (the EC2 API, for in-tree awsElasticBlockStore volumes and volumes
-of the EBS CSI driver), ``none``. ``auto`` picks csi for CSI volumes and
+of the EBS CSI driver), ``fs`` (the files, copied by a mover pod into a
+restic repository in the backup location; any Filesystem volume), ``none``. ``auto`` picks csi for CSI volumes and
 ebs for in-tree EBS volumes; the ``volume_snapshot_method`` option can name
 one method, or one per storage class or driver (the class is looked up
 first).
@@ -83,6 +84,10 @@ def choose_method(volume, option):
         method = option.get(volume.storage_class) or option.get(volume.driver or "") or option.get("*") or "auto"
     if method == "none":
         return None, "volume_snapshot_method is none for storage class '%s' / driver %s" % (volume.storage_class, volume.driver)
+    if method == "fs":
+        if volume.volume_mode == "Block":
+            return None, "volume_snapshot_method fs copies files: this is a raw block volume (volumeMode Block)"
+        return "fs", None
     if method == "auto":
         if volume.driver == IN_TREE_EBS:
             return "ebs", None

@@ -22,7 +22,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
 
-CSI, EBS = "csi", "ebs"
+CSI, EBS, FS = "csi", "ebs", "fs"
 COMPLETED, FAILED, SKIPPED = "Completed", "Failed", "Skipped"
 CLAIM_FIELDS = ("namespace", "claim", "persistent_volume", "storage_class", "size", "access_modes", "volume_mode", "reclaim_policy",
                 "driver", "volume_id")
@@ -82,12 +82,37 @@ def csi_contents_sidecar(records):
     return [record["content"] for record in records if record.get("method") == CSI and record.get("content")]
 
 
+def pod_volume_backups_sidecar(records, backup_name, storage_location="default"):
+    """podvolumebackups: Velero's PodVolumeBackup list for the file-system backups, or None when there are none."""
+    items = []
+    for record in records:
+        if record.get("method") != FS or record.get("phase") not in (COMPLETED, FAILED):
+            continue
+        status = {"phase": record["phase"], "snapshotID": record.get("snapshot_id") or "", "path": "/" + (record.get("archive") or ""),
+                  "progress": {"totalBytes": int(record.get("bytes") or 0), "bytesDone": int(record.get("bytes") or 0)}}
+        if record.get("error"):
+            status["message"] = record["error"]
+        for field, key in (("started", "startTimestamp"), ("completed", "completionTimestamp")):
+            if record.get(field):
+                status[key] = record[field]
+        items.append({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
+                      "metadata": {"name": "%s-%s-%s" % (backup_name, record["namespace"], record["claim"]), "namespace": "velero",
+                                   "labels": {"velero.io/backup-name": velero_format.label_value(backup_name)}},
+                      "spec": {"node": record.get("node") or "", "volume": record["claim"], "backupStorageLocation": storage_location,
+                               "repoIdentifier": record.get("repository") or "", "uploaderType": "restic",
+                               "pod": {"kind": "Pod", "namespace": record["namespace"], "name": record.get("mover") or ""},
+                               "tags": {"backup": backup_name, "ns": record["namespace"], "pvc": record["claim"]}},
+                      "status": status})
+    return items or None
+
+
 def volume_info_sidecar(records):
     """volumeinfo: Velero's BackupVolumeInfo list (Velero 1.13 and later)."""
     infos = []
+    methods = {CSI: "CSISnapshot", EBS: "NativeSnapshot", FS: "PodVolumeBackup"}
     for record in records:
         info = {"pvcName": record["claim"], "pvcNamespace": record["namespace"], "pvName": record["persistent_volume"],
-                "backupMethod": "CSISnapshot" if record["method"] == CSI else "NativeSnapshot",
+                "backupMethod": methods.get(record["method"], "NativeSnapshot"),
                 "snapshotDataMoved": False, "pvInfo": {"reclaimPolicy": record.get("reclaim_policy") or ""}}
         if record.get("phase") == SKIPPED:
             info.update(skipped=True, skippedReason=record.get("reason") or "")
@@ -99,6 +124,10 @@ def volume_info_sidecar(records):
         if record["method"] == CSI and record.get("snapshot_handle"):
             info["csiSnapshotInfo"] = {"snapshotHandle": record["snapshot_handle"], "size": int(record.get("restore_size") or 0),
                                        "driver": record.get("driver") or "", "vscName": record.get("content_name") or "", "readyToUse": True}
+        elif record["method"] == FS and record.get("snapshot_id"):
+            info["pvbInfo"] = {"snapshotHandle": record["snapshot_id"], "size": int(record.get("bytes") or 0), "uploaderType": "restic",
+                               "volumeName": record["claim"], "podName": record.get("mover") or "", "podNamespace": record["namespace"],
+                               "nodeName": record.get("node") or ""}
         elif record["method"] == EBS and record.get("snapshot_handle"):
             info["nativeSnapshotInfo"] = {"snapshotHandle": record["snapshot_handle"], "volumeID": record.get("volume_id") or "",
                                           "volumeType": record.get("volume_type") or "", "volumeAZ": record.get("availability_zone") or "",

@@ -11,6 +11,11 @@
 - EBS: a new volume is created from the snapshot (or its copy in the
   restore's region) in the target availability zone, and the PV is
   rewritten to it; the claim binds to that PV as before.
+- File-system backup (fs): the PersistentVolume is not restored; the claim
+  is created without a volume name, so that the (mapped) storage class
+  provisions a new volume, and right after the claims (before any pod) a
+  mover pod fills it from the restic snapshot (fs_copy.py). This works into
+  a cluster whose storage shares nothing with the source.
 - No snapshot: the engine's rules apply (a Delete PV is not restored).
 """
 
@@ -18,7 +23,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import concurrent.futures
+
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.csi import CsiSnapshots, SnapshotError, data_source
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import ApiError
@@ -26,8 +34,14 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.rules import 
 
 
 class VolumeRestore:
-    def __init__(self, client, records, backup_name, restore_name, restore_pvs=True, ebs_config=None, ebs_factory=None, check_mode=False):
+    def __init__(self, client, records, backup_name, restore_name, restore_pvs=True, ebs_config=None, ebs_factory=None, check_mode=False,
+                 run_log=None, parallelism=4):
         self.client = client
+        self.run_log = run_log
+        self.parallelism = max(1, int(parallelism))
+        self._fs_repositories = None
+        self._fs_mover = None
+        self._fs_pending = []  # (namespace, claim, record): claims created empty, to fill before the pods
         self.backup_name = backup_name
         self.restore_name = restore_name
         self.enabled = bool(restore_pvs)
@@ -57,6 +71,8 @@ class VolumeRestore:
             return None
         if record["method"] == volume_records.CSI:
             return False, "restored from its CSI snapshot: the claim gets a new volume provisioned from %s" % record["snapshot_handle"]
+        if record["method"] == volume_records.FS:
+            return False, "restored from its file-system backup: the claim gets a new volume, filled from restic snapshot %s" % record["snapshot_id"]
         return True, None
 
     def _exists(self, path):
@@ -73,6 +89,8 @@ class VolumeRestore:
     def prepare_claim(self, desired, source_namespace):
         """Point a claim with a CSI snapshot at a VolumeSnapshot of it; returns the claim (changed or not)."""
         record = self.by_claim.get((source_namespace, desired["metadata"]["name"]))
+        if record is not None and record["method"] == volume_records.FS:
+            return self._prepare_fs_claim(desired, record)
         if record is None or record["method"] != volume_records.CSI:
             return desired
         namespace = desired["metadata"]["namespace"]
@@ -115,6 +133,79 @@ class VolumeRestore:
         if provisioner and record.get("driver") and provisioner != record["driver"]:
             raise SnapshotError("claim %s: storage class %s provisions with %s, which cannot restore a snapshot of driver %s; map it to a "
                                 "class of that driver (storage_class_mapping)" % (claim["metadata"]["name"], class_name, provisioner, record["driver"]))
+
+    # ------------------------------------------------------------ file-system backups
+
+    def prepare_fs(self, location, password, passphrase, mover):
+        """Before any write: restic and the password, when the restore has claims with file-system backups."""
+        if not any(record["method"] == volume_records.FS for record in self.by_claim.values()):
+            return
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.restic import (  # pylint: disable=import-outside-toplevel
+            ResticRepositories, repository_password, restic_binary)
+        try:
+            password = repository_password(password, passphrase)
+        except ConfigurationError:
+            raise ConfigurationError("the backup holds file-system backups of volumes (restic repositories in the location): give "
+                                     "fs_backup_password, or decryption_passphrase when the backup was encrypted with a passphrase "
+                                     "(or restore_pvs: false to restore the claims empty)")
+        restic_binary()
+        self._fs_repositories = ResticRepositories(location, password, read_only=True)
+        self._fs_mover = mover
+        # The password opens every repository and every recorded snapshot is there: known now, not after claims exist.
+        records = [record for record in self.by_claim.values() if record["method"] == volume_records.FS]
+        for namespace in sorted({record["namespace"] for record in records}):
+            present = {snapshot["id"][:8] for snapshot in self._fs_repositories.snapshots(namespace)}
+            for record in records:
+                if record["namespace"] == namespace and record["snapshot_id"][:8] not in present:
+                    raise KubesafeError("restic snapshot %s of claim %s/%s is not in %s (forgotten by a prune?): restore with "
+                                        "restore_pvs: false to bring the claim back empty" % (
+                                            record["snapshot_id"], namespace, record["claim"], self._fs_repositories.url(namespace)))
+
+    def _prepare_fs_claim(self, desired, record):
+        namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
+        if self._exists("/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (namespace, name)):
+            return desired  # an existing claim keeps its volume and its files: nothing is written into it
+        spec = desired.setdefault("spec", {})
+        for key in ("volumeName", "dataSource", "dataSourceRef"):
+            spec.pop(key, None)  # a new volume of the (mapped) class, filled below
+        self._fs_pending.append((namespace, name, record))
+        if self.check_mode:
+            self.created.append({"kind": "file-system restore", "namespace": namespace, "claim": name, "snapshot_id": record["snapshot_id"],
+                                 "repository": record.get("repository"), "check_mode": True})
+        return desired
+
+    def fill_claims(self):
+        """Fill the claims created empty from their restic snapshots (movers in parallel); failures are errors of the run."""
+        pending, self._fs_pending = self._fs_pending, []
+        if not pending or self.check_mode:
+            return
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.mover import sweep_movers  # pylint: disable=import-outside-toplevel
+        deleted, errors = sweep_movers(self.client, {namespace for namespace, _claim, _record in pending})
+        if self.run_log is not None:
+            for name in deleted:
+                self.run_log.log("info", "deleted mover pod %s, left by an interrupted run" % name)
+            for error in errors:
+                self.run_log.warn(error)
+        with concurrent.futures.ThreadPoolExecutor(min(self.parallelism, len(pending))) as pool:
+            entries = list(pool.map(lambda item: self._fill(*item), pending))
+        self.created.extend(entries)
+
+    def _fill(self, namespace, claim, record):
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.fs_copy import restore_claim  # pylint: disable=import-outside-toplevel
+        entry = {"kind": "file-system restore", "namespace": namespace, "claim": claim, "snapshot_id": record["snapshot_id"],
+                 "repository": record.get("repository"), "bytes": record.get("bytes")}
+        try:
+            seconds, stream_seconds, warning = restore_claim(self.client, self._fs_repositories, self._fs_mover,
+                                                             velero_format.label_value(self.restore_name), record, namespace, claim)
+            entry.update(phase=volume_records.COMPLETED, duration_seconds=seconds, stream_seconds=stream_seconds)
+            if warning and self.run_log is not None:
+                self.run_log.warn(warning)
+        except KubesafeError as exc:
+            entry.update(phase=volume_records.FAILED, error=str(exc))
+            if self.run_log is not None:
+                self.run_log.error("PersistentVolumeClaim %s/%s: its files were not restored from restic snapshot %s: %s" % (
+                    namespace, claim, record["snapshot_id"], exc))
+        return entry
 
     # ------------------------------------------------------------ EBS volumes
 

@@ -25,6 +25,8 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes.backup import
 def snapshot_claims(client, settings, set_name, namespace, claims=None, label_selector=None, parallelism=4, check_mode=False):
     """Snapshot claims of ``namespace`` (named, or by selector, or all), with the hooks of the pods mounting them."""
     velero_format.validate_backup_name(set_name, "set_name")
+    if "fs" in (settings.method.values() if isinstance(settings.method, dict) else [settings.method]):
+        raise ConfigurationError("method fs copies files into a backup location: use the backup module (volume_snapshot_method fs) for it")
     selector = LabelSelector(label_selector, "label_selector") if label_selector else None
     run_log = RunLog("snapshot", set_name)
     engine = VolumeBackup(client, settings, set_name, run_log, parallelism=parallelism, check_mode=check_mode)

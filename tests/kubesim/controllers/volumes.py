@@ -5,6 +5,12 @@ claim stays Pending, with a ProvisioningFailed Warning Event carrying the sideca
 snapshot exists in the claim's namespace, is bound to a content of the storage class's driver, is
 readyToUse, and its restoreSize fits the request. The new volume gets a new handle and a copy of the
 snapshot's data in the volume backend.
+
+Two provisioners make directories instead of disks, as on clusters without a CSI driver: the NFS
+subdir external provisioner (an ``nfs`` PV, a directory of the share named by the class's ``server`` and
+``share`` parameters) and Rancher's local-path provisioner (a ``hostPath`` PV on the node the scheduler
+selected, with node affinity to it; its class binds WaitForFirstConsumer). They cannot take snapshots and
+ignore a claim's data source.
 """
 
 import copy
@@ -15,13 +21,18 @@ from kubesim.controllers.common import (
     PVCS, PVS, SELECTED_NODE_ANNOTATION, SNAPSHOT_CONTENTS, SNAPSHOT_GROUP, STORAGE_CLASSES, VOLUME_SNAPSHOTS, Controller, is_deleting, labels_of, meta,
     namespace_and_name, quantity_bytes, random_suffix, storage_class_of)
 from kubesim.selectors import SelectorError, label_selector_from_dict
-from kubesim.volume_backend import persistent_volume_handle
+from kubesim.volume_backend import is_directory_handle, persistent_volume_handle
 
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 SNAPSHOT_KIND = "VolumeSnapshot"
 CLAIM_KIND = "PersistentVolumeClaim"
+NFS_SUBDIR_PROVISIONER = "k8s-sigs.io/nfs-subdir-external-provisioner"
+LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
+DEFAULT_NFS_SERVER = "nfs.kubesim.local"
+DEFAULT_NFS_SHARE = "/exports"
+LOCAL_PATH_ROOT = "/opt/local-path-provisioner"
 
 
 class ProvisioningFailed(Exception):
@@ -196,6 +207,9 @@ class VolumeBinderController(Controller):
             annotations["volume.beta.kubernetes.io/storage-provisioner"] = provisioner
             annotations["volume.kubernetes.io/storage-provisioner"] = provisioner
             claim = self.update(PVCS, claim)
+        if provisioner in (NFS_SUBDIR_PROVISIONER, LOCAL_PATH_PROVISIONER):
+            self._provision_directory(claim, storage_class)
+            return
         snapshot_handle = None
         source = claim_data_source(claim)
         # A clone (PersistentVolumeClaim source) is provisioned empty: cloning is not emulated.
@@ -239,6 +253,47 @@ class VolumeBinderController(Controller):
                 "name": "pvc-" + meta(claim)["uid"], "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}}, "spec": volume_spec})
         except errors.ApiError:
             self.volume_backend.delete_volume(volume_handle)  # as the provisioner deletes a volume it could not record
+            raise
+        self._reported.pop(meta(claim)["uid"], None)
+        self._bind(claim, volume)
+
+    def _provision_directory(self, claim, storage_class):
+        """A PV that is a new directory: of an NFS share, or of the selected node's local-path root."""
+        provisioner, spec = storage_class["provisioner"], claim["spec"]
+        namespace, claim_name = namespace_and_name(claim)
+        volume_name = "pvc-" + meta(claim)["uid"]
+        parameters = storage_class.get("parameters") or {}
+        volume_spec = {
+            "accessModes": list(spec.get("accessModes") or []),
+            "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": namespace, "name": claim_name,
+                         "uid": meta(claim)["uid"], "resourceVersion": meta(claim)["resourceVersion"]},
+            "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy", "Delete"),
+            "storageClassName": meta(storage_class)["name"],
+            "volumeMode": spec.get("volumeMode", "Filesystem"),
+        }
+        if storage_class.get("mountOptions"):
+            volume_spec["mountOptions"] = list(storage_class["mountOptions"])
+        if provisioner == NFS_SUBDIR_PROVISIONER:
+            # The provisioner's directory name: <namespace>-<claim>-<volume>.
+            volume_spec["nfs"] = {"server": parameters.get("server", DEFAULT_NFS_SERVER),
+                                  "path": "%s/%s-%s-%s" % (parameters.get("share", DEFAULT_NFS_SHARE).rstrip("/"), namespace, claim_name, volume_name)}
+        else:
+            node = (meta(claim).get("annotations") or {}).get(SELECTED_NODE_ANNOTATION)
+            if not node:
+                self._report(claim, "Warning", "ProvisioningFailed", "failed to provision volume with StorageClass \"%s\": configuration error, "
+                             "no node was specified" % meta(storage_class)["name"], provisioner)
+                return
+            volume_spec["hostPath"] = {"path": "%s/%s_%s_%s" % (LOCAL_PATH_ROOT, volume_name, namespace, claim_name), "type": "DirectoryOrCreate"}
+            volume_spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}
+        handle = persistent_volume_handle({"spec": volume_spec})
+        self.volume_backend.create_volume(handle)
+        try:
+            volume = self.create(PVS, None, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {
+                "name": volume_name, "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}}, "spec": volume_spec})
+        except errors.ApiError:
+            self.volume_backend.delete_volume(handle)
             raise
         self._reported.pop(meta(claim)["uid"], None)
         self._bind(claim, volume)
@@ -303,6 +358,8 @@ class VolumeBinderController(Controller):
         if volume is None or is_deleting(volume):
             return
         spec = volume.get("spec") or {}
+        if is_directory_handle(persistent_volume_handle(volume)):
+            self.volume_backend.ensure_volume(persistent_volume_handle(volume))  # a share or host directory holds data once a PV names it
         phase = (volume.get("status") or {}).get("phase")
         claim_ref = spec.get("claimRef")
         if not claim_ref or not claim_ref.get("uid"):

@@ -116,12 +116,13 @@ def test_ebs_volumes_with_zone_affinity_are_stored_and_bound_statically(cluster,
     assert cluster.control.volume_data_for_claim(NAMESPACE, "db") == b"ebs data"
 
 
-def test_pv_without_a_csi_or_ebs_disk_has_no_data_route(cluster):
-    cluster.control.seed([{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "local"},
-                           "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data"}}}])
+def test_pv_of_a_kind_the_backend_does_not_hold_has_no_data_route(cluster):
+    cluster.control.seed([{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "san"},
+                           "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                                    "iscsi": {"targetPortal": "10.0.0.1:3260", "iqn": "iqn.2001-04.com.example:storage", "lun": 0}}}])
     with pytest.raises(urllib.error.HTTPError) as raised:
-        cluster.control.read_volume_of_pv("local")
-    assert raised.value.code == 400 and "neither spec.csi.volumeHandle nor spec.awsElasticBlockStore.volumeID" in raised.value.msg
+        cluster.control.read_volume_of_pv("san")
+    assert raised.value.code == 400 and "has no volume in the backend" in raised.value.msg
 
 
 # ------------------------------------------------------------------ snapshots across clusters
