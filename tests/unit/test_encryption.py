@@ -249,7 +249,9 @@ def test_streams_use_bounded_memory(key_pair):
                             capture_output=True, text=True, timeout=300, check=True)
     size, peak = (int(value) for value in result.stdout.split())
     assert size > 64 * 1024 * 1024
-    assert peak < 12 * 1024 * 1024, peak
+    # The pipe to the encrypting thread holds 8 pieces of 256 KiB (2 MiB), one write (1 MiB) is being cut into
+    # pieces, one piece is in the encryptor: about 3.5 MiB whatever the load; 64 MiB would show as 64.
+    assert peak < 6 * 1024 * 1024, peak
 
 
 # ---------------------------------------------------------------- mode secrets

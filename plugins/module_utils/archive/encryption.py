@@ -401,12 +401,17 @@ class _EncryptingStream:
         pass
 
     def _hand_over(self):
-        if self._buffer:
-            chunk, self._buffer = bytes(self._buffer), bytearray()
-            try:
-                self._pipe.put(chunk)
-            except _Cancelled:
-                raise self._failure()
+        # In pieces of _PIPE_CHUNK whatever the size of the writes: the pipe then holds at most
+        # _PIPE_DEPTH * _PIPE_CHUNK bytes (a 1 MiB write used to put 1 MiB in each of its slots).
+        buffer, self._buffer = self._buffer, bytearray()
+        view = memoryview(buffer)
+        try:
+            for start in range(0, len(buffer), _PIPE_CHUNK):
+                self._pipe.put(bytes(view[start:start + _PIPE_CHUNK]))
+        except _Cancelled:
+            raise self._failure()
+        finally:
+            view.release()
 
     def _failure(self):
         self._thread.join()
