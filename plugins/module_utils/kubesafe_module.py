@@ -28,7 +28,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption im
 )
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks.pod_hooks import BACKUP_HOOKS_SPEC, RESTORE_HOOKS_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.args import K8S_AUTH_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.args import K8S_AUTH_ARGUMENT_SPEC, inline_kubeconfig_secrets
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import LOCATION_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import bounded_errors, partial_failure_message
@@ -78,6 +78,9 @@ class KubesafeModule(AnsibleModule):
         kwargs.setdefault("supports_check_mode", True)
         super(KubesafeModule, self).__init__(argument_spec=assemble_argument_spec(argument_spec, self.groups),
                                              mutually_exclusive=mutually_exclusive or None, **kwargs)
+        if "k8s_auth" in self.groups:
+            # Only an inline kubeconfig's credentials are secret; its path is shown in messages.
+            self.no_log_values.update(inline_kubeconfig_secrets(self.params.get("kubeconfig")))
         self.uses_cluster = bool(uses_cluster(self.params) if callable(uses_cluster) else uses_cluster)
         self.require_libraries()
 
