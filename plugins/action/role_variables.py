@@ -58,8 +58,10 @@ def unknown_variables(prefix, defined, known, suggested):
     for name in sorted(defined):
         if not pattern.match(name) or name in known or name.startswith(internal) or name == prefix + "hosts":
             continue
-        nearest = closest_names(name, suggested, limit=1)
-        found.append((name, nearest[0] if nearest else None))
+        # Compared without the prefix they all share, which would make any two names look alike.
+        nearest = closest_names(name[len(prefix):], [known_name[len(prefix):] for known_name in suggested if known_name.startswith(prefix)],
+                                limit=1)
+        found.append((name, prefix + nearest[0] if nearest else None))
     return found
 
 
