@@ -56,8 +56,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Checks the same in check mode; it only reads variables.
   diff_mode:
     support: none
+    description: Not supported.
 """
 
 EXAMPLES = r"""
