@@ -46,6 +46,18 @@ def role_options(role_path):
     raise AnsibleActionFail("the role at %s has no meta/argument_specs.yml to check its variables against" % role_path)
 
 
+def role_defined_names(role_path):
+    """Names the role defines itself, in defaults/main.yml and vars/main.yml (known even when argument_specs lags)."""
+    names = set()
+    for directory in ("defaults", "vars"):
+        for file_name in ("main.yml", "main.yaml"):
+            path = os.path.join(role_path, directory, file_name)
+            if os.path.isfile(path):
+                with open(path) as stream:
+                    names.update((yaml.safe_load(stream) or {}).keys())
+    return names
+
+
 def unknown_variables(prefix, defined, known, suggested):
     """[(name, closest of ``suggested`` or None)] for each of ``defined`` with ``prefix`` that is not ``known``.
 
@@ -118,7 +130,7 @@ class ActionModule(ActionBase):
         aliases = dict(args.get("aliases") or {})
         required = dict(args.get("required") or {})
         refused = dict(args.get("refused") or {})
-        known = set(options) | set(args.get("outputs") or ()) | set(aliases) | set(refused)
+        known = set(options) | role_defined_names(role_path) | set(args.get("outputs") or ()) | set(aliases) | set(refused)
 
         unknown = unknown_variables(prefix, task_vars, known, suggested=set(options))
         if unknown:

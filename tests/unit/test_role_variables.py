@@ -3,7 +3,8 @@
 import pytest
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.kubesafe.k8s.plugins.action.role_variables import UNSET, resolve_alias, role_options, unknown_variables
+from ansible_collections.kubesafe.k8s.plugins.action.role_variables import (
+    UNSET, resolve_alias, role_defined_names, role_options, unknown_variables)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.role_messages import ROLE_VARIABLES_ENV, role_message, role_variable_names
 
 ROLES = __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", "roles")
@@ -14,6 +15,14 @@ def test_every_role_documents_its_variables():
                          ("disaster_recovery", "dr_")):
         options = role_options("%s/%s" % (ROLES, role))
         assert options and all(name.startswith(prefix) or name == "backup" for name in options), role
+
+
+def test_every_default_of_a_role_is_documented():
+    """What a role defines, its argument specs document (the defaults are known to the check either way)."""
+    for role in ("backup", "restore", "prune", "migrate", "disaster_recovery"):
+        path = "%s/%s" % (ROLES, role)
+        undocumented = {name for name in role_defined_names(path) if "__" not in name} - set(role_options(path))
+        assert not undocumented, (role, undocumented)
 
 
 def test_the_uniform_names_exist_in_each_role():
