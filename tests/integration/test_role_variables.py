@@ -253,3 +253,12 @@ def test_migrate_encrypts_its_backup_and_reads_it_with_migrate_decryption_identi
     secret = next(o for o in target.control.dump() if o["kind"] == "Secret" and o["metadata"]["name"] == "db-credentials")
     source = next(o for o in sample_cluster.control.dump() if o["kind"] == "Secret" and o["metadata"]["name"] == "db-credentials")
     assert secret["data"] == source["data"]
+
+
+def test_migrate_clone_that_leaves_a_namespace_unmapped_is_refused_before_writing_to_the_cluster(sample_cluster, run_playbook, tmp_path):
+    sample_cluster.control.clear_audit()
+    result = run_playbook("playbooks/migrate.yml", sample_cluster.env(with_kubeconfig=False), "-e", migrate_variables(
+        sample_cluster, sample_cluster.kubeconfig, tmp_path, migrate_allow_same_cluster=True, migrate_namespace_mapping={"payments": "payments-copy"},
+        migrate_included_resources=["configmaps"]), check=False)
+    refused(result, "holds namespaces migrate_namespace_mapping does not map (shop)")
+    assert writes(sample_cluster) == []
