@@ -153,11 +153,15 @@ class KubesafeModule(AnsibleModule):
         except KubesafeError as exc:
             self.fail_json(msg=str(exc), **partial_result)
 
+    def role_message(self, text):
+        """``text`` naming the variables of the role running this module (unchanged without one)."""
+        return role_message(text, self.role_variables)
+
     def fail_json(self, msg, **kwargs):
-        super(KubesafeModule, self).fail_json(msg=role_message(msg, self.role_variables), **kwargs)
+        super(KubesafeModule, self).fail_json(msg=self.role_message(msg), **kwargs)
 
     def warn(self, warning, **kwargs):
-        super(KubesafeModule, self).warn(role_message(warning, self.role_variables), **kwargs)
+        super(KubesafeModule, self).warn(self.role_message(warning), **kwargs)
 
     def warn_all(self, warnings, limit=None, prefix=""):
         """Each warning through AnsibleModule.warn (never a ``warnings`` key of the result), the first ``limit`` only."""

@@ -262,3 +262,15 @@ def test_migrate_clone_that_leaves_a_namespace_unmapped_is_refused_before_writin
         migrate_included_resources=["configmaps"]), check=False)
     refused(result, "holds namespaces migrate_namespace_mapping does not map (shop)")
     assert writes(sample_cluster) == []
+
+
+def test_a_dr_preflight_hint_names_the_dr_variable(sample_cluster, kubesim_factory, run_playbook, tmp_path):
+    """The DR cluster lacks the claims' storage class: the hint says dr_storage_class_mapping, not the module's option."""
+    location = tmp_path / "location"
+    backed_up(sample_cluster, location)
+    dr = kubesim_factory()
+    dr.control.clear_audit()
+    result = run_playbook("playbooks/dr.yml", sample_cluster.env(with_kubeconfig=False), "-e", json.dumps({
+        "dr_location": str(location), "dr_target_kubeconfig": dr.kubeconfig, "dr_report_dir": str(tmp_path / "reports")}), check=False)
+    refused(result, "nothing was written to the DR cluster", "which the target cluster lacks (create it, or restore with dr_storage_class_mapping)")
+    assert writes(dr) == []

@@ -174,6 +174,19 @@ def test_an_inline_kubeconfig_keeps_its_credentials_out_of_the_result(capsys):
     assert "https://prod.example.com" in result["echo"]
 
 
+def test_a_role_running_the_module_gets_its_variables_named(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBESAFE_ROLE_VARIABLES", '{"kubeconfig": "prune_kubeconfig", "location": "prune_location"}')
+    missing = str(tmp_path / "prod.yaml")
+
+    def body(module):
+        module.warn("check location")
+        with module.failing_on_errors():
+            module.kube_client()
+    result = run(capsys, {"kubeconfig": missing}, body, groups=("k8s_auth",), uses_cluster=True)
+    assert result["msg"].startswith("prune_kubeconfig file %s does not exist (set by prune_kubeconfig or K8S_AUTH_KUBECONFIG)" % missing)
+    assert messages(result["warnings"]) == ["check prune_location"]
+
+
 @pytest.mark.parametrize("fail_on_partial", [True, False])
 def test_a_result_that_is_not_completed_fails_unless_fail_on_partial_is_false(capsys, fail_on_partial):
     errors = ["Pod shop/web-%d: forbidden" % number for number in range(130)]
