@@ -28,8 +28,9 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption im
 )
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.hooks.pod_hooks import BACKUP_HOOKS_SPEC, RESTORE_HOOKS_SPEC
-from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.args import K8S_AUTH_ARGUMENT_SPEC
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.args import K8S_AUTH_ARGUMENT_SPEC, inline_kubeconfig_secrets
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import HAS_K8S, K8S_IMP_ERR, KubeClient, connection_options
+from ansible_collections.kubesafe.k8s.plugins.module_utils.role_messages import role_message, role_variable_names
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import LOCATION_ARGUMENT_SPEC
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import bounded_errors, partial_failure_message
 from ansible_collections.kubesafe.k8s.plugins.module_utils.selection import SELECTION_ARGUMENT_SPEC
@@ -74,12 +75,17 @@ class KubesafeModule(AnsibleModule):
 
     def __init__(self, argument_spec=None, groups=(), uses_cluster=False, **kwargs):
         self.groups = tuple(groups)
+        # A role running this module names its variables in failures and warnings (role_messages.py).
+        self.role_variables = role_variable_names()
         mutually_exclusive = list(kwargs.pop("mutually_exclusive", None) or [])
         for group in self.groups:
             mutually_exclusive.extend(GROUP_MUTUALLY_EXCLUSIVE.get(group, []))
         kwargs.setdefault("supports_check_mode", True)
         super(KubesafeModule, self).__init__(argument_spec=assemble_argument_spec(argument_spec, self.groups),
                                              mutually_exclusive=mutually_exclusive or None, **kwargs)
+        if "k8s_auth" in self.groups:
+            # Only an inline kubeconfig's credentials are secret; its path is shown in messages.
+            self.no_log_values.update(inline_kubeconfig_secrets(self.params.get("kubeconfig")))
         self.uses_cluster = bool(uses_cluster(self.params) if callable(uses_cluster) else uses_cluster)
         self.require_libraries()
 
@@ -148,6 +154,16 @@ class KubesafeModule(AnsibleModule):
             yield partial_result
         except KubesafeError as exc:
             self.fail_json(msg=str(exc), **partial_result)
+
+    def role_message(self, text):
+        """``text`` naming the variables of the role running this module (unchanged without one)."""
+        return role_message(text, self.role_variables)
+
+    def fail_json(self, msg, **kwargs):
+        super(KubesafeModule, self).fail_json(msg=self.role_message(msg), **kwargs)
+
+    def warn(self, warning, **kwargs):
+        super(KubesafeModule, self).warn(self.role_message(warning), **kwargs)
 
     def warn_all(self, warnings, limit=None, prefix=""):
         """Each warning through AnsibleModule.warn (never a ``warnings`` key of the result), the first ``limit`` only."""

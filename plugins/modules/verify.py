@@ -252,6 +252,8 @@ def main():
                                  volume_data_checker=data_checker)
     ok = all(backup["ok"] for backup in backups)
     for backup in backups:
+        # A problem's hint names an option ("restore with storage_class_mapping"): a role's variable when a role runs this.
+        backup["problems"] = [module.role_message(problem) for problem in backup["problems"]]
         module.warn_all(backup["warnings"], limit=10, prefix="%s: " % backup["name"])
     if not ok and params["fail_on_problems"]:
         module.fail_json(msg=failure_message(backups), changed=False, ok=False, location=location.url, backups=backups)

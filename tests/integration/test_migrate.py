@@ -66,4 +66,6 @@ def test_preflight_stops_before_writing_when_the_target_lacks_a_storage_class(sa
                  "migrate_storage_class_mapping": {"standard": "gp3"}}
     result = run_playbook("playbooks/migrate.yml", env, "-e", json.dumps(variables), check=False)
     assert result.returncode != 0 and "Preflight found problems" in result.stdout
+    # The hint names the role's variable, not the verify module's option.
+    assert "(create it, or restore with migrate_storage_class_mapping)" in result.stdout
     assert {r["verb"] for r in bare.control.audit()} <= {"get", "list"}

@@ -12,13 +12,13 @@ WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 
 # (extra -e arguments, text the failure must contain)
 RESTORE_REFUSALS = [
-    (['{"restore_namespace_mapping": {"shop": "Shop_Prod"}}'], "namespace_mapping (target of shop): 'Shop_Prod' is not a valid namespace name"),
+    (['{"restore_namespace_mapping": {"shop": "Shop_Prod"}}'], "restore_namespace_mapping (target of shop): 'Shop_Prod' is not a valid namespace name"),
     (['{"restore_namespace_mapping": {"shop": "shop-restored-%s"}}' % ("x" * 60)], "is not a valid namespace name"),
-    (["restore_parallelism=-3"], "parallelism must be at least 1, not -3"),
-    (["restore_wait_timeout=-5"], "wait_timeout must be 0 or more seconds, not -5"),
-    (["restore_included_namespaces=shop["], "included_namespaces: 'shop[' is not a valid glob"),
-    (["restore_excluded_namespaces=Payments"], "excluded_namespaces: 'Payments' is not a valid namespace name"),
-    (["restore_included_resources=deploymens"], "included_resources: 'deploymens' matches no resource in the backup or served by the target"),
+    (["restore_parallelism=-3"], "restore_parallelism must be at least 1, not -3"),
+    (["restore_wait_timeout=-5"], "restore_wait_timeout must be 0 or more seconds, not -5"),
+    (["restore_included_namespaces=shop["], "restore_included_namespaces: 'shop[' is not a valid glob"),
+    (["restore_excluded_namespaces=Payments"], "restore_excluded_namespaces: 'Payments' is not a valid namespace name"),
+    (["restore_included_resources=deploymens"], "restore_included_resources: 'deploymens' matches no resource in the backup or served by the target"),
 ]
 
 
@@ -58,5 +58,5 @@ def test_backup_refuses_an_unknown_resource_name(sample_cluster, run_playbook, t
     result = run_playbook("playbooks/backup.yml", sample_cluster.env(), "-e", "backup_location=%s" % location,
                           "-e", "backup_name=typo", "-e", "backup_included_resources=deploymens", check=False)
     assert result.returncode != 0
-    assert "included_resources: 'deploymens' matches no resource served by the cluster" in result.stdout
+    assert "backup_included_resources: 'deploymens' matches no resource served by the cluster" in result.stdout
     assert not (location / "backups" / "typo").exists()

@@ -15,7 +15,7 @@ import tarfile
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import catalog as backup_catalog
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import describe_backup, list_backups, open_location_to_read
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import describe_backup, list_backups, open_location_to_read, resolve_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
@@ -390,7 +390,24 @@ def test_describe_missing_backup_names_the_location_and_its_backups(populated):
         describe_backup(location, "shop-nightly-2")
     message = str(caught.value)
     assert "backup 'shop-nightly-2' does not exist in %s" % location.url in message
-    assert "full-weekly" in message and "shop-nightly" in message
+    assert "(nearest backups: shop-nightly)" in message
+
+
+def test_describe_missing_backup_with_no_near_name_lists_the_backups(populated):
+    location = open_location(populated[0])
+    with pytest.raises(ObjectNotFound) as caught:
+        describe_backup(location, "zzz")
+    message = str(caught.value)
+    assert "backups there: " in message and "full-weekly" in message and "shop-nightly" in message
+
+
+def test_restoring_a_missing_backup_names_the_nearest_ones(populated):
+    """What restore, diff and verify resolve: a typo gets the existing names closest to it."""
+    location = open_location(populated[0])
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_backup(location, "ful-weekly")
+    assert "backup 'ful-weekly' does not exist in %s" % location.url in str(caught.value)
+    assert "nearest backups: full-weekly" in str(caught.value)
 
 
 # ---------------------------------------------------------------- S3

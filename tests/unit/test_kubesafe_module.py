@@ -149,6 +149,44 @@ def test_an_engine_error_from_the_cluster_options(capsys, tmp_path):
     assert issubclass(ConfigurationError, KubesafeError)
 
 
+def test_a_missing_kubeconfig_file_is_named_in_the_message(capsys, tmp_path):
+    """A path is no secret: "kubeconfig file ******** does not exist" told the user nothing."""
+    missing = str(tmp_path / "clusters" / "prod.yaml")
+
+    def body(module):
+        with module.failing_on_errors():
+            module.kube_client()
+    result = run(capsys, {"kubeconfig": missing}, body, groups=("k8s_auth",), uses_cluster=True)
+    assert "kubeconfig file %s does not exist" % missing in result["msg"], result["msg"]
+    assert result["invocation"]["module_args"]["kubeconfig"] == missing
+
+
+def test_an_inline_kubeconfig_keeps_its_credentials_out_of_the_result(capsys):
+    kubeconfig = {"apiVersion": "v1", "clusters": [{"name": "prod", "cluster": {"server": "https://prod.example.com"}}],
+                  "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "admin"}}], "current-context": "prod",
+                  "users": [{"name": "admin", "user": {"token": "s3cr3t-token-value", "exec": {"env": [{"name": "X", "value": "hidden-value"}]}}}]}
+
+    def body(module):
+        module.exit_json(changed=False, echo="token s3cr3t-token-value, server https://prod.example.com")
+    result = run(capsys, {"kubeconfig": kubeconfig}, body, groups=("k8s_auth",))
+    text = json.dumps(result)
+    assert "s3cr3t-token-value" not in text and "hidden-value" not in text
+    assert "https://prod.example.com" in result["echo"]
+
+
+def test_a_role_running_the_module_gets_its_variables_named(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBESAFE_ROLE_VARIABLES", '{"kubeconfig": "prune_kubeconfig", "location": "prune_location"}')
+    missing = str(tmp_path / "prod.yaml")
+
+    def body(module):
+        module.warn("check location")
+        with module.failing_on_errors():
+            module.kube_client()
+    result = run(capsys, {"kubeconfig": missing}, body, groups=("k8s_auth",), uses_cluster=True)
+    assert result["msg"].startswith("prune_kubeconfig file %s does not exist (set by prune_kubeconfig or K8S_AUTH_KUBECONFIG)" % missing)
+    assert messages(result["warnings"]) == ["check prune_location"]
+
+
 @pytest.mark.parametrize("fail_on_partial", [True, False])
 def test_a_result_that_is_not_completed_fails_unless_fail_on_partial_is_false(capsys, fail_on_partial):
     errors = ["Pod shop/web-%d: forbidden" % number for number in range(130)]

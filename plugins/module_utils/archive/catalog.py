@@ -35,6 +35,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupF
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import (
     DEFAULT_LOCATION, Location, ObjectNotFound, open_location, resolve_location_config)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.paths import user_path
+from ansible_collections.kubesafe.k8s.plugins.module_utils.suggestions import names_hint
 
 BACKUPS_DIR = "backups"
 FORMAT_KUBESAFE = "kubesafe"
@@ -362,7 +363,9 @@ def resolve_backup(location, name, options_hint="backup and location"):
             raise ObjectNotFound(files["metadata"])
         backup = velero_format.decode_backup(location.get_bytes(files["metadata"]), expected_name=name)
     except ObjectNotFound:
-        raise ConfigurationError("backup '%s' does not exist in %s (no %s): check %s" % (name, location.url, MARKER_FILE, options_hint))
+        existing = names_hint(name, location.list_dirs(BACKUPS_DIR), "backups", shown=_NAMES_SHOWN)
+        raise ConfigurationError("backup '%s' does not exist in %s (no %s; %s): check %s" % (
+            name, location.url, MARKER_FILE, existing or "the location holds no backups", options_hint))
     phase = (backup.get("status") or {}).get("phase")
     if phase not in velero_format.RESTORABLE_PHASES:
         raise ConfigurationError("backup '%s' has phase %s: only %s backups hold a complete archive"
@@ -384,12 +387,8 @@ def partial_backup_warning(name, backup):
 
 
 def _not_found(location, name):
-    names = list(location.list_dirs(BACKUPS_DIR))
-    if not names:
-        hint = "the location holds no backups: check location (and location_config)"
-    else:
-        shown = ", ".join(names[:_NAMES_SHOWN]) + (", ..." if len(names) > _NAMES_SHOWN else "")
-        hint = "backups there: %s" % shown
+    hint = (names_hint(name, location.list_dirs(BACKUPS_DIR), "backups", shown=_NAMES_SHOWN)
+            or "the location holds no backups: check location (and location_config)")
     return ObjectNotFound("backup '%s' does not exist in %s (%s)" % (name, location.url, hint))
 
 

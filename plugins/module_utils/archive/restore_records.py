@@ -23,6 +23,7 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.run_log import read_log
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
+from ansible_collections.kubesafe.k8s.plugins.module_utils.suggestions import names_hint
 
 RESTORES_DIR = "restores"
 FORMAT_KUBESAFE = "kubesafe"
@@ -146,9 +147,8 @@ def describe_restore(location, name, log_lines=0):
     name = _check_name(name)
     files = _record_files(location, name).get(name)
     if not files:
-        names = sorted(location.list_dirs(RESTORES_DIR))
-        hint = ("restores there: %s" % (", ".join(names[:_NAMES_SHOWN]) + (", ..." if len(names) > _NAMES_SHOWN else ""))
-                if names else "the location holds no restore records: check location (and location_config)")
+        hint = (names_hint(name, location.list_dirs(RESTORES_DIR), "restores", shown=_NAMES_SHOWN)
+                or "the location holds no restore records: check location (and location_config)")
         raise ObjectNotFound("restore '%s' does not exist in %s (%s)" % (name, location.url, hint))
     summary = _summary(location, name, files, want_details=True)
     if log_lines:

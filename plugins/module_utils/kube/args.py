@@ -14,7 +14,9 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import AUTH_OPTIONS, PROXY_HEADER_OPTIONS
 
-_NO_LOG = ("kubeconfig", "api_key", "password")
+# kubeconfig is not among them: a path is no secret, and a masked path hides which file is missing.
+# The credentials of a kubeconfig given inline are masked by KubesafeModule (inline_kubeconfig_secrets).
+_NO_LOG = ("api_key", "password")
 _ALIASES = {"validate_certs": ["verify_ssl"], "ca_cert": ["ssl_ca_cert"], "client_cert": ["cert_file"], "client_key": ["key_file"]}
 
 
@@ -35,3 +37,20 @@ K8S_AUTH_ARGUMENT_SPEC["proxy_headers"] = {
     "type": "dict",
     "options": dict((key, {"type": "str", "no_log": key.endswith("basic_auth")}) for key, _variable in PROXY_HEADER_OPTIONS),
 }
+
+
+def inline_kubeconfig_secrets(kubeconfig):
+    """The credential values of a kubeconfig given inline (a dict): every string under users[].user."""
+    if not isinstance(kubeconfig, dict):
+        return set()
+    secrets = set()
+    pending = [entry.get("user") for entry in kubeconfig.get("users") or () if isinstance(entry, dict)]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and value:
+            secrets.add(value)
+    return secrets

@@ -46,10 +46,11 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero
 from ansible_collections.kubesafe.k8s.plugins.module_utils.volumes import records as volume_records
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveReader, HashingReader, item_path_problem
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.manifest import count_problems, file_problem, load_manifest
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import MARKER_FILE, check_backup_name, list_backups
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.catalog import BACKUPS_DIR, MARKER_FILE, check_backup_name, list_backups
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import SECRET_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound
+from ansible_collections.kubesafe.k8s.plugins.module_utils.suggestions import names_hint
 
 # Examples quoted per problem kind; the rest are counted.
 MAX_LISTED = 20
@@ -456,7 +457,8 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     name = check_backup_name(name)
     files = _backup_files(location, name)
     if not files:
-        raise ObjectNotFound("backup '%s' does not exist in %s: check name and location" % (name, location.url))
+        existing = names_hint(name, location.list_dirs(BACKUPS_DIR), "backups") or "the location holds no backups"
+        raise ObjectNotFound("backup '%s' does not exist in %s (%s): check name and location" % (name, location.url, existing))
     report = _Report(name)
     backup = _check_marker(report, location, name, files)
     manifest = _check_manifest(report, location, name, files)
