@@ -71,7 +71,7 @@ def deprecation_warnings(runner):
     cryptography's warning about DSA, raised by ansible-core's own import of it, is not ours.
     """
     lines = stdout(runner).splitlines()
-    return [line for index, line in enumerate(lines) if "deprecat" in line.lower()
+    return [line for index, line in enumerate(lines) if ("[DEPRECATION WARNING]" in line or "DeprecationWarning" in line)
             and "CryptographyDeprecationWarning" not in line and "CryptographyDeprecationWarning" not in lines[index - 1]]
 
 
@@ -122,7 +122,7 @@ def test_backup_and_restore_jobs_with_the_awx_credentials(sample_cluster, awx_jo
     # The restore template: the same location, the cluster, and the identity from the age credential.
     restore = awx_job("playbooks/restore.yml",
                       credentials=[kubeconfig_credential(sample_cluster), (AGE_CREDENTIAL, {"recipients": "", "identity": str(identity)})],
-                      extravars={"backup": "nightly-1", "backup_location": location, "backup_location_config": config,
+                      extravars={"backup": "nightly-1", "restore_location": location, "restore_location_config": config,
                                  "restore_included_namespaces": "shop"},
                       env=aws)
     assert (restore.status, restore.rc) == ("successful", 0), stdout(restore)[-3000:]
@@ -144,7 +144,7 @@ def test_a_restore_job_without_the_identity_fails(sample_cluster, awx_job, tmp_p
     assert backup.status == "successful", stdout(backup)[-3000:]
     restore = awx_job("playbooks/restore.yml",
                       credentials=[kubeconfig_credential(sample_cluster), (AGE_CREDENTIAL, {"recipients": "", "identity": ""})],
-                      extravars={"backup": "enc", "backup_location": location, "restore_namespace_mapping": {"shop": "shop-copy"}})
+                      extravars={"backup": "enc", "restore_location": location, "restore_namespace_mapping": {"shop": "shop-copy"}})
     assert (restore.status, restore.rc) == ("failed", 2)
     # Not "decryption_identity_file /tmp/... holds no age identity": no file AWX wrote for an empty field is named.
     assert "'enc' is encrypted" in stdout(restore) and "holds no age identity" not in stdout(restore)

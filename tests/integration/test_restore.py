@@ -282,6 +282,27 @@ def test_restore_wait_skips_a_suspended_job_and_counts_a_running_one(cluster, ru
     assert long_job["status"].get("succeeded", 0) < 1000000 and not long_job["status"].get("conditions")  # still running
 
 
+def test_restore_waits_for_every_workload_however_many_objects_come_before_it(cluster, run_playbook, tmp_path):
+    # The result lists only the first objects of a large restore; the wait must still cover every workload.
+    location = tmp_path / "location"
+    template = {"metadata": {"labels": {"app": "late"}},
+                "spec": {"nodeSelector": NEVER_SCHEDULED, "containers": [{"name": "web", "image": "nginx:1.27"}]}}
+    filler = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-%04d" % number, "namespace": "crowd"}, "data": {"n": str(number)}}
+              for number in range(2100)]
+    late = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "late", "namespace": "crowd"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "late"}}, "template": template}}
+    cluster.control.seed([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "crowd"}}] + filler + [late])
+    run_playbook("playbooks/backup.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup_name=work",
+                 "-e", "backup_included_namespaces=crowd")
+    wipe(cluster, ["crowd"])
+    run_playbook("playbooks/restore.yml", cluster.env(), "-e", "restore_location=%s" % location, "-e", "backup=work",
+                 "-e", "restore_name=crowded", "-e", "restore_wait=true", "-e", "restore_wait_timeout=2", check=False)
+    report = restore_report(location, "crowded")
+    assert report["totals"]["create"] >= 2102
+    assert [wait["name"] for wait in report["waits"]] == ["late"] and not report["waits"][0]["ready"]
+    assert report["phase"] == "PartiallyFailed"
+
+
 def test_restore_wait_names_what_never_became_ready(cluster, run_playbook, tmp_path):
     location = tmp_path / "location"
     template = {"metadata": {"labels": {"app": "web"}},

@@ -172,6 +172,7 @@ class RestoreRun:
         self.counts = collections.defaultdict(collections.Counter)  # group_resource -> action -> n
         self._failed_crds = set()  # names of CRDs this restore could not write: not waited for
         self.objects = []
+        self._wait_targets = []  # {group_resource, namespace, name} of each workload and claim written, for the wait
         self.skipped_kinds = collections.Counter()
         self.waits = []
         self._uids = None  # RestoredUidIndex of the objects this restore writes, on disk while it runs
@@ -208,6 +209,10 @@ class RestoreRun:
             self.run_log.error("%s %s: %s" % (self._kind_of(decision), _where(decision), decision.get("reason")))
         elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
             self.warn("%s %s: %s" % (decision["group_resource"], _where(decision), decision["reason"]))
+        if decision["group_resource"] in WORKLOADS and action in ("create", "update", "recreate"):
+            # Every restored workload is waited for, not only those the bounded object list below keeps.
+            self._wait_targets.append({"group_resource": decision["group_resource"], "namespace": decision.get("namespace"),
+                                       "name": decision.get("name")})
         # Check mode reports every object, a run the skipped and failed ones and the first others (bounded either way).
         notable = self.check_mode or action in ("failed", "skip")
         if len(self.objects) < MAX_REPORTED_OBJECTS * 50 and (notable or len(self.objects) < MAX_REPORTED_OBJECTS):
@@ -708,7 +713,7 @@ class RestoreRun:
     # ---------------------------------------------------------------- wait and report
 
     def _wait(self):
-        targets = [obj for obj in self.objects if obj["group_resource"] in WORKLOADS and obj["action"] in ("create", "update", "recreate")]
+        targets = self._wait_targets
         if targets:
             waitable = [target for target in targets if is_waitable(target["group_resource"])]
             self.run_log.log("info", "waiting up to %ss for %d workload(s) and claim(s) to be ready" % (self.options.wait_timeout, len(waitable)))
