@@ -68,7 +68,7 @@ def test_prune_playbook_deletes_exactly_the_named_backups(cluster, run_playbook,
 
     mixed = run_playbook("playbooks/prune.yml", cluster.env(), "-e", "backup_location=%s" % root, "-e", "prune_names=nightly-1",
                          "-e", "prune_keep_last=1", check=False)
-    assert mixed.returncode != 0 and "leave out keep_last" in mixed.stdout + mixed.stderr and snapshot() == before
+    assert mixed.returncode != 0 and "leave out prune_keep_last" in mixed.stdout + mixed.stderr and snapshot() == before
 
     checked = run_playbook("playbooks/prune.yml", cluster.env(), "--check", "-e", "backup_location=%s" % root, "-e", "prune_names=nightly-1")
     assert "Would delete 1 backup(s) ['nightly-1']" in checked.stdout and snapshot() == before
