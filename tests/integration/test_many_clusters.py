@@ -31,8 +31,8 @@ def test_inventory_of_two_clusters_backed_up_in_one_run(kubesim_factory, run_pla
 def _configmap(cluster, namespace, name):
     from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
     KubeClient(**connection_options({"kubeconfig": cluster.kubeconfig})).request(
-        "POST", "/api/v1/namespaces/%s/configmaps" % namespace, body={"apiVersion": "v1", "kind": "ConfigMap",
-                                                                       "metadata": {"name": name}, "data": {"x": "1"}})
+        "POST", "/api/v1/namespaces/%s/configmaps" % namespace,
+        body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"x": "1"}})
 
 
 def _configmaps(cluster, namespace):

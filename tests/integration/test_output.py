@@ -32,11 +32,10 @@ def test_restore_output_by_verbosity_and_bounded_result(cluster, run_playbook, a
     assert "ACTION" in very and "cm-149" in very
     assert len(verbose) < len(very)
 
-    bounded = run_module(ansible_playbook, env, tmp_path, "restore", {"backup": "many", "location": location,
-                                                                     "included_namespaces": ["many"]})["restore"]
+    options = {"backup": "many", "location": location, "included_namespaces": ["many"]}
+    bounded = run_module(ansible_playbook, env, tmp_path, "restore", options)["restore"]
     total = sum(bounded["totals"].values())
     assert len(bounded["objects"]) == 100 and bounded["objects_not_shown"] == total - 100 > 50
-
 
 
 def test_wait_progress_is_in_the_restore_log(sample_cluster, ansible_playbook, tmp_path):
@@ -44,8 +43,8 @@ def test_wait_progress_is_in_the_restore_log(sample_cluster, ansible_playbook, t
     env = sample_cluster.env()
     run_module(ansible_playbook, env, tmp_path, "backup", {"name": "shop", "location": location, "included_namespaces": ["shop"]})
     sample_cluster.lose_namespaces("shop")
-    restored = run_module(ansible_playbook, env, tmp_path, "restore", {"backup": "shop", "name": "back", "location": location, "wait": True,
-                                                                      "wait_timeout": 120})["restore"]
+    options = {"backup": "shop", "name": "back", "location": location, "wait": True, "wait_timeout": 120}
+    restored = run_module(ansible_playbook, env, tmp_path, "restore", options)["restore"]
     assert restored["phase"] == "Completed"
     log = run_module(ansible_playbook, env, tmp_path, "restore_info", {"location": location, "name": "back", "log_lines": -1})["restores"][0]["log"]
     waiting = [line for line in log if "waiting up to 120s for" in line]

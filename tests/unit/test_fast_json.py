@@ -32,7 +32,7 @@ NUMBERS = (
 
 
 def random_string(rng):
-    return "".join(rng.choice(ESCAPE_CLASSES) for _ in range(rng.randint(0, 12)))
+    return "".join(rng.choice(ESCAPE_CLASSES) for _character in range(rng.randint(0, 12)))
 
 
 def random_value(rng, depth=0):
@@ -44,13 +44,13 @@ def random_value(rng, depth=0):
     if pick < 0.55:
         return rng.choice([True, False, None])
     if pick < 0.75:
-        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
-    return {random_string(rng): random_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+        return [random_value(rng, depth + 1) for _item in range(rng.randint(0, 4))]
+    return {random_string(rng): random_value(rng, depth + 1) for _key in range(rng.randint(0, 5))}
 
 
 def generated_objects(count=3000, seed=20261206):
     rng = random.Random(seed)
-    for _ in range(count):
+    for _number in range(count):
         yield {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": random_value(rng)}
 
 

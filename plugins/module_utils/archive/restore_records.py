@@ -154,4 +154,3 @@ def describe_restore(location, name, log_lines=0):
     if log_lines:
         summary["log"] = read_log(location, record_files(name)["logs"], log_lines, summary["notes"])
     return summary
-

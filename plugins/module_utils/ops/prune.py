@@ -92,7 +92,7 @@ def _check_names(names):
     if names is None:
         return []
     if isinstance(names, str):
-        names = [part for part in names.split(",")]
+        names = names.split(",")
     checked = []
     for name in names:
         try:

@@ -48,7 +48,6 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-
 def _is_authorization_refusal(error):
     """Whether a 403 is the authorizer's (kube words it 'User "<name>" cannot <verb> resource ...')."""
     message = (error.body or {}).get("message") or ""
