@@ -190,6 +190,24 @@ def test_output_is_one_valid_gzip_stream_to_a_sink_that_cannot_seek():
     assert len(read_items(data)) == 3000
 
 
+def test_compression_levels_change_the_size_not_the_tar():
+    def written(level):
+        sink = io.BytesIO()
+        with ArchiveWriter(sink, compress_level=level) as writer:
+            for index in range(400):
+                writer.add_item("configmaps", "v1", "shop", "cm-%03d" % index, {"kind": "ConfigMap", "data": {"k": "value %d " % index * 40}})
+        return sink.getvalue()
+
+    archives = dict((level, written(level)) for level in (0, 2, 6, 9))
+    tars = dict((level, gzip.decompress(data)) for level, data in archives.items())
+    # mtimes are whole seconds: compare the tars without the headers' mtime fields.
+    for level, tar_bytes in tars.items():
+        assert len(tar_bytes) == len(tars[0]), level
+    assert [len(read_items(data)) for data in archives.values()] == [400] * 4
+    assert len(archives[0]) > len(tars[0]) > len(archives[2]) > len(archives[6]) >= len(archives[9])
+    assert archive.DEFAULT_COMPRESS_LEVEL == 2
+
+
 def test_long_paths_use_pax_headers_that_tar_readers_understand():
     long_group = "a" * 120 + ".example.com"
     long_name = "n" * 240

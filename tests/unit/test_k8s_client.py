@@ -13,6 +13,7 @@ import time
 import pytest
 import yaml
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils.kube import client as client_module
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ClusterAccessError, ConfigurationError, KubesafeError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import (
     ApiError,
@@ -422,3 +423,20 @@ def test_impersonation_headers_one_line_per_group():
     assert headers["Impersonate-User"] == "jane"
     assert headers.get_all("Impersonate-Group") == ["ops", "audit"]
     assert headers["Accept"] == "application/json"
+
+
+def test_handed_over_objects_are_remembered_in_16_bytes_each():
+    # pylint: disable=protected-access
+    handed_over = client_module._HandedOver()
+
+    def item(namespace, name):
+        return {"metadata": {"namespace": namespace, "name": name}}
+
+    handed_over.add([item("shop", "cm-%d" % index) for index in range(1000)])
+    handed_over.add([item(None, "cluster-wide")])
+    assert len(handed_over._digests) == 16 * 1001  # not a string per object
+    assert item("shop", "cm-999") in handed_over and item(None, "cluster-wide") in handed_over
+    # Created after the first attempt, or a key that only concatenates the same way: not handed over.
+    assert item("shop", "cm-1000") not in handed_over and item("shop", "cluster-wide") not in handed_over
+    handed_over.add([item("shop", "after-relist")])
+    assert item("shop", "after-relist") in handed_over

@@ -17,10 +17,12 @@ __metaclass__ = type
 import datetime
 import gzip
 import hashlib
+import io
 import json
 import re
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.sorted_spool import MEMORY_RECORDS, SortedSpool
 
 BACKUP_API_VERSION = "velero.io/v1"
 VELERO_NAMESPACE = "velero"
@@ -136,23 +138,55 @@ def guess_group_resource(resource_list_key_):
 
 
 class ResourceListBuilder:
-    """Collects ``{"<apiVersion>/<Kind>": ["ns/name" or "name", ...]}``, Velero's resource list."""
+    """Collects ``{"<apiVersion>/<Kind>": ["ns/name" or "name", ...]}``, Velero's resource list, names sorted.
 
-    def __init__(self):
-        self._entries = {}
+    Names go through a SortedSpool: past its memory share they are sorted on disk, so the builder's memory does
+    not grow with the object count. ``close()`` removes its scratch files (``write_gzip`` does too).
+    """
+
+    def __init__(self, memory_records=MEMORY_RECORDS):
+        self._names = SortedSpool("resourcelist", memory_records)
 
     def add(self, api_version, kind, namespace, name):
         entry = "%s/%s" % (namespace, name) if namespace else name
-        self._entries.setdefault(resource_list_key(api_version, kind), []).append(entry)
+        self._names.add((resource_list_key(api_version, kind), entry))
 
     def __len__(self):
-        return sum(len(names) for names in self._entries.values())
+        return len(self._names)
+
+    def close(self):
+        self._names.close()
 
     def to_dict(self):
-        return dict((key, sorted(self._entries[key])) for key in sorted(self._entries))
+        entries = {}
+        for key, entry in self._names:
+            entries.setdefault(key, []).append(entry)
+        return entries
+
+    def write_gzip(self, stream):
+        """Write what ``gzip_json(self.to_dict())`` holds to ``stream``, a name at a time, then close the builder."""
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        parts = [b"{"]
+        current = None
+        with gzip.GzipFile(filename="", fileobj=stream, mode="wb", mtime=0) as compressed:
+            for key, entry in self._names:
+                if key != current:
+                    parts.append(b"%s%s:[" % (b"]," if current is not None else b"", encode(key).encode("utf-8")))
+                    current = key
+                else:
+                    parts.append(b",")
+                parts.append(encode(entry).encode("utf-8"))
+                if len(parts) >= 4096:
+                    compressed.write(b"".join(parts))
+                    parts = []
+            parts.append(b"]}\n" if current is not None else b"}\n")
+            compressed.write(b"".join(parts))
+        self.close()
 
     def to_gzip_bytes(self):
-        return gzip_json(self.to_dict())
+        buffer = io.BytesIO()
+        self.write_gzip(buffer)
+        return buffer.getvalue()
 
 
 class Result:

@@ -22,7 +22,8 @@ import json
 import time
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
-from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import ArchiveWriter, HashingWriter
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tarball import (
+    COMPRESS_LEVELS, DEFAULT_COMPRESS_LEVEL, ArchiveWriter, HashingWriter)
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.manifest import MANIFEST_ANNOTATION
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.collector import ListTask, PageCollector, Relisted
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.discovery import discover, listable
@@ -52,7 +53,8 @@ class BackupOptions(SelectionOptions):
     def __init__(self, name=None, name_prefix="backup", included_namespaces=None, excluded_namespaces=None,
                  included_resources=None, excluded_resources=None, include_cluster_resources=None,
                  label_selector=None, or_label_selectors=None, ttl="720h0m0s", labels=None,
-                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500, encryption=None, volumes=None):
+                 storage_location="default", snapshot_volumes=False, parallelism=4, page_size=500, encryption=None, volumes=None,
+                 compression_level=DEFAULT_COMPRESS_LEVEL):
         super().__init__(included_namespaces=included_namespaces, excluded_namespaces=excluded_namespaces,
                          included_resources=included_resources, excluded_resources=excluded_resources,
                          include_cluster_resources=include_cluster_resources, label_selector=label_selector,
@@ -70,6 +72,10 @@ class BackupOptions(SelectionOptions):
             raise ConfigurationError("page_size (backup_page_size in the backup role) must be at least 1 object per LIST page, not %s"
                                      % page_size)
         self.page_size = int(page_size)
+        if compression_level not in COMPRESS_LEVELS:
+            raise ConfigurationError("compression_level (backup_compression_level in the backup role) must be a gzip level from 0 to 9, not %s"
+                                     % compression_level)
+        self.compression_level = compression_level
         # EncryptionSettings (encryption.py); None: not encrypted.
         self.encryption = encryption or EncryptionSettings.none()
 
@@ -143,6 +149,7 @@ class BackupRun:
 
         if self.check_mode:
             self._collect(selected, namespaces)
+            self.resource_list.close()
             self.volumes.run()
             return self._result(started_clock, "Completed" if not self.errors else "PartiallyFailed", archive=None, files={})
         return self._write(selected, namespaces, started_clock)
@@ -261,13 +268,14 @@ class BackupRun:
                 hashing = HashingWriter(stream)
                 # Mode all: the tarball is age-encrypted as it streams out; the hash is of the stored bytes.
                 with (encrypting_writer(hashing, encryption) if encryption.mode == "all" else contextlib.nullcontext(hashing)) as sink:
-                    with ArchiveWriter(sink) as self._archive:
+                    with ArchiveWriter(sink, self.options.compression_level) as self._archive:
                         self._collect(selected, namespaces)
             archive = {"size": hashing.size, "sha256": hashing.sha256}
             self.volumes.run()
             phase = "PartiallyFailed" if self.errors else "Completed"
             files = self._write_sidecars(archive, phase)
         except Exception as exc:
+            self.resource_list.close()
             self._remove_partial_backup()
             if isinstance(exc, KubesafeError):
                 raise
@@ -481,7 +489,11 @@ class BackupRun:
             self.location.put_bytes(key, data)
             files[key] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
-        put(self.files["resource_list"], self.resource_list.to_gzip_bytes())
+        # Streamed: at a million objects the names alone are tens of megabytes.
+        with self.location.open_write(self.files["resource_list"]) as stream:
+            hashing = HashingWriter(stream)
+            self.resource_list.write_gzip(hashing)
+        files[self.files["resource_list"]] = {"size": hashing.size, "sha256": hashing.sha256}
         wrapped_identity = encryption.wrapped_identity()
         if wrapped_identity is not None:
             put(self.files["encryption_identity"], wrapped_identity)

@@ -209,8 +209,9 @@ class RestoreRun:
             self.run_log.error("%s %s: %s" % (self._kind_of(decision), _where(decision), decision.get("reason")))
         elif action == "skip" and decision.get("reason") and "exists" in decision["reason"]:
             self.warn("%s %s: %s" % (decision["group_resource"], _where(decision), decision["reason"]))
-        if decision["group_resource"] in WORKLOADS and action in ("create", "update", "recreate"):
-            # Every restored workload is waited for, not only those the bounded object list below keeps.
+        if self.options.wait and decision["group_resource"] in WORKLOADS and action in ("create", "update", "recreate"):
+            # Every restored workload is waited for, not only those the bounded object list below keeps
+            # (remembered only when there is a wait: a million-object restore without one keeps nothing per object).
             self._wait_targets.append({"group_resource": decision["group_resource"], "namespace": decision.get("namespace"),
                                        "name": decision.get("name")})
         # Check mode reports every object, a run the skipped and failed ones and the first others (bounded either way).

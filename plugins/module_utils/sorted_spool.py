@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesafe.k8s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sorting more records than memory should hold: an external merge sort through a scratch directory.
+
+Records (tuples of strings) are kept in memory up to ``memory_records``; past
+that, each full batch is sorted and written to a run file, and iterating
+merges the runs with what is still in memory. A backup of a million objects
+thus holds what one of 100,000 holds. Runs are pickled in chunks, so that the
+merge reads each run a chunk at a time; they are private files of this
+process (a 0700 scratch directory), never read from anywhere else.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import heapq
+import os
+import pickle
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make_temp_dir, remove_temp_dir
+
+# About 150 bytes a record ("v1/ConfigMap", "namespace/name"): some 15 MB in memory at most.
+MEMORY_RECORDS = 100000
+# Records per pickled chunk of a run: what the merge holds of each run.
+_CHUNK_RECORDS = 2000
+
+
+class SortedSpool:
+    """Add records, then iterate them in sorted order (as ``sorted()`` would); ``close()`` removes the run files."""
+
+    def __init__(self, purpose, memory_records=MEMORY_RECORDS):
+        self._purpose = purpose
+        self._memory_records = max(1, int(memory_records))
+        self._records = []
+        self._runs = []
+        self._directory = None
+        self._count = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __len__(self):
+        return self._count
+
+    @property
+    def spilled_runs(self):
+        """How many sorted runs went to disk (0: everything fitted in memory)."""
+        return len(self._runs)
+
+    def add(self, record):
+        self._records.append(record)
+        self._count += 1
+        if len(self._records) >= self._memory_records:
+            self._spill()
+
+    def _spill(self):
+        if self._directory is None:
+            self._directory = make_temp_dir(self._purpose)
+        self._records.sort()
+        path = os.path.join(self._directory, "run-%d.pickle" % len(self._runs))
+        with open(path, "wb") as stream:
+            for start in range(0, len(self._records), _CHUNK_RECORDS):
+                pickle.dump(self._records[start:start + _CHUNK_RECORDS], stream, protocol=pickle.HIGHEST_PROTOCOL)
+        self._runs.append(path)
+        self._records = []
+
+    def __iter__(self):
+        self._records.sort()
+        if not self._runs:
+            return iter(self._records)
+        return heapq.merge(self._records, *(_read_run(path) for path in self._runs))
+
+    def close(self):
+        self._records = []
+        self._runs = []
+        if self._directory is not None:
+            remove_temp_dir(self._directory)
+            self._directory = None
+
+
+def _read_run(path):
+    with open(path, "rb") as stream:
+        while True:
+            try:
+                chunk = pickle.load(stream)
+            except EOFError:
+                return
+            for record in chunk:
+                yield record

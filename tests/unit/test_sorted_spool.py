@@ -1,0 +1,67 @@
+"""SortedSpool: an external merge sort whose memory does not grow with the records, and the resource list built on it."""
+
+import gzip
+import json
+import os
+import random
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import sorted_spool
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
+from ansible_collections.kubesafe.k8s.plugins.module_utils.sorted_spool import SortedSpool
+
+
+def records(count, seed=7):
+    generator = random.Random(seed)
+    # Names Kubernetes allows in some kinds, and what sorts differently by byte and by character class.
+    odd = ["a\nb", "Z", "z", "\u00e9t\u00e9", "a-b/c", "a/b", "system:viewer", "\U0001f600"]
+    return [("v1/%s" % generator.choice(("ConfigMap", "Secret", "Pod")),
+             "%s/%s" % (generator.choice(odd), generator.getrandbits(40))) for _index in range(count)]
+
+
+def test_iterates_in_sorted_order_across_spilled_runs():
+    data = records(2500)
+    with SortedSpool("test", memory_records=300) as spool:
+        for record in data:
+            spool.add(record)
+        assert spool.spilled_runs == 8  # 2,400 records went to disk in runs of 300
+        assert len(spool) == 2500
+        assert list(spool) == sorted(data)
+
+
+def test_without_spilling_nothing_touches_the_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(sorted_spool, "make_temp_dir", lambda purpose: (_ for _ in ()).throw(AssertionError("spilled")))
+    data = records(500)
+    with SortedSpool("test", memory_records=501) as spool:
+        for record in data:
+            spool.add(record)
+        assert spool.spilled_runs == 0
+        assert list(spool) == sorted(data)
+
+
+def test_close_removes_the_runs():
+    spool = SortedSpool("test", memory_records=10)
+    for record in records(35):
+        spool.add(record)
+    directory = spool._directory  # pylint: disable=protected-access
+    assert sorted(name for name in os.listdir(directory) if name.startswith("run-")) == ["run-0.pickle", "run-1.pickle", "run-2.pickle"]
+    spool.close()
+    assert not os.path.exists(directory)
+
+
+def test_a_spilled_resource_list_is_the_same_file_as_one_held_in_memory():
+    def written(memory_records):
+        builder = velero_format.ResourceListBuilder(memory_records=memory_records)
+        for key, entry in records(3000, seed=3):
+            namespace, name = entry.split("/", 1)
+            builder.add("v1", key.split("/", 1)[1], namespace, name)
+        builder.add("v1", "Namespace", None, "shop")
+        return builder.to_gzip_bytes()
+
+    spilled, in_memory = written(100), written(10 ** 6)
+    assert gzip.decompress(spilled) == gzip.decompress(in_memory)
+    listed = json.loads(gzip.decompress(spilled))
+    assert sorted(listed) == ["v1/ConfigMap", "v1/Namespace", "v1/Pod", "v1/Secret"]
+    assert sum(len(names) for names in listed.values()) == 3001
+    assert all(names == sorted(names) for names in listed.values())
+    # What Velero's json.Encoder writes: compact, a newline, names in UTF-8 unescaped.
+    assert gzip.decompress(spilled) == (json.dumps(listed, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
