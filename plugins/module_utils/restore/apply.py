@@ -4,7 +4,8 @@
 """Write restored objects to the cluster: create, or decide what to do with the one already there.
 
 One object at a time (``ObjectApplier.apply``) or one dependency tier at a time in
-parallel (``apply_many``). Each object gets a ``Decision``: create, update,
+parallel (``apply_many``, or ``apply_stream`` for objects prepared as the
+threads write). Each object gets a ``Decision``: create, update,
 unchanged, recreate, skip (with the reason) or failed (with the server's
 message); errors of one object never stop the others. Check mode decides the
 same way but only ever GETs. Nothing is deleted except under the ``recreate``
@@ -15,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import copy
 import re
 import threading
@@ -43,6 +45,8 @@ CONFLICT_RETRIES = 3
 RECREATE_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.5
 DEFAULT_PARALLELISM = 8
+# Objects in flight per thread in apply_stream: enough that no thread waits for the next one, few enough to hold.
+STREAM_WINDOW_PER_THREAD = 4
 # kube's metadata.name rules (k8s.io/apimachinery/pkg/util/validation).
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -225,13 +229,33 @@ class ObjectApplier:
 
     def apply_many(self, pairs):
         """Apply one dependency tier in parallel: (resource, obj, backup_uid[, restore_status]) each; decisions in input order."""
-        pairs = list(pairs)
-        if not pairs:
-            return []
-        if self.parallelism == 1 or len(pairs) == 1:
-            return [self.apply(*pair) for pair in pairs]
-        with ThreadPoolExecutor(max_workers=min(self.parallelism, len(pairs))) as pool:
-            return list(pool.map(lambda pair: self.apply(*pair), pairs))
+        return [decision for _pair, decision in self.apply_stream(pairs)]
+
+    def apply_stream(self, pairs):
+        """Apply ``pairs`` (an iterable, read lazily) in parallel; yields ``(pair, decision)`` in input order.
+
+        At most a few objects per thread are in flight: the caller prepares the next objects (reads them from
+        disk, maps them) while the threads write the previous ones, instead of the two taking turns.
+        """
+        if self.parallelism == 1:
+            for pair in pairs:
+                yield pair, self.apply(*pair)
+            return
+        window = self.parallelism * STREAM_WINDOW_PER_THREAD
+        in_flight = collections.deque()
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+            try:
+                for pair in pairs:
+                    in_flight.append((pair, pool.submit(self.apply, *pair)))
+                    if len(in_flight) >= window:
+                        done, future = in_flight.popleft()
+                        yield done, future.result()
+                while in_flight:
+                    done, future = in_flight.popleft()
+                    yield done, future.result()
+            finally:
+                for _pair, future in in_flight:
+                    future.cancel()
 
     def apply(self, resource, obj, backup_uid=None, restore_status=False):
         """Create obj through resource (its target ApiResource), or handle the existing object per the policy.
@@ -247,7 +271,9 @@ class ObjectApplier:
             return self._finish(decision, "failed", reason="the object has no metadata.name")
         if resource.namespaced and not metadata.get("namespace"):
             return self._finish(decision, "failed", reason="the object has no metadata.namespace but %s are namespaced" % resource.group_resource)
-        desired = copy.deepcopy(obj)
+        # Only the top level and metadata change below (namespace, status); the caller's object stays as it was.
+        desired = dict(obj)
+        desired["metadata"] = dict(metadata)
         if not resource.namespaced:
             desired["metadata"].pop("namespace", None)
             decision["namespace"] = None

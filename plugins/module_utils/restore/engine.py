@@ -55,7 +55,6 @@ CONTROLLER_SET_LABELS = ("pod-template-hash", "controller-revision-hash", "contr
                          "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index")
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 WORKLOADS = ("deployments.apps", "statefulsets.apps", "daemonsets.apps", "persistentvolumeclaims", "jobs.batch")
-BATCH = 500
 MAX_REPORTED_OBJECTS = 2000
 
 
@@ -421,19 +420,8 @@ class RestoreRun:
         self._decide_persistent_volumes(spool, restored_uids)
         for group_resource in order:
             self._ensure_namespaces_before(group_resource, spool, context, applier, targets)
-            batch = []
-            for record in spool.read(group_resource):
-                prepared = self._prepare(group_resource, record, context, targets, restored_uids, spool)
-                if prepared is None:
-                    continue
-                if prepared == "defer":
-                    deferred.append((group_resource, record))
-                    continue
-                batch.append(prepared)
-                if len(batch) >= BATCH:
-                    self._apply_batch(applier, batch)
-                    batch = []
-            self._apply_batch(applier, batch)
+            # A tier is written while it is read and prepared; the next tier starts once every object of this one is written.
+            self._apply_objects(applier, self._prepared(group_resource, context, targets, restored_uids, spool, deferred))
             if group_resource == CRDS and spool.count(CRDS) and not self.check_mode:
                 self._wait_for_crds(spool, targets)
             if group_resource == "persistentvolumes" and not self.check_mode:
@@ -444,6 +432,15 @@ class RestoreRun:
         self._apply_deferred(deferred, context, targets, restored_uids, applier, spool)
         if not self.check_mode:
             self.volumes.fill_claims()  # claims deferred until their owners existed
+
+    def _prepared(self, group_resource, context, targets, restored_uids, spool, deferred):
+        """The objects of ``group_resource`` to write, prepared one by one; those waiting for owners go to ``deferred``."""
+        for record in spool.read(group_resource):
+            prepared = self._prepare(group_resource, record, context, targets, restored_uids, spool)
+            if prepared == "defer":
+                deferred.append((group_resource, record))
+            elif prepared is not None:
+                yield prepared
 
     def _decide_persistent_volumes(self, spool, restored_uids):
         """Which PVs come back: those with an EBS snapshot (rewritten to a new volume) and Retain ones; not those with a CSI
@@ -670,12 +667,11 @@ class RestoreRun:
                                                      context.backup_name, context.restore_name), None, False) for namespace in missing]
             # These namespaces are only made to exist: an existing one is left as it is, whatever the policy
             # (update would strip its labels and annotations down to the bare object above).
-            self._apply_batch(applier.with_policy("none"), batch)
+            self._apply_objects(applier.with_policy("none"), batch)
 
-    def _apply_batch(self, applier, batch):
-        if not batch:
-            return
-        for (_target, _desired, backup_uid, _status), decision in zip(batch, applier.apply_many(batch)):
+    def _apply_objects(self, applier, batch):
+        """Write ``batch`` (a list, or a generator read as the objects are written) and record each decision."""
+        for (_target, _desired, backup_uid, _status), decision in applier.apply_stream(batch):
             decision = dict(decision) if not isinstance(decision, dict) else decision
             # new_uid is the object's uid in the cluster, also for existing (skipped, unchanged) ones.
             if backup_uid and decision.get("new_uid"):
@@ -708,7 +704,7 @@ class RestoreRun:
                         restored_uids.discard(ref.get("uid"))
                 deferred = waiting
                 continue
-            self._apply_batch(applier, batch)
+            self._apply_objects(applier, batch)
             deferred = waiting
 
     # ---------------------------------------------------------------- wait and report

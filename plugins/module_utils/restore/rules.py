@@ -418,10 +418,14 @@ def valid_label_value(value):
 
 
 def restore_labels(obj, backup_name, restore_name):
-    """A copy of ``obj`` labelled with the backup and restore it came from."""
-    result = copy.deepcopy(obj)
-    labels = result.setdefault("metadata", {}).get("labels") or {}
+    """A copy of ``obj`` labelled with the backup and restore it came from (``obj`` is left as it was).
+
+    Only the top level, metadata and labels are copied: a deep copy of every restored object was a sixth of a
+    restore's CPU, and nothing below is changed here.
+    """
+    result = dict(obj)
+    metadata = result["metadata"] = dict(obj.get("metadata") or {})
+    labels = metadata["labels"] = dict(metadata.get("labels") or {})
     labels[BACKUP_NAME_LABEL] = valid_label_value(backup_name)
     labels[RESTORE_NAME_LABEL] = valid_label_value(restore_name)
-    result["metadata"]["labels"] = labels
     return result
