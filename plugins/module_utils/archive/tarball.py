@@ -30,6 +30,7 @@ import time
 import zlib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import fast_json
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tar_stream import TarStream
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError
 
 FORMAT_VERSION = "1.1.0"
@@ -568,6 +569,11 @@ class _GunzipStream:
                 return True
 
     def read(self, size=-1):
+        if 0 <= size <= len(self._buffer) - self._position:
+            # The common case (a tar header, a small entry): a slice of the buffer.
+            start = self._position
+            self._position += size
+            return self._buffer[start:self._position]
         pieces = []
         wanted = size if size >= 0 else float("inf")
         while wanted > 0:
@@ -585,18 +591,6 @@ class _GunzipStream:
         while self._refill():
             if self.inflated - end_of_tar > _MAX_TRAILING_BYTES:
                 raise self._fail("more than %d bytes follow the end of the tar archive" % _MAX_TRAILING_BYTES)
-
-
-class _BoundedTarInfo(tarfile.TarInfo):
-    """Refuses a PAX or GNU long-name header bigger than MAX_ENTRY_BYTES before tarfile reads it into memory."""
-
-    _FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)
-
-    def _proc_member(self, tarfile):  # pylint: disable=redefined-outer-name
-        if self.size > MAX_ENTRY_BYTES and self.type not in self._FILE_TYPES:
-            raise BackupFormatError("tar header %r declares %d bytes of extended header data, more than the %d bytes any entry may have"
-                                    % (self.name, self.size, MAX_ENTRY_BYTES))
-        return super()._proc_member(tarfile)
 
 
 def member_problem(member):
@@ -664,11 +658,18 @@ class ArchiveReader:
     def _open(self):
         self._started = True
         self._gunzip = _GunzipStream(self._fileobj, self._fail, self._max_tar_bytes)
+        self._tar = TarStream(self._gunzip, MAX_ENTRY_BYTES)
         try:
-            self._tar = tarfile.open(fileobj=self._gunzip, mode="r|", tarinfo=_BoundedTarInfo)
-        except tarfile.TarError as error:
+            member = self._tar.next()
+        except (tarfile.ReadError, EOFError) as error:
             raise self._fail("the gzip data is not a tar archive", error)
-        member = self._next_member()
+        except tarfile.TarError as error:
+            raise self._fail("the archive is truncated or corrupted", error)
+        except BackupFormatError as error:
+            raise self._fail("it holds a hostile entry", error)
+        problem = member_problem(member) if member is not None else None
+        if problem:
+            raise self._fail("it holds a hostile entry", problem)
         while member is not None and not member.isfile():
             member = self._next_member()
         if member is not None and normalize_member_name(member.name) == VERSION_MEMBER:
@@ -690,7 +691,7 @@ class ArchiveReader:
 
     def _read_member(self, member, path):
         try:
-            data = self._tar.extractfile(member).read()
+            data = self._tar.read_data(member)
         except (tarfile.TarError, EOFError, OSError) as error:
             raise self._fail("%s is truncated or corrupted" % path, error)
         if len(data) != member.size:
