@@ -103,6 +103,7 @@ def bench_size(size, args, workdir, deadline):
             profile = os.path.join(os.path.dirname(RESULTS_FILE), "backup-%d.prof" % size)
             run_engine_backup(emulator.kubeconfig, os.path.join(workdir, "engine"), "profile-%d" % size, profile=profile)
             log("cProfile statistics of a %d-object backup: %s" % (size, profile))
+        rows.append(floor_row(size, workdir, raw_sequential))
         rows.append(module_row(emulator, objects, size, workdir, raw_sequential))
         restore = None
         if not args.skip_restore:
@@ -171,6 +172,14 @@ def module_row(emulator, objects, size, workdir, raw_sequential):
     module = next((m for m in run.modules if m["module"] == playbooks.BACKUP_MODULE_FILE), {})
     return table_row(report.MODULE_MEASURE, objects, run.seconds, module.get("peak_rss_mib"), vs_raw_list=run.seconds / raw_sequential,
                      module_process_seconds=module.get("seconds"), playbook_tree_peak_rss_mib=run.tree_peak_rss_mib)
+
+
+def floor_row(size, workdir, raw_sequential):
+    """ansible-playbook with one ping task: Ansible's own start and finish, which every playbook row includes."""
+    run = playbooks.run_playbook(playbooks.ping_plays(), os.path.join(workdir, "ping-play-%d" % size), os.environ, timeout=300)
+    if run is None or run.returncode != 0:
+        raise RuntimeError("the ping playbook failed:\n%s" % (run.output[-4000:] if run else "timed out"))
+    return table_row(report.PLAYBOOK_FLOOR_MEASURE, None, run.seconds, vs_raw_list=run.seconds / raw_sequential)
 
 
 def k8s_info_row(args, emulator, resources, objects, size, workdir, deadline):
