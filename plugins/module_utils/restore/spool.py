@@ -20,7 +20,6 @@ __metaclass__ = type
 
 import hashlib
 import hmac
-import json
 import os
 import struct
 
@@ -91,7 +90,7 @@ class Spool:
             self._files[bucket] = (len(self._files), path, open(path, "wb"))  # pylint: disable=consider-using-with
             self._counts[bucket] = 0
         number, _path, stream = self._files[bucket]
-        sealed = self._sealer.seal(number, self._counts[bucket], fast_json.dumps_compact(record))
+        sealed = self._sealer.seal(number, self._counts[bucket], fast_json.dumps_tagged(record))
         stream.write(_LENGTH.pack(len(sealed)))
         stream.write(sealed)
         self._counts[bucket] += 1
@@ -113,7 +112,7 @@ class Spool:
             for index in range(expected):
                 header = reader.read(_LENGTH.size)
                 sealed = reader.read(_LENGTH.unpack(header)[0]) if len(header) == _LENGTH.size else b""
-                yield json.loads(self._sealer.open(number, index, sealed))
+                yield fast_json.loads_tagged(self._sealer.open(number, index, sealed))
 
     def close(self):
         for _number, _path, stream in self._files.values():
