@@ -42,7 +42,8 @@ PYTEST_ARGS ?=
 # one process, as without xdist). Most of an integration test's time is spent in
 # ansible-playbook, module and emulator processes, yet on 2 cores 2 workers beat 3:
 # integration 745 s with 2, 861 s with 3 (1,050 s serial); unit 129 s with 2
-# (227 s serial). --dist worksteal: durations range from milliseconds to a minute
+# (227 s serial); wall times on a shared machine whose other load varied, the
+# CPU time (about 17-18 min) was the same with 2 and 3. --dist worksteal: durations range from milliseconds to a minute
 # and more, and an idle worker takes queued tests from a busy one.
 PYTEST_WORKERS ?= 2
 PYTEST_XDIST = -n $(PYTEST_WORKERS) --dist worksteal
