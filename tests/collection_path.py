@@ -12,6 +12,9 @@ COLLECTIONS_PATH = os.path.join(REPO, "build", "collections")
 _LINK = os.path.join(COLLECTIONS_PATH, "ansible_collections", "kubesafe", "k8s")
 if not os.path.islink(_LINK):
     os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-    os.symlink(REPO, _LINK)
+    try:
+        os.symlink(REPO, _LINK)
+    except FileExistsError:  # another pytest-xdist worker made it first
+        pass
 if COLLECTIONS_PATH not in sys.path:
     sys.path.insert(0, COLLECTIONS_PATH)

@@ -52,13 +52,13 @@ class EmulatedCluster:
         client = KubeClient(**connection_options({"kubeconfig": self.kubeconfig}))
         for namespace in namespaces:
             client.request("DELETE", "/api/v1/namespaces/" + namespace)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded machine with several test workers
 
         def left():
             return [o for o in self.control.dump() if o["metadata"].get("namespace") in namespaces or
                     (o["kind"] == "Namespace" and o["metadata"]["name"] in namespaces)]
         while left():
-            assert time.monotonic() < deadline, "namespaces %s not gone after 30 s: %d objects left" % (namespaces, len(left()))
+            assert time.monotonic() < deadline, "namespaces %s not gone after 120 s: %d objects left" % (namespaces, len(left()))
             time.sleep(0.1)
 
     def claim_volume_handle(self, namespace, claim):

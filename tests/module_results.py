@@ -21,5 +21,15 @@ def run_module(ansible_playbook, env, tmp_path, module, args, check=True):
     return json.loads(result_file.read_text())["out"]
 
 
+def run_modules(ansible_playbook, env, tmp_path, calls):
+    """The registered results of ``calls`` ([(module, args), ...]), run in order by one ansible-playbook: one start-up
+    of ansible-playbook instead of one per module, where a test only reads what they answer."""
+    result_file = tmp_path / ("results-%d.json" % len(list(tmp_path.glob("results-*.json"))))
+    tasks = [{"name": module, "kubesafe.k8s.%s" % module: args, "register": "out%d" % index} for index, (module, args) in enumerate(calls)]
+    ansible_playbook(module_plays(tasks, result_file), env)
+    results = json.loads(result_file.read_text())
+    return [results["out%d" % index] for index in range(len(calls))]
+
+
 def of_kind(cluster, kind, namespace=None):
     return [o for o in cluster.control.dump() if o["kind"] == kind and (namespace is None or o["metadata"].get("namespace") == namespace)]

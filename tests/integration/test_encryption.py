@@ -229,7 +229,7 @@ def test_no_secret_value_in_any_output_of_a_playbook_round_trip(sample_cluster, 
         env, "-vvv", "--diff", "-e", _extra_vars(tmp_path, "keys", {"identity": key_pair[0]}))
     outputs.append(restored)
     again = run_playbook("playbooks/restore.yml", env, "-vvv", "--check", "--diff", "-e", _extra_vars(tmp_path, "restore", {
-        "backup_location": str(location), "backup": "scan", "restore_decryption_passphrase": PASSPHRASE,
+        "restore_location": str(location), "backup": "scan", "restore_decryption_passphrase": PASSPHRASE,
         "restore_existing_resource_policy": "update"}))
     outputs.append(again)
 

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from kubesim.volume_backend import VolumeBackend
-from module_results import module_plays, of_kind, run_module
+from module_results import module_plays, of_kind, run_module, run_modules
 from volume_workloads import csi_storage, database, freeze_annotations, snapshot_crds
 
 pytestmark = pytest.mark.integration
@@ -170,24 +170,26 @@ def test_incremental_backup_prune_of_the_first_and_verify_of_the_volume_data(sou
     assert second["bytes"] == first["bytes"]
     # Unchanged files: the second backup uploads a few KiB of metadata, not the volume again.
     assert second["bytes_added"] < first["bytes_added"] / 20, (first["bytes_added"], second["bytes_added"])
-    info = run_module(ansible_playbook, source.env(), tmp_path, "backup_info", {"location": location[0], "name": "files-2"})
+    # Describe, prune the first, verify what is left: one ansible-playbook run, in that order.
+    info, pruned, verified = run_modules(ansible_playbook, source.env(), tmp_path, [
+        ("backup_info", {"location": location[0], "name": "files-2"}),
+        ("prune", {"location": location[0], "keep_last": 1, "expired": False, "fs_backup_password": PASSWORD}),
+        ("verify", {"location": location[0], "check_volume_data": True, "volume_data_subset": "100%", "fs_backup_password": PASSWORD})])
     [described] = info["backups"][0]["volume_snapshots"]
     assert (described["method"], described["snapshot_id"], described["bytes_added"]) == ("fs", second["snapshot_id"], second["bytes_added"])
 
-    pruned = run_module(ansible_playbook, source.env(), tmp_path, "prune", {
-        "location": location[0], "keep_last": 1, "expired": False, "fs_backup_password": PASSWORD})
     assert [entry["name"] for entry in pruned["deleted"]] == ["files-1"]
     assert any(first["snapshot_id"][:8] in item for item in pruned["deleted"][0]["snapshots_deleted"])
     [repository] = pruned["restic_prune"]
     assert repository["namespace"] == NAMESPACE and "error" not in repository
 
-    target = _restore_into_new_cluster(kubesim_factory, ansible_playbook, tmp_path, "target", "files-2")
-    assert target.claim_files(NAMESPACE, CLAIM) == FILES
-
-    verified = run_module(ansible_playbook, source.env(), tmp_path, "verify", {
-        "location": location[0], "check_volume_data": True, "volume_data_subset": "100%", "fs_backup_password": PASSWORD})
     assert verified["ok"], verified["backups"][0]["problems"]
     assert "1 file-system volume backup(s)" in json.dumps(verified["backups"][0]["checks"])
+    assert [backup["name"] for backup in verified["backups"]] == ["files-2"]
+
+    # The pruned repository still restores the second backup's files.
+    target = _restore_into_new_cluster(kubesim_factory, ansible_playbook, tmp_path, "target", "files-2")
+    assert target.claim_files(NAMESPACE, CLAIM) == FILES
 
     # A pack file lost from the location: verify finds it.
     packs = sorted((tmp_path / "backups" / "restic" / NAMESPACE / "data").rglob("*"))

@@ -50,7 +50,8 @@ def test_every_playbook_over_an_inventory_of_two_clusters(kubesim_factory, run_p
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
     env = clusters["prod-eu"].env(with_kubeconfig=False)
     location = tmp_path / "loc"
-    common = ["-i", str(tmp_path / "inventory.yml"), "-e", "backup_location=%s" % location, "-e", "ansible_connection=local"]
+    hosts = ["-i", str(tmp_path / "inventory.yml"), "-e", "ansible_connection=local"]
+    common = hosts + ["-e", "backup_location=%s" % location]  # backup, info, verify and diff read backup_location
 
     run_playbook("playbooks/backup.yml", env, *common, "-e", "backup_hosts=clusters", "-e", "backup_name=nightly",
                  "-e", "backup_included_namespaces=shop")
@@ -71,7 +72,8 @@ def test_every_playbook_over_an_inventory_of_two_clusters(kubesim_factory, run_p
 
     for cluster in clusters.values():
         cluster.lose_namespaces("shop")
-    run_playbook("playbooks/restore.yml", env, *common, "-e", "restore_hosts=clusters", "-e", "backup=nightly")
+    run_playbook("playbooks/restore.yml", env, *hosts, "-e", "restore_location=%s" % location, "-e", "restore_hosts=clusters",
+                 "-e", "backup=nightly")
     for name, cluster in clusters.items():
         other = "prod-us" if name == "prod-eu" else "prod-eu"
         assert "only-in-" + name in _configmaps(cluster, "shop") and "only-in-" + other not in _configmaps(cluster, "shop")
@@ -79,7 +81,7 @@ def test_every_playbook_over_an_inventory_of_two_clusters(kubesim_factory, run_p
     # The disaster again; each cluster is recovered from its own backups, with its report in a directory of its own.
     for cluster in clusters.values():
         cluster.lose_namespaces("shop")
-    recovered = run_playbook("playbooks/dr.yml", env, *common, "-e", "dr_hosts=clusters", "-e", "dr_location=%s" % location,
+    recovered = run_playbook("playbooks/dr.yml", env, *hosts, "-e", "dr_hosts=clusters", "-e", "dr_location=%s" % location,
                              "-e", "dr_report_dir=%s" % (tmp_path / "reports"))
     assert "ASYNC POLL" not in recovered.stdout
     for name, cluster in clusters.items():
@@ -87,6 +89,7 @@ def test_every_playbook_over_an_inventory_of_two_clusters(kubesim_factory, run_p
         assert len(reports) == 1 and json.loads(reports[0].read_text())["complete"]
         assert "only-in-" + name in _configmaps(cluster, "shop")
 
-    pruned = run_playbook("playbooks/prune.yml", env, *common, "-e", "prune_hosts=clusters", "-e", "prune_names=nightly").stdout
+    pruned = run_playbook("playbooks/prune.yml", env, *hosts, "-e", "prune_location=%s" % location, "-e", "prune_hosts=clusters",
+                          "-e", "prune_names=nightly").stdout
     assert pruned.count("Deleted 1 backup(s) ['nightly']") == 2
     assert not any((location / name / "backups" / "nightly").exists() for name in clusters)

@@ -47,7 +47,7 @@ def test_restore_accepts_a_resource_only_the_backup_has(sample_cluster, kubesim_
     run_backup(client, open_location(str(location)), BackupOptions(name="nightly", included_namespaces=["shop"]))
     target = kubesim_factory()
     assert not [o for o in target.control.dump() if o["kind"] == "Coupon"]
-    run_playbook("playbooks/restore.yml", target.env(), "-e", "backup_location=%s" % location, "-e", "backup=nightly",
+    run_playbook("playbooks/restore.yml", target.env(), "-e", "restore_location=%s" % location, "-e", "backup=nightly",
                  "-e", "restore_included_resources=coupons,customresourcedefinitions")
     restored = [o for o in target.control.dump() if o["kind"] == "Coupon"]
     assert restored and all(o["metadata"]["namespace"] == "shop" for o in restored)

@@ -17,7 +17,7 @@ def test_restore_output_by_verbosity_and_bounded_result(cluster, run_playbook, a
     env = cluster.env()
     run_module(ansible_playbook, env, tmp_path, "backup", {"name": "many", "location": location, "included_namespaces": ["many"]})
     # 150 config maps (+ the namespace, kube-root-ca.crt): a check-mode restore over the live namespace decides for each.
-    extra = ["--check", "-e", "backup=many", "-e", "backup_location=%s" % location, "-e", "restore_included_namespaces=many"]
+    extra = ["--check", "-e", "backup=many", "-e", "restore_location=%s" % location, "-e", "restore_included_namespaces=many"]
 
     quiet = run_playbook("playbooks/restore.yml", env, *extra).stdout
     assert "Restore " in quiet and "of many" in quiet and "(check mode: nothing written)" in quiet

@@ -26,7 +26,7 @@ def test_prune_playbook_check_then_real(cluster, run_playbook, tmp_path, monkeyp
     monkeypatch.undo()
     location.put_bytes("restores/r1/restore-r1-report.json", json.dumps({"name": "r1", "backup": "nightly-old"}).encode())
 
-    extra = ["-e", "backup_location=%s" % root, "-e", '{"prune_labels": {"schedule": "nightly"}}', "-e", "prune_keep_last=1",
+    extra = ["-e", "prune_location=%s" % root, "-e", '{"prune_labels": {"schedule": "nightly"}}', "-e", "prune_keep_last=1",
              "-e", "prune_timezone=Europe/Paris"]
     checked = run_playbook("playbooks/prune.yml", cluster.env(), "--check", *extra)
     assert "Would delete 2 backup(s)" in checked.stdout and "nightly-old" in checked.stdout and "nightly-1" in checked.stdout
@@ -60,20 +60,20 @@ def test_prune_playbook_deletes_exactly_the_named_backups(cluster, run_playbook,
         return {str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()}
 
     before = snapshot()
-    wrong = run_playbook("playbooks/prune.yml", cluster.env(), "-e", "backup_location=%s" % root, "-e", "prune_names=nightly-1,nightly-3",
+    wrong = run_playbook("playbooks/prune.yml", cluster.env(), "-e", "prune_location=%s" % root, "-e", "prune_names=nightly-1,nightly-3",
                          check=False)
     message = wrong.stdout + wrong.stderr
     assert wrong.returncode != 0 and "no backup 'nightly-3'" in message and "nearest to 'nightly-3': nightly-2, nightly-1" in message
     assert "nothing was deleted" in message and snapshot() == before
 
-    mixed = run_playbook("playbooks/prune.yml", cluster.env(), "-e", "backup_location=%s" % root, "-e", "prune_names=nightly-1",
+    mixed = run_playbook("playbooks/prune.yml", cluster.env(), "-e", "prune_location=%s" % root, "-e", "prune_names=nightly-1",
                          "-e", "prune_keep_last=1", check=False)
     assert mixed.returncode != 0 and "leave out prune_keep_last" in mixed.stdout + mixed.stderr and snapshot() == before
 
-    checked = run_playbook("playbooks/prune.yml", cluster.env(), "--check", "-e", "backup_location=%s" % root, "-e", "prune_names=nightly-1")
+    checked = run_playbook("playbooks/prune.yml", cluster.env(), "--check", "-e", "prune_location=%s" % root, "-e", "prune_names=nightly-1")
     assert "Would delete 1 backup(s) ['nightly-1']" in checked.stdout and snapshot() == before
 
-    done = run_playbook("playbooks/prune.yml", cluster.env(), "-e", "backup_location=%s" % root, "-e", "prune_names=nightly-1")
+    done = run_playbook("playbooks/prune.yml", cluster.env(), "-e", "prune_location=%s" % root, "-e", "prune_names=nightly-1")
     assert "Deleted 1 backup(s) ['nightly-1']" in done.stdout and "changed=1" in done.stdout
     assert sorted(os.listdir(root / "backups")) == ["expired-long-ago", "nightly-2"]
     assert not (root / "restores" / "r1").exists()  # the record of its restore went with it

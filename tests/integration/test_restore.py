@@ -77,7 +77,7 @@ def test_round_trip_after_losing_namespaces(sample_cluster, run_playbook, tmp_pa
     before = objects_in(sample_cluster, {"shop", "payments"})
     wipe(sample_cluster, ["shop", "payments"])
     assert not objects_in(sample_cluster, {"shop", "payments"})
-    run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=latest", "-e", "restore_wait=true",
+    run_playbook("playbooks/restore.yml", env, "-e", "restore_location=%s" % location, "-e", "backup=latest", "-e", "restore_wait=true",
                  "-e", "restore_name=after-disaster")
     sample_cluster.control.settle(30)
     after = objects_in(sample_cluster, {"shop", "payments"})
@@ -270,7 +270,7 @@ def test_restore_wait_skips_a_suspended_job_and_counts_a_running_one(cluster, ru
     back_up_and_lose(cluster, run_playbook, location, "batch", [
         batch_job("batch", "paused", suspend=True),
         batch_job("batch", "long", completions=1000000)])  # one pod at a time: it runs for days
-    run_playbook("playbooks/restore.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup=work",
+    run_playbook("playbooks/restore.yml", cluster.env(), "-e", "restore_location=%s" % location, "-e", "backup=work",
                  "-e", "restore_name=jobs-back", "-e", "restore_wait=true")
     report = restore_report(location, "jobs-back")
     assert report["phase"] == "Completed" and report["errors"] == []
@@ -312,7 +312,7 @@ def test_restore_wait_names_what_never_became_ready(cluster, run_playbook, tmp_p
          "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template}},
         batch_job("shop", "migrate", node_selector=NEVER_SCHEDULED)])
     # A short timeout: neither can ever become ready here.
-    run_playbook("playbooks/restore.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup=work",
+    run_playbook("playbooks/restore.yml", cluster.env(), "-e", "restore_location=%s" % location, "-e", "backup=work",
                  "-e", "restore_name=stuck", "-e", "restore_wait=true", "-e", "restore_wait_timeout=2", check=False)
     report = restore_report(location, "stuck")
     assert report["phase"] == "PartiallyFailed"

@@ -82,7 +82,7 @@ def rehash_in_manifest(backup_dir, file_name):
 
 
 def restore_playbook(run_playbook, cluster, location, *extra):
-    args = ["-e", "backup_location=%s" % location, "-e", "backup=%s" % BACKUP]
+    args = ["-e", "restore_location=%s" % location, "-e", "backup=%s" % BACKUP]
     for variable in extra:
         args.extend(["-e", variable])
     return run_playbook("playbooks/restore.yml", cluster.env(), *args, check=False)
@@ -240,7 +240,7 @@ def test_a_gzip_bomb_entry_is_refused_with_bounded_memory(cluster, tmp_path):
                "print('MAXRSS_KIB=%d' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
     cluster.control.clear_audit()
     run = subprocess.run([sys.executable, "-c", measure, os.path.join(BIN, "ansible-playbook"), os.path.join(REPO, "playbooks/restore.yml"),
-                          "-e", "backup_location=%s" % location, "-e", "backup=%s" % BACKUP],
+                          "-e", "restore_location=%s" % location, "-e", "backup=%s" % BACKUP],
                          env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert "hostile entry" in run.stdout and member in run.stdout and "1073741824 bytes" in run.stdout, run.stdout[-3000:]
     max_rss_mib = int(run.stdout.rsplit("MAXRSS_KIB=", 1)[1].split()[0]) / 1024
@@ -262,7 +262,7 @@ def test_a_hostile_member_is_refused_by_the_restore_playbook(cluster, run_playbo
         tar.addfile(link)
     (folder / ("%s.tar.gz" % BACKUP)).write_bytes(output.getvalue())
     cluster.control.clear_audit()
-    result = run_playbook("playbooks/restore.yml", cluster.env(), "-e", "backup_location=%s" % location, "-e", "backup=%s" % BACKUP,
+    result = run_playbook("playbooks/restore.yml", cluster.env(), "-e", "restore_location=%s" % location, "-e", "backup=%s" % BACKUP,
                           check=False)
     assert result.returncode != 0
     assert "resources/configmaps/namespaces/legacy/passwd.json is a symbolic link (to /etc/passwd)" in result.stdout, result.stdout[-3000:]

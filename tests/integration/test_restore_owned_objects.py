@@ -28,7 +28,7 @@ def client_for(cluster):
     return KubeClient(**connection_options({"kubeconfig": cluster.kubeconfig}))
 
 
-def wait_until_served(client, path, timeout=30):
+def wait_until_served(client, path, timeout=120):
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -74,7 +74,7 @@ def test_a_certificate_controlled_tls_secret_round_trips_with_its_key(sample_clu
     run_playbook("playbooks/backup.yml", env, "-e", "backup_location=%s" % location, "-e", "backup_name=with-certificates")
     sample_cluster.lose_namespaces("shop")
 
-    run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=with-certificates",
+    run_playbook("playbooks/restore.yml", env, "-e", "restore_location=%s" % location, "-e", "backup=with-certificates",
                  "-e", "restore_name=certificates-back")
 
     new_certificate = client.request("GET", CERTIFICATES + "/shop-tls")

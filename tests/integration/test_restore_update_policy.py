@@ -35,7 +35,7 @@ def test_update_removes_what_was_added_after_the_backup_and_keeps_what_the_clust
     backed_up_web = client.request("GET", WEB)
     # Lost, then restored by this collection: web-lb gets a new, auto-assigned node port, the claim a new volume.
     sample_cluster.lose_namespaces("shop")
-    run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=nightly", "-e", "restore_name=first",
+    run_playbook("playbooks/restore.yml", env, "-e", "restore_location=%s" % location, "-e", "backup=nightly", "-e", "restore_name=first",
                  "-e", "restore_wait=true")
     sample_cluster.control.settle(30)
     service = client.request("GET", WEB_LB)
@@ -49,7 +49,7 @@ def test_update_removes_what_was_added_after_the_backup_and_keeps_what_the_clust
                                        "spec": {"template": {"spec": {"containers": containers}}}}, content_type=MERGE_PATCH)
     sample_cluster.control.clear_audit()
 
-    run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=nightly", "-e", "restore_name=second",
+    run_playbook("playbooks/restore.yml", env, "-e", "restore_location=%s" % location, "-e", "backup=nightly", "-e", "restore_name=second",
                  "-e", "restore_existing_resource_policy=update")
 
     config = client.request("GET", WEB_CONFIG)
@@ -83,7 +83,7 @@ def test_update_of_named_objects_leaves_their_namespace_as_it_is(sample_cluster,
     namespace = client.request("GET", "/api/v1/namespaces/shop")["metadata"]
     assert namespace.get("annotations") and len(namespace["labels"]) > 1
     client.request("DELETE", WEB_CONFIG)
-    run_playbook("playbooks/restore.yml", env, "-e", "backup_location=%s" % location, "-e", "backup=nightly",
+    run_playbook("playbooks/restore.yml", env, "-e", "restore_location=%s" % location, "-e", "backup=nightly",
                  "-e", json.dumps({"restore_names": ["configmap/shop/web-config"], "restore_existing_resource_policy": "update"}))
     assert client.request("GET", WEB_CONFIG)["metadata"]["name"] == "web-config"
     after = client.request("GET", "/api/v1/namespaces/shop")["metadata"]

@@ -88,18 +88,20 @@ def authenticate(cluster, headers, certificate_subject, strict):
     return anonymous()
 
 
-def _claims(token):
+def token_claims(token):
+    """The claims (a dict) of a JWT's payload, unverified; None when it is not a JWT with a JSON object payload."""
     try:
         _, payload, _ = token.split(".")
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (ValueError, TypeError):
         return None
+    return claims if isinstance(claims, dict) else None
 
 
 def service_account_token_user(cluster, token):
     """The ServiceAccount a token issued by this cluster names, or None (unknown, expired, revoked, or forged)."""
     from kubesim.subresources import token_signature_valid  # pylint: disable=import-outside-toplevel
-    claims = _claims(token)
+    claims = token_claims(token)
     if not isinstance(claims, dict) or not token_signature_valid(token):
         return None
     store, registry = cluster.store, cluster.registry

@@ -8,7 +8,6 @@
 The answer is the request object with its status filled, 201 Created, as kube-apiserver answers.
 """
 
-import base64
 import json
 
 from kubesim import authentication, errors
@@ -127,21 +126,10 @@ def authenticate_token(cluster, token):
     if user is None:
         return None
     info = user_info(user)
-    claims = _claims(token) or {}
+    claims = authentication.token_claims(token) or {}
     if "kubernetes.io" in claims:  # a bound token from the TokenRequest API
         info["extra"] = {"authentication.kubernetes.io/credential-id": ["JTI=%s" % claims.get("jti")]}
         audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
     else:  # a legacy token Secret's
         audiences = list(API_AUDIENCES)
     return info, audiences
-
-
-def _claims(token):
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
-        return None
-    return claims if isinstance(claims, dict) else None

