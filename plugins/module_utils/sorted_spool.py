@@ -90,5 +90,4 @@ def _read_run(path):
                 chunk = pickle.load(stream)
             except EOFError:
                 return
-            for record in chunk:
-                yield record
+            yield from chunk

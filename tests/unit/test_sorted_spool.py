@@ -28,8 +28,12 @@ def test_iterates_in_sorted_order_across_spilled_runs():
         assert list(spool) == sorted(data)
 
 
-def test_without_spilling_nothing_touches_the_disk(tmp_path, monkeypatch):
-    monkeypatch.setattr(sorted_spool, "make_temp_dir", lambda purpose: (_ for _ in ()).throw(AssertionError("spilled")))
+def refuse_to_spill(purpose):
+    raise AssertionError("spilled to a %s scratch directory" % purpose)
+
+
+def test_without_spilling_nothing_touches_the_disk(monkeypatch):
+    monkeypatch.setattr(sorted_spool, "make_temp_dir", refuse_to_spill)
     data = records(500)
     with SortedSpool("test", memory_records=501) as spool:
         for record in data:

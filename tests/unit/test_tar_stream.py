@@ -53,7 +53,7 @@ def generated_entries(seed):
         if generator.random() < 0.2:
             parts[-1] += "-\u00e9t\u00e9-\u4e2d"
         name = "/".join(parts)
-        entries.append((name, None) if generator.random() < 0.1 else (name, bytes(generator.getrandbits(8) for _ in range(generator.randint(0, 1500)))))
+        entries.append((name, None) if generator.random() < 0.1 else (name, generator.randbytes(generator.randint(0, 1500))))
     return entries
 
 
@@ -61,7 +61,9 @@ def generated_entries(seed):
 def test_reads_what_tarfile_reads(tar_format):
     entries = generated_entries(tar_format)
     if tar_format == tarfile.USTAR_FORMAT:
-        entries = [(name, data) for name, data in entries if len(name.encode()) <= 250 and name.isascii() and max(map(len, name.split("/"))) < 100]
+        # ustar holds names of up to 100 bytes (or split at a "/" into 155 + 100).
+        entries = [(name, data) for name, data in entries if len(name.encode()) <= 100]
+        assert len(entries) >= 10
     tar_bytes = tar_of(entries, tar_format)
     assert read_all(tar_bytes) == read_with_tarfile(tar_bytes)
     assert [name for name, _type, _data in read_all(tar_bytes)] == [name for name, _data in entries]
