@@ -7,8 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import socket
 import time
+import tracemalloc
 
 import pytest
 import yaml
@@ -425,18 +427,28 @@ def test_impersonation_headers_one_line_per_group():
     assert headers["Accept"] == "application/json"
 
 
-def test_handed_over_objects_are_remembered_in_16_bytes_each():
+def test_handed_over_objects_are_remembered_on_disk_not_in_memory():
     # pylint: disable=protected-access
     handed_over = client_module._HandedOver()
 
     def item(namespace, name):
         return {"metadata": {"namespace": namespace, "name": name}}
 
-    handed_over.add([item("shop", "cm-%d" % index) for index in range(1000)])
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for page in range(200):
+            handed_over.add([item("shop", "cm-%d-%d" % (page, index)) for index in range(500)])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 64 * 1024  # 100,000 objects: a file buffer, not 1.6 MB of digests or 10 MB of strings
+    handed_over._file.flush()
+    assert os.fstat(handed_over._file.fileno()).st_size == 16 * 100000
     handed_over.add([item(None, "cluster-wide")])
-    assert len(handed_over._digests) == 16 * 1001  # not a string per object
-    assert item("shop", "cm-999") in handed_over and item(None, "cluster-wide") in handed_over
-    # Created after the first attempt, or a key that only concatenates the same way: not handed over.
-    assert item("shop", "cm-1000") not in handed_over and item("shop", "cluster-wide") not in handed_over
+    assert item("shop", "cm-199-499") in handed_over and item(None, "cluster-wide") in handed_over
+    assert handed_over._file is None  # read back once for the re-list, then closed
+    # Created after the first attempt: not handed over.
+    assert item("shop", "cm-200-0") not in handed_over and item("shop", "cluster-wide") not in handed_over
     handed_over.add([item("shop", "after-relist")])
     assert item("shop", "after-relist") in handed_over

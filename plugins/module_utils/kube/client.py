@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import tempfile
 import time
 import traceback
 
@@ -158,18 +159,20 @@ def _list_key(item):
 
 
 class _HandedOver:
-    """The objects a LIST has handed over, remembered for a re-list in 16 bytes each.
+    """The objects a LIST has handed over, remembered for a re-list, on disk.
 
     A string and a set slot per object would cost about 100 bytes: 100 MB for four parallel LISTs of a
-    million-object cluster. BLAKE2b-128 digests of "namespace/name" go into one bytearray instead; the set
-    to look them up in is built only when a re-list needs it (rare: an expired continue token). A
-    collision, which would take an object for one already stored, has a chance of about n^2/2^129.
+    million-object cluster. BLAKE2b-128 digests of "namespace/name" (16 bytes each) are appended to an
+    anonymous temporary file instead, nothing per object stays in memory; the set to look them up in is
+    read back only when a re-list needs it (rare: an expired continue token). The file has no name, so
+    nothing is left behind even by a killed process. A collision, which would take an object for one
+    already stored, has a chance of about n^2/2^129.
     """
 
     _DIGEST_SIZE = 16
 
     def __init__(self):
-        self._digests = bytearray()
+        self._file = None
         self._lookup = None
 
     @classmethod
@@ -178,17 +181,28 @@ class _HandedOver:
 
     def add(self, items):
         digest = self._digest
-        if self._lookup is None:
-            self._digests += b"".join(digest(item) for item in items)
-        else:
+        if self._lookup is not None:
             self._lookup.update(digest(item) for item in items)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="kubesafe-list-")  # pylint: disable=consider-using-with
+        self._file.write(b"".join(digest(item) for item in items))
 
     def __contains__(self, item):
         if self._lookup is None:
-            size = self._DIGEST_SIZE
-            self._lookup = set(bytes(self._digests[start:start + size]) for start in range(0, len(self._digests), size))
-            self._digests = bytearray()
+            self._lookup = set()
+            if self._file is not None:
+                size = self._DIGEST_SIZE
+                self._file.seek(0)
+                for chunk in iter(lambda: self._file.read(size * 65536), b""):
+                    self._lookup.update(chunk[start:start + size] for start in range(0, len(chunk), size))
+                self.close()
         return self._digest(item) in self._lookup
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def describe_request(method, path):
@@ -382,11 +396,17 @@ class KubeClient:
         an append-only archive, so an object an earlier attempt already yielded is not yielded again: that
         earlier copy, read during this backup, stands (a tar stream cannot take it back), objects created
         since come through, objects deleted since stay as they were read. Remembering what was yielded costs
-        16 bytes per object of this one LIST (_HandedOver; not the objects), and nothing for a LIST that
-        fits one page. ``on_relist(number, error)`` is called before each new attempt. After the last
+        16 bytes per object of this one LIST on disk (_HandedOver), none in memory, and nothing for a LIST
+        that fits one page. ``on_relist(number, error)`` is called before each new attempt. After the last
         attempt expires too, ListExpiredError says how many re-lists were tried.
         """
         yielded = _HandedOver()
+        try:
+            yield from self._list_pages_relisting(path, query, limit, max_relists, on_relist, yielded)
+        finally:
+            yielded.close()
+
+    def _list_pages_relisting(self, path, query, limit, max_relists, on_relist, yielded):
         relists = 0
         while True:
             try:
