@@ -659,17 +659,7 @@ class ArchiveReader:
         self._started = True
         self._gunzip = _GunzipStream(self._fileobj, self._fail, self._max_tar_bytes)
         self._tar = TarStream(self._gunzip, MAX_ENTRY_BYTES)
-        try:
-            member = self._tar.next()
-        except (tarfile.ReadError, EOFError) as error:
-            raise self._fail("the gzip data is not a tar archive", error)
-        except tarfile.TarError as error:
-            raise self._fail("the archive is truncated or corrupted", error)
-        except BackupFormatError as error:
-            raise self._fail("it holds a hostile entry", error)
-        problem = member_problem(member) if member is not None else None
-        if problem:
-            raise self._fail("it holds a hostile entry", problem)
+        member = self._next_member(first=True)
         while member is not None and not member.isfile():
             member = self._next_member()
         if member is not None and normalize_member_name(member.name) == VERSION_MEMBER:
@@ -677,11 +667,13 @@ class ArchiveReader:
             member = self._next_member()
         self._first_member = member
 
-    def _next_member(self):
+    def _next_member(self, first=False):
+        """The next member, checked; ``first``: a stream that fails at its first header is not a tar at all."""
         try:
             member = self._tar.next()
         except (tarfile.TarError, EOFError, OSError) as error:
-            raise self._fail("the archive is truncated or corrupted", error)
+            not_a_tar = first and isinstance(error, (tarfile.ReadError, EOFError))
+            raise self._fail("the gzip data is not a tar archive" if not_a_tar else "the archive is truncated or corrupted", error)
         except BackupFormatError as error:
             raise self._fail("it holds a hostile entry", error)
         problem = member_problem(member) if member is not None else None

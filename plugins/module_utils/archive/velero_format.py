@@ -157,14 +157,9 @@ class ResourceListBuilder:
     def close(self):
         self._names.close()
 
-    def to_dict(self):
-        entries = {}
-        for key, entry in self._names:
-            entries.setdefault(key, []).append(entry)
-        return entries
-
     def write_gzip(self, stream):
-        """Write what ``gzip_json(self.to_dict())`` holds to ``stream``, a name at a time, then close the builder."""
+        """Write the list to ``stream`` as gzip_json would (compact, keys and names sorted, a newline), a name at a
+        time, then close the builder."""
         encode = json.JSONEncoder(ensure_ascii=False).encode
         parts = [b"{"]
         current = None
