@@ -126,6 +126,8 @@ options:
       - The default, 2, compresses about 2.5 times as fast as gzip's usual 6 and writes archives about a quarter
         larger; with many objects, level 6 costs as much CPU as all the rest of a backup. Raise it when storage
         costs more than backup time.
+      - With the optional Python package C(isal) installed, levels 1 to 3 are compressed by ISA-L (about 6 times as
+        fast as zlib's level 2, archives slightly smaller); levels 0 and 4 to 9 always by zlib.
     type: int
     default: 2
     version_added: 0.2.0

@@ -27,9 +27,9 @@ import queue
 import tarfile
 import threading
 import time
-import zlib
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils import fast_json
+from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import gzip_codec
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.tar_stream import TarStream
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError
 
@@ -47,13 +47,13 @@ _END_OF_ARCHIVE = b"\0" * (2 * _BLOCK)
 # Tar bytes gathered before compressing: fewer, larger zlib calls.
 _COMPRESS_CHUNK = 1024 * 1024
 # Any level reads the same (Velero's own archives are gzip level 6). Measured on generated manifests with
-# every object stored twice, one core: level 6 compresses 123 MB/s to 8.4 % of the tar, level 2 311 MB/s to
-# 10.4 %, level 1 no faster than 2 and larger. At 100k objects level 6 is about 3 s of CPU, as much as the
-# rest of the backup, on a machine whose other core serves the LIST; so level 2, and compression_level for
-# those who would rather pay in time than in storage.
+# every object stored twice, one core: zlib's level 6 compresses 123 MB/s to 8.4 % of the tar, level 2
+# 311 MB/s to 10.4 %, level 1 no faster than 2 and larger. At 100k objects level 6 is about 3 s of CPU, as
+# much as the rest of the backup, on a machine whose other core serves the LIST; so level 2, and
+# compression_level for those who would rather pay in time than in storage. With isal installed, levels 1-3
+# are several times faster still (gzip_codec).
 DEFAULT_COMPRESS_LEVEL = 2
 COMPRESS_LEVELS = range(0, 10)
-_GZIP_WBITS = 16 + zlib.MAX_WBITS
 _GZIP_MAGIC = b"\x1f\x8b"
 # Compressed bytes read at a time, and the most decompressed bytes held at once.
 _READ_CHUNK = 1024 * 1024
@@ -127,6 +127,11 @@ _MODE_UID_GID = b"%07o\0" % ENTRY_MODE + b"0000000\0" * 2
 _AFTER_TYPEFLAG = b"\0" * 100 + b"ustar\x0000" + b"\0" * 80
 _CONSTANT_CHECKSUM = sum(_MODE_UID_GID) + sum(b" " * 8) + sum(_AFTER_TYPEFLAG)
 _ZEROS = b"\0" * _BLOCK
+# An item's header ends the same way every time: typeflag "0" (after the checksum), then the constant fields and an
+# empty prefix; the checksum of those fixed parts, the typeflag and the ".json" that ends every item path.
+_ITEM_SUFFIX = b".json"
+_ITEM_HEADER_TAIL = _AFTER_TYPEFLAG + _ZEROS[:155 + 12]
+_ITEM_HEADER_CHECKSUM = _CONSTANT_CHECKSUM + ord("0") + sum(_ITEM_SUFFIX)
 
 
 def _numeric_fields(size, mtime):
@@ -253,7 +258,7 @@ class _InlineGzip:
 
     def __init__(self, fileobj, level):
         self._fileobj = fileobj
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
+        self._compressor = gzip_codec.compressor(level)
 
     def put(self, chunk):
         compressed = self._compressor.compress(chunk)
@@ -261,7 +266,7 @@ class _InlineGzip:
             self._fileobj.write(compressed)
 
     def finish(self):
-        self._fileobj.write(self._compressor.flush(zlib.Z_FINISH))
+        self._fileobj.write(self._compressor.flush())
 
     def abort(self):
         pass
@@ -348,6 +353,8 @@ class ArchiveWriter:
         self._pending = []
         self._pending_size = 0
         self._closed = False
+        # (group_resource, preferred version or None, namespace) -> the item directories: checked and encoded once.
+        self._directories = {}
         self.item_count = 0
         self.entry_count = 0
         self.item_bytes = 0
@@ -376,22 +383,49 @@ class ArchiveWriter:
         """
         if self._closed:
             raise BackupFormatError("cannot add %s %s: the backup archive is already closed" % (group_resource, name))
-        _check_path_segment(group_resource, "resource")
+        directories = self._directories.get((group_resource, version if preferred else None, namespace))
+        if directories is None:
+            directories = self._item_directories(group_resource, version if preferred else None, namespace)
         _check_path_segment(name, "object name")
+        data = encode_item(obj)
+        size = len(data)
+        mtime = int(time.time())
+        numeric = _numeric_fields(size, mtime)
+        name_bytes = name.encode("utf-8")
+        padding = _ZEROS[:-size % _BLOCK]
+        pending = self._pending
+        for directory, directory_sum in directories:
+            path = directory + name_bytes + _ITEM_SUFFIX
+            if len(path) <= 100 and path.isascii():
+                # The common case, inlined: a short ASCII path is the header's name field as it is.
+                checksum = _ITEM_HEADER_CHECKSUM + directory_sum + sum(name_bytes) + numeric[1]
+                pending.extend((b"".join((path, _ZEROS[:100 - len(path)], _MODE_UID_GID, numeric[0], b"%06o\0 0" % checksum, _ITEM_HEADER_TAIL)),
+                                data, padding))
+            else:
+                pending.extend(tar_entry_parts(path.decode("utf-8"), data, mtime, numeric))
+        self.entry_count += len(directories)
+        self._pending_size += len(directories) * (_BLOCK + size + len(padding))
+        if self._pending_size >= _COMPRESS_CHUNK:
+            self._flush_pending()
+        self.item_count += 1
+        self.item_bytes += size
+        self.counts_by_resource[group_resource] = self.counts_by_resource.get(group_resource, 0) + 1
+        return size
+
+    def _item_directories(self, group_resource, preferred_version, namespace):
+        """(directory bytes, their sum) of each path an item of this resource and namespace is stored under, cached."""
+        _check_path_segment(group_resource, "resource")
         if namespace:
             _check_path_segment(namespace, "namespace")
-        if preferred:
-            _check_path_segment(version, "version")
-        data = encode_item(obj)
-        mtime = int(time.time())
-        numeric = _numeric_fields(len(data), mtime)
-        self._add_parts(tar_entry_parts(item_path(group_resource, namespace, name), data, mtime, numeric))
-        if preferred:
-            self._add_parts(tar_entry_parts(item_path(group_resource, namespace, name, version + PREFERRED_VERSION_SUFFIX), data, mtime, numeric))
-        self.item_count += 1
-        self.item_bytes += len(data)
-        self.counts_by_resource[group_resource] = self.counts_by_resource.get(group_resource, 0) + 1
-        return len(data)
+        if preferred_version is not None:
+            _check_path_segment(preferred_version, "version")
+        versions = [None] if preferred_version is None else [None, preferred_version + PREFERRED_VERSION_SUFFIX]
+        directories = []
+        for version_dir in versions:
+            directory = item_path(group_resource, namespace, "", version_dir)[:-len(".json")].encode("utf-8")
+            directories.append((directory, sum(directory)))
+        self._directories[(group_resource, preferred_version, namespace)] = directories
+        return directories
 
     def _add_entry(self, path, data, mtime):
         self._add_parts(tar_entry_parts(path, data, mtime))
@@ -527,7 +561,7 @@ class _GunzipStream:
         self._fail = fail
         self._max_bytes = max_bytes
         self.inflated = 0
-        self._decompressor = zlib.decompressobj(_GZIP_WBITS)
+        self._decompressor = gzip_codec.decompressor()
         self._buffer = b""
         self._position = 0
         self._input_done = False
@@ -544,7 +578,7 @@ class _GunzipStream:
                 data = self._decompressor.unconsumed_tail
             elif self._decompressor.eof and self._decompressor.unused_data:
                 data = self._decompressor.unused_data
-                self._decompressor = zlib.decompressobj(_GZIP_WBITS)
+                self._decompressor = gzip_codec.decompressor()
             elif self._pending_input:
                 data, self._pending_input = self._pending_input, b""
             elif self._input_done:
@@ -558,7 +592,7 @@ class _GunzipStream:
                     return False
             try:
                 output = self._decompressor.decompress(data, _READ_CHUNK)
-            except zlib.error as error:
+            except gzip_codec.ERRORS as error:
                 raise self._fail("the gzip data is corrupted", error)
             if output:
                 self.inflated += len(output)

@@ -294,12 +294,13 @@ class BackupRun:
     def _collect(self, selected, namespaces):
         # Decoding pages allocates millions of short-lived objects; the cyclic collector
         # then runs thousands of times for nothing (~10 % of a large backup).
-        thresholds = gc.get_threshold()
-        gc.set_threshold(50000, 20, 100)
+        was_enabled = gc.isenabled()
+        gc.disable()
         try:
             self._collect_all(selected, namespaces)
         finally:
-            gc.set_threshold(*thresholds)
+            if was_enabled:
+                gc.enable()
 
     def _collect_all(self, selected, namespaces):
         namespaced = [r for r in selected if r.namespaced]
@@ -318,8 +319,7 @@ class BackupRun:
             if isinstance(payload, Exception):
                 self._list_failed(task, payload)
                 continue
-            for obj in payload:
-                self._take(task.resource, obj)
+            self._take_items(task.resource, payload)
 
     def _relisted(self, task, relisted):
         self.relists[task.resource.group_resource] += 1
@@ -344,36 +344,55 @@ class BackupRun:
 
     def _take(self, resource, obj, related=False):
         """Write one object to the archive (or count it in check mode) if the rules keep it."""
-        metadata = obj.get("metadata") or {}
-        namespace = metadata.get("namespace") if resource.namespaced else None
-        if resource.namespaced and namespace not in self._selected_namespaces:
-            return
-        if is_excluded_by_label(obj):
-            self.log("info", "%s %s/%s is labelled velero.io/exclude-from-backup=true: skipped" % (resource.group_resource, namespace, metadata.get("name")))
-            return
-        if metadata.get("deletionTimestamp"):
-            self.log("info", "%s %s/%s is being deleted: skipped" % (resource.group_resource, namespace, metadata.get("name")))
-            return
-        if len(self.label_filter.selectors) > 1 or related:
-            # OR selectors list a resource once per selector; keep each object once.
-            seen = self._seen_uids[resource.group_resource]
-            if metadata.get("uid") in seen:
-                return
-            seen.add(metadata.get("uid"))
-        # LIST items carry no apiVersion/kind; stored items must, as Velero writes them.
-        obj["apiVersion"] = resource.api_version
-        obj["kind"] = resource.kind
-        if self._archive is not None:
-            if self.options.encryption.mode == "secrets" and resource.group_resource == "secrets":
-                obj = encrypt_secret(obj, self.options.encryption)
-            self._archive.add_item(resource.group_resource, resource.version, namespace, metadata["name"], obj, preferred=True)
-        self.counts[resource.group_resource] += 1
-        if namespace:
-            self.namespace_counts[namespace] += 1
-            self.related.observe(resource, obj, self._crd_names)
-        self.resource_list.add(resource.api_version, resource.kind, namespace, metadata["name"])
-        if namespace:
-            self.volumes.observe(resource.group_resource, obj)
+        self._take_items(resource, (obj,), related)
+
+    def _take_items(self, resource, objects, related=False):
+        """Write objects of one resource (a LIST page) to the archive, or count them in check mode, if the rules keep them.
+
+        One call per page: what depends only on the resource is looked up once, not per object (a million times in
+        a large backup).
+        """
+        group_resource = resource.group_resource
+        namespaced = resource.namespaced
+        selected_namespaces = self._selected_namespaces
+        # OR selectors list a resource once per selector; keep each object once.
+        seen = self._seen_uids[group_resource] if len(self.label_filter.selectors) > 1 or related else None
+        add_item = self._archive.add_item if self._archive is not None else None
+        encrypt = self.options.encryption.mode == "secrets" and group_resource == "secrets"
+        api_version, kind, version = resource.api_version, resource.kind, resource.version
+        add_to_resource_list = self.resource_list.add
+        namespace_counts = self.namespace_counts
+        observe_related, observe_volumes, crd_names = self.related.observe, self.volumes.observe, self._crd_names
+        taken = 0
+        for obj in objects:
+            metadata = obj.get("metadata") or {}
+            namespace = metadata.get("namespace") if namespaced else None
+            if namespaced and namespace not in selected_namespaces:
+                continue
+            if is_excluded_by_label(obj):
+                self.log("info", "%s %s/%s is labelled velero.io/exclude-from-backup=true: skipped" % (group_resource, namespace, metadata.get("name")))
+                continue
+            if metadata.get("deletionTimestamp"):
+                self.log("info", "%s %s/%s is being deleted: skipped" % (group_resource, namespace, metadata.get("name")))
+                continue
+            if seen is not None:
+                if metadata.get("uid") in seen:
+                    continue
+                seen.add(metadata.get("uid"))
+            # LIST items carry no apiVersion/kind; stored items must, as Velero writes them.
+            obj["apiVersion"] = api_version
+            obj["kind"] = kind
+            if add_item is not None:
+                add_item(group_resource, version, namespace, metadata["name"], encrypt_secret(obj, self.options.encryption) if encrypt else obj, preferred=True)
+            taken += 1
+            if namespace:
+                namespace_counts[namespace] += 1
+                observe_related(resource, obj, crd_names)
+            add_to_resource_list(api_version, kind, namespace, metadata["name"])
+            if namespace:
+                observe_volumes(group_resource, obj)
+        if taken:
+            self.counts[group_resource] += taken
 
     def _take_namespaces(self, selected, namespaces):
         namespace_resource = next((r for r in selected if r.group_resource == "namespaces"), None)
