@@ -292,8 +292,9 @@ class BackupRun:
     # ---------------------------------------------------------------- collection
 
     def _collect(self, selected, namespaces):
-        # Decoding pages allocates millions of short-lived objects; the cyclic collector
-        # then runs thousands of times for nothing (~10 % of a large backup).
+        # Decoding pages allocates millions of short-lived objects, freed by reference counting (JSON
+        # holds no cycles); the cyclic collector would run thousands of times for nothing: a tenth of
+        # the CPU at 100k objects, even with raised thresholds. Peak RSS is unchanged (measured).
         was_enabled = gc.isenabled()
         gc.disable()
         try:
