@@ -545,3 +545,39 @@ def item_at(path, obj):
 def test_the_path_is_the_authority_over_the_object(path, obj, problem):
     found = item_path_problem(item_at(path, obj))
     assert (found is None) if problem is None else (problem in found), found
+
+
+@pytest.mark.parametrize("preferred", [True, False])
+def test_item_headers_are_the_general_tar_entry_for_every_path_shape(monkeypatch, preferred):
+    # add_item builds item headers from cached directory parts; the reference is tar_entry, which builds any entry
+    # from its path: short paths, paths split into the ustar prefix field, PAX paths, non-ASCII names and directories.
+    class FixedClock:
+        @staticmethod
+        def time():
+            return 1780000000.5
+
+    monkeypatch.setattr(archive, "time", FixedClock)
+    shapes = [
+        ("configmaps", "shop", "web"),
+        ("appconfigs.bench.kubesafe.io", "bench-07", "alpha-bravo-appconfig-000123"),  # > 100 bytes with preferred
+        ("configmaps", "shop", "n" * 95),  # the longest name the name field takes beside the prefix field
+        ("configmaps", "shop", "n" * 96),  # one more: PAX
+        ("a" * 150 + ".example.com", "shop", "x"),  # a directory too long for the prefix field: PAX
+        ("configmaps", "shop", "caf\u00e9"),  # non-ASCII name: PAX
+        ("configmaps", "sh\u00f6p", "web"),  # non-ASCII directory: PAX
+        ("clusterroles.rbac.authorization.k8s.io", None, "system:" + "r" * 60),
+    ]
+    sink = io.BytesIO()
+    with ArchiveWriter(sink) as writer:
+        for group_resource, namespace, name in shapes:
+            writer.add_item(group_resource, "v1", namespace, name, {"kind": "Thing", "metadata": {"name": name}}, preferred=preferred)
+    expected = [archive.tar_entry(archive.VERSION_MEMBER, (archive.FORMAT_VERSION + "\n").encode(), 1780000000)]
+    for group_resource, namespace, name in shapes:
+        data = encode_item({"kind": "Thing", "metadata": {"name": name}})
+        expected.append(archive.tar_entry(archive.item_path(group_resource, namespace, name), data, 1780000000))
+        if preferred:
+            expected.append(archive.tar_entry(archive.item_path(group_resource, namespace, name, "v1" + archive.PREFERRED_VERSION_SUFFIX),
+                                              data, 1780000000))
+    assert gzip.decompress(sink.getvalue()) == b"".join(expected) + b"\0" * 1024
+    with tarfile.open(fileobj=io.BytesIO(sink.getvalue()), mode="r:gz") as tar:
+        assert len(tar.getnames()) == len(expected)

@@ -130,7 +130,10 @@ _ZEROS = b"\0" * _BLOCK
 # An item's header ends the same way every time: typeflag "0" (after the checksum), then the constant fields and an
 # empty prefix; the checksum of those fixed parts, the typeflag and the ".json" that ends every item path.
 _ITEM_SUFFIX = b".json"
-_ITEM_HEADER_TAIL = _AFTER_TYPEFLAG + _ZEROS[:155 + 12]
+_NAME_FIELD = 100
+_PREFIX_FIELD = 155
+_SLASH = ord("/")
+_ITEM_HEADER_TAIL = _AFTER_TYPEFLAG + _ZEROS[:_PREFIX_FIELD + 12]
 _ITEM_HEADER_CHECKSUM = _CONSTANT_CHECKSUM + ord("0") + sum(_ITEM_SUFFIX)
 
 
@@ -394,15 +397,20 @@ class ArchiveWriter:
         name_bytes = name.encode("utf-8")
         padding = _ZEROS[:-size % _BLOCK]
         pending = self._pending
-        for directory, directory_sum in directories:
-            path = directory + name_bytes + _ITEM_SUFFIX
-            if len(path) <= 100 and path.isascii():
-                # The common case, inlined: a short ASCII path is the header's name field as it is.
-                checksum = _ITEM_HEADER_CHECKSUM + directory_sum + sum(name_bytes) + numeric[1]
-                pending.extend((b"".join((path, _ZEROS[:100 - len(path)], _MODE_UID_GID, numeric[0], b"%06o\0 0" % checksum, _ITEM_HEADER_TAIL)),
-                                data, padding))
+        name_fits = len(name_bytes) <= _NAME_FIELD - len(_ITEM_SUFFIX) and name_bytes.isascii()
+        for directory, directory_sum, prefix_tail in directories:
+            # The common cases inlined: a short ASCII path is the header's name field as it is; a longer one whose
+            # directory fits the prefix field is split there (as _split_ustar_name would); anything else takes PAX.
+            if name_fits and directory_sum is not None and len(directory) + len(name_bytes) + len(_ITEM_SUFFIX) <= _NAME_FIELD:
+                name_field, tail, checksum = directory + name_bytes + _ITEM_SUFFIX, _ITEM_HEADER_TAIL, directory_sum
+            elif name_fits and prefix_tail is not None:
+                name_field, tail, checksum = name_bytes + _ITEM_SUFFIX, prefix_tail, directory_sum - _SLASH
             else:
-                pending.extend(tar_entry_parts(path.decode("utf-8"), data, mtime, numeric))
+                pending.extend(tar_entry_parts((directory + name_bytes + _ITEM_SUFFIX).decode("utf-8"), data, mtime, numeric))
+                continue
+            checksum += _ITEM_HEADER_CHECKSUM + sum(name_bytes) + numeric[1]
+            pending.extend((b"".join((name_field, _ZEROS[:_NAME_FIELD - len(name_field)], _MODE_UID_GID, numeric[0], b"%06o\0 0" % checksum, tail)),
+                            data, padding))
         self.entry_count += len(directories)
         self._pending_size += len(directories) * (_BLOCK + size + len(padding))
         if self._pending_size >= _COMPRESS_CHUNK:
@@ -413,7 +421,8 @@ class ArchiveWriter:
         return size
 
     def _item_directories(self, group_resource, preferred_version, namespace):
-        """(directory bytes, their sum) of each path an item of this resource and namespace is stored under, cached."""
+        """Each directory an item of this resource and namespace is stored under, cached: (its bytes, their sum or None
+        when not ASCII, the header's end when the directory fits the ustar prefix field or None)."""
         _check_path_segment(group_resource, "resource")
         if namespace:
             _check_path_segment(namespace, "namespace")
@@ -423,7 +432,12 @@ class ArchiveWriter:
         directories = []
         for version_dir in versions:
             directory = item_path(group_resource, namespace, "", version_dir)[:-len(".json")].encode("utf-8")
-            directories.append((directory, sum(directory)))
+            if not directory.isascii():
+                directories.append((directory, None, None))  # never inlined: ustar fields hold ASCII, PAX the rest
+                continue
+            prefix = directory[:-1]
+            prefix_tail = _AFTER_TYPEFLAG + prefix + _ZEROS[:_PREFIX_FIELD + 12 - len(prefix)] if len(prefix) <= _PREFIX_FIELD else None
+            directories.append((directory, sum(directory), prefix_tail))
         self._directories[(group_resource, preferred_version, namespace)] = directories
         return directories
 
