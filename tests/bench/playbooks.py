@@ -95,13 +95,16 @@ def _rss_log(path):
         return [json.loads(line) for line in stream if line.strip()]
 
 
-def backup_plays(kubeconfig, location, name):
-    """One kubesafe.k8s.backup task: the whole cluster into a local directory."""
+def backup_plays(kubeconfig, location, name, included_namespaces=None):
+    """One kubesafe.k8s.backup task: the whole cluster (or ``included_namespaces``) into a local directory."""
+    options = {"kubeconfig": kubeconfig, "name": name, "location": location}
+    if included_namespaces:
+        options["included_namespaces"] = included_namespaces
     return [{
         "name": "kubesafe.k8s.backup",
         "hosts": "localhost",
         "gather_facts": False,
-        "tasks": [{"name": "Back up the cluster", "kubesafe.k8s.backup": {"kubeconfig": kubeconfig, "name": name, "location": location}}],
+        "tasks": [{"name": "Back up the cluster", "kubesafe.k8s.backup": options}],
     }]
 
 

@@ -73,6 +73,7 @@ DISCOVERY_MEASURE = "API discovery (in backup, not in baseline)"
 ENGINE_MEASURE = "backup, engine in a subprocess"
 MODULE_MEASURE = "backup, ansible-playbook kubesafe.k8s.backup"
 PLAYBOOK_FLOOR_MEASURE = "ansible-playbook of one ping task (the floor)"
+FIXED_COST_MEASURE = "backup playbook of one empty namespace (fixed cost)"
 K8S_INFO_MEASURE = "ansible-playbook k8s_info loop + YAML files"
 RAW_POST_MEASURE = "raw POSTs, %d in parallel (restore baseline)"
 RESTORE_ENGINE_MEASURE = "restore, engine in a subprocess"
@@ -133,6 +134,14 @@ def targets(results):
     return verdicts
 
 
+def _fixed_costs(results):
+    """(size, "S s = R x the LIST") of the backup playbook of an empty namespace, per size."""
+    for size in results["sizes"]:
+        row = next((row for row in size["rows"] if row["measure"] == FIXED_COST_MEASURE), None)
+        if row and row.get("seconds") is not None:
+            yield size["generated"], "%.2f s = %.2fx the LIST" % (row["seconds"], row["vs_raw_list"])
+
+
 def targets_text(results):
     lines = ["Targets:\n"]
     for target, size, measured, verdict in targets(results):
@@ -155,6 +164,9 @@ def notes(results, repeats, results_file):
         "  peak RSS is that process's VmHWM (imports included; not its ru_maxrss, which keeps the peak of the benchmark process it",
         "  was started from across exec). ansible-playbook rows: wall time of the whole ansible-playbook run.",
         "- kubesafe.k8s.backup and .restore peak RSS: the module process alone (ru_maxrss via wait4, tests/bench/rss_interpreter.py).",
+        "- The backup playbook's time before its first object (the ping floor, the module's start and imports, discovery, an",
+        "  empty LIST per resource type, the sidecars): %s. The playbook target leaves the objects the rest of 1.5x the LIST."
+        % (", ".join("%d: %s" % (size, fixed) for size, fixed in _fixed_costs(results)) or "-"),
         "- k8s_info loop peak RSS: the largest process of the ansible-playbook run (ru_maxrss of ansible-playbook via wait4,",
         "  which covers every descendant it waited for): an ansible-playbook process holding every registered object.",
     ]

@@ -56,6 +56,8 @@ from bench.workload import NAMESPACES, seed_workload  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 RESULTS_FILE = os.path.join(collection_path.REPO, "tests", "output", "bench", "results.json")
+# A namespace every emulator has and the generated workload leaves empty.
+EMPTY_NAMESPACE = "kube-public"
 # make bench should finish within 15 minutes on a 2-core machine; the k8s_info loop gets what is left of this.
 DEFAULT_BUDGET_SECONDS = 14 * 60
 DEFAULT_K8S_INFO_TIMEOUT = 600
@@ -104,6 +106,7 @@ def bench_size(size, args, workdir, deadline):
             run_engine_backup(emulator.kubeconfig, os.path.join(workdir, "engine"), "profile-%d" % size, profile=profile)
             log("cProfile statistics of a %d-object backup: %s" % (size, profile))
         rows.append(floor_row(size, workdir, raw_sequential))
+        rows.append(fixed_cost_row(emulator, size, workdir, raw_sequential))
         rows.append(module_row(emulator, objects, size, workdir, raw_sequential))
         restore = None
         if not args.skip_restore:
@@ -180,6 +183,18 @@ def floor_row(size, workdir, raw_sequential):
     if run is None or run.returncode != 0:
         raise RuntimeError("the ping playbook failed:\n%s" % (run.output[-4000:] if run else "timed out"))
     return table_row(report.PLAYBOOK_FLOOR_MEASURE, None, run.seconds, vs_raw_list=run.seconds / raw_sequential)
+
+
+def fixed_cost_row(emulator, size, workdir, raw_sequential):
+    """ansible-playbook backing up one empty namespace of the same cluster: what a backup playbook costs before its
+    first object (Ansible, the module's imports, discovery, one empty LIST per resource type, the sidecars)."""
+    location = os.path.join(workdir, "fixed-cost")
+    run = playbooks.run_playbook(playbooks.backup_plays(emulator.kubeconfig, location, "fixed-cost-%d" % size, included_namespaces=[EMPTY_NAMESPACE]),
+                                 os.path.join(workdir, "fixed-cost-play-%d" % size), os.environ, timeout=300)
+    if run is None or run.returncode != 0:
+        raise RuntimeError("the backup playbook of an empty namespace failed:\n%s" % (run.output[-4000:] if run else "timed out"))
+    shutil.rmtree(location, ignore_errors=True)
+    return table_row(report.FIXED_COST_MEASURE, None, run.seconds, vs_raw_list=run.seconds / raw_sequential)
 
 
 def k8s_info_row(args, emulator, resources, objects, size, workdir, deadline):
