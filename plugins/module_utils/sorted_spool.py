@@ -58,6 +58,16 @@ class SortedSpool:
         if len(self._records) >= self._memory_records:
             self._spill()
 
+    def extend(self, records):
+        """add() each of ``records`` (a list)."""
+        while records:
+            room = self._memory_records - len(self._records)
+            self._records.extend(records[:room])
+            self._count += min(room, len(records))
+            records = records[room:]
+            if len(self._records) >= self._memory_records:
+                self._spill()
+
     def _spill(self):
         if self._directory is None:
             self._directory = make_temp_dir(self._purpose)

@@ -28,6 +28,16 @@ def test_iterates_in_sorted_order_across_spilled_runs():
         assert list(spool) == sorted(data)
 
 
+def test_extend_spills_as_add_does():
+    data = records(2500)
+    with SortedSpool("test", memory_records=300) as spool:
+        for start in range(0, len(data), 700):  # batches larger than what memory holds, and not aligned with it
+            spool.extend(data[start:start + 700])
+        assert spool.spilled_runs == 8
+        assert len(spool) == 2500
+        assert list(spool) == sorted(data)
+
+
 def refuse_to_spill(purpose):
     raise AssertionError("spilled to a %s scratch directory" % purpose)
 
@@ -59,13 +69,14 @@ def test_a_spilled_resource_list_is_the_same_file_as_one_held_in_memory():
             namespace, name = entry.split("/", 1)
             builder.add("v1", key.split("/", 1)[1], namespace, name)
         builder.add("v1", "Namespace", None, "shop")
+        builder.add_entries("v1", "Pod", ["z%d/p" % number for number in range(5000)])  # more than one write's batch
         return builder.to_gzip_bytes()
 
     spilled, in_memory = written(100), written(10 ** 6)
     assert gzip.decompress(spilled) == gzip.decompress(in_memory)
     listed = json.loads(gzip.decompress(spilled))
     assert sorted(listed) == ["v1/ConfigMap", "v1/Namespace", "v1/Pod", "v1/Secret"]
-    assert sum(len(names) for names in listed.values()) == 3001
+    assert sum(len(names) for names in listed.values()) == 8001
     assert all(names == sorted(names) for names in listed.values())
     # What Velero's json.Encoder writes: compact, a newline, names in UTF-8 unescaped.
     assert gzip.decompress(spilled) == (json.dumps(listed, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")

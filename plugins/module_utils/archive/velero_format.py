@@ -18,7 +18,9 @@ import datetime
 import gzip
 import hashlib
 import io
+import itertools
 import json
+import operator
 import re
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import BackupFormatError, ConfigurationError
@@ -137,6 +139,10 @@ def guess_group_resource(resource_list_key_):
     return "%s.%s" % (plural, group) if group else plural
 
 
+# Names of the resource list encoded and compressed at a time.
+_NAMES_PER_WRITE = 4096
+
+
 class ResourceListBuilder:
     """Collects ``{"<apiVersion>/<Kind>": ["ns/name" or "name", ...]}``, Velero's resource list, names sorted.
 
@@ -148,8 +154,12 @@ class ResourceListBuilder:
         self._names = SortedSpool("resourcelist", memory_records)
 
     def add(self, api_version, kind, namespace, name):
-        entry = "%s/%s" % (namespace, name) if namespace else name
-        self._names.add((resource_list_key(api_version, kind), entry))
+        self.add_entries(api_version, kind, ["%s/%s" % (namespace, name) if namespace else name])
+
+    def add_entries(self, api_version, kind, entries):
+        """Add names of one kind: ``entries`` are "namespace/name" or, cluster-scoped, "name"."""
+        key = resource_list_key(api_version, kind)
+        self._names.extend([(key, entry) for entry in entries])
 
     def __len__(self):
         return len(self._names)
@@ -160,22 +170,21 @@ class ResourceListBuilder:
     def write_gzip(self, stream):
         """Write the list to ``stream`` as gzip_json would (compact, keys and names sorted, a newline), a name at a
         time, then close the builder."""
-        encode = json.JSONEncoder(ensure_ascii=False).encode
-        parts = [b"{"]
-        current = None
+        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         with gzip.GzipFile(filename="", fileobj=stream, mode="wb", mtime=0) as compressed:
-            for key, entry in self._names:
-                if key != current:
-                    parts.append(b"%s%s:[" % (b"]," if current is not None else b"", encode(key).encode("utf-8")))
-                    current = key
-                else:
-                    parts.append(b",")
-                parts.append(encode(entry).encode("utf-8"))
-                if len(parts) >= 4096:
-                    compressed.write(b"".join(parts))
-                    parts = []
-            parts.append(b"]}\n" if current is not None else b"}\n")
-            compressed.write(b"".join(parts))
+            compressed.write(b"{")
+            for index, (key, records) in enumerate(itertools.groupby(self._names, key=operator.itemgetter(0))):
+                compressed.write(b"%s%s:[" % (b"," if index else b"", encode(key).encode("utf-8")))
+                # A list's names encoded a batch at a time: one encoder call per 4,096 names, not per name.
+                separator = b""
+                while True:
+                    batch = [entry for _key, entry in itertools.islice(records, _NAMES_PER_WRITE)]
+                    if not batch:
+                        break
+                    compressed.write(separator + encode(batch).encode("utf-8")[1:-1])
+                    separator = b","
+                compressed.write(b"]")
+            compressed.write(b"}\n")
         self.close()
 
     def to_gzip_bytes(self):

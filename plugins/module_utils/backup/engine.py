@@ -361,7 +361,7 @@ class BackupRun:
         add_item = self._archive.add_item if self._archive is not None else None
         encrypt = self.options.encryption.mode == "secrets" and group_resource == "secrets"
         api_version, kind, version = resource.api_version, resource.kind, resource.version
-        add_to_resource_list = self.resource_list.add
+        stored_names = []  # for the resource list, added once per page
         namespace_counts = self.namespace_counts
         observe_related, observe_volumes, crd_names = self.related.observe, self.volumes.observe, self._crd_names
         taken = 0
@@ -389,11 +389,12 @@ class BackupRun:
             if namespace:
                 namespace_counts[namespace] += 1
                 observe_related(resource, obj, crd_names)
-            add_to_resource_list(api_version, kind, namespace, metadata["name"])
+            stored_names.append("%s/%s" % (namespace, metadata["name"]) if namespace else metadata["name"])
             if namespace:
                 observe_volumes(group_resource, obj)
         if taken:
             self.counts[group_resource] += taken
+            self.resource_list.add_entries(api_version, kind, stored_names)
 
     def _take_namespaces(self, selected, namespaces):
         namespace_resource = next((r for r in selected if r.group_resource == "namespaces"), None)
