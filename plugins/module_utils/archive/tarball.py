@@ -358,6 +358,8 @@ class ArchiveWriter:
         self._closed = False
         # (group_resource, preferred version or None, namespace) -> the item directories: checked and encoded once.
         self._directories = {}
+        # The numeric header fields of this second's items by size: many items share a size (memory: a second's worth).
+        self._numeric_mtime, self._numeric_by_size = None, {}
         self.item_count = 0
         self.entry_count = 0
         self.item_bytes = 0
@@ -393,7 +395,11 @@ class ArchiveWriter:
         data = encode_item(obj)
         size = len(data)
         mtime = int(time.time())
-        numeric = _numeric_fields(size, mtime)
+        if mtime != self._numeric_mtime:
+            self._numeric_mtime, self._numeric_by_size = mtime, {}
+        numeric = self._numeric_by_size.get(size)
+        if numeric is None:
+            numeric = self._numeric_by_size[size] = _numeric_fields(size, mtime)
         name_bytes = name.encode("utf-8")
         padding = _ZEROS[:-size % _BLOCK]
         pending = self._pending
