@@ -503,9 +503,9 @@ class KubeClient:
             delay = None
             try:
                 if target is not None:
-                    response = self._connection_pool().urlopen(method, target, body=payload, headers=request_headers, retries=False,
-                                                                redirect=False, assert_same_host=False, timeout=timeout or self._timeout,
-                                                                preload_content=True)
+                    response = self._connection_pool().urlopen(
+                        method, target, body=payload, headers=request_headers, retries=False, redirect=False, assert_same_host=False,
+                        timeout=timeout or self._timeout, preload_content=True)
                 else:
                     response = self._pool.request(method, url, body=payload, headers=request_headers, retries=False, redirect=False,
                                                   timeout=timeout or self._timeout, preload_content=True)
