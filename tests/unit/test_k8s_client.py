@@ -452,6 +452,12 @@ def test_request_targets_keep_the_servers_path_and_urllib3s_encoding():
     assert all(headers["Authorization"] == "Bearer tok" and headers["User-Agent"] == "kubesafe.k8s" for headers in recorder.requests)
 
 
+def test_a_host_url_urllib3_cannot_parse_fails_at_the_first_request_naming_the_option():
+    client = KubeClient(max_retries=0, **connection_options({"host": "http://127.0.0.1:notaport", "api_key": "tok"}))
+    with pytest.raises(ConfigurationError, match=r"the API server URL 'http://127.0.0.1:notaport' is not valid \(host option, K8S_AUTH_HOST"):
+        client.request("GET", "/version")
+
+
 def test_handed_over_objects_are_remembered_on_disk_not_in_memory():
     # pylint: disable=protected-access
     handed_over = client_module._HandedOver()

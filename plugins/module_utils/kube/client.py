@@ -300,8 +300,12 @@ class KubeClient:
         self._host_pool = None
         # Requests go straight to the host's connection pool, without the PoolManager's per-request URL parsing and
         # header copies, when the pool manager adds nothing (no proxy) and the URL needs no encoding by urllib3.
-        self._base_path = urllib3.util.parse_url(self._host).path or ""
-        self._direct = type(self._pool) is urllib3.PoolManager and _is_plain_path(self._base_path)  # pylint: disable=unidiomatic-typecheck
+        try:
+            self._base_path = urllib3.util.parse_url(self._host).path or ""
+        except urllib3.exceptions.LocationParseError:
+            self._base_path = None  # the first request says what is wrong with the URL, through the pool manager
+        self._direct = type(self._pool) is urllib3.PoolManager and self._base_path is not None and \
+            _is_plain_path(self._base_path)  # pylint: disable=unidiomatic-typecheck
 
     # ------------------------------------------------------------ identity
 
