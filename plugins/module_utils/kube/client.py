@@ -379,7 +379,7 @@ class KubeClient:
                 payload = body
             headers["Content-Type"] = content_type
         retries = self.max_retries if max_retries is None else max(0, int(max_retries))
-        if self._direct and _is_plain_path(path):
+        if self._direct and path[:1] == "/" and _is_plain_path(path):
             target = self._base_path + path + query_string
         else:
             target = None
