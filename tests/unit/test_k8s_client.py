@@ -384,16 +384,18 @@ def test_concurrent_lists_share_the_pool(cluster):
 
 
 class HeaderRecorder:
-    """A bare HTTP server that answers {} and keeps the headers of each request."""
+    """A bare HTTP server that answers {} and keeps the headers and the request target of each request."""
 
     def __init__(self):
         import http.server  # pylint: disable=import-outside-toplevel
         import threading  # pylint: disable=import-outside-toplevel
         recorded = self.requests = []
+        targets = self.targets = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 recorded.append(self.headers)
+                targets.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "2")
@@ -425,6 +427,35 @@ def test_impersonation_headers_one_line_per_group():
     assert headers["Impersonate-User"] == "jane"
     assert headers.get_all("Impersonate-Group") == ["ops", "audit"]
     assert headers["Accept"] == "application/json"
+
+
+def test_request_targets_keep_the_servers_path_and_urllib3s_encoding():
+    # Plain paths go to the host's connection pool directly; the others through the pool manager, which encodes them.
+    recorder = HeaderRecorder()
+    try:
+        client = KubeClient(**connection_options({"host": recorder.url + "/k8s/clusters/c-1", "api_key": "tok"}))
+        client.request("GET", "/api/v1/namespaces/shop/configmaps", query={"labelSelector": "app=web,tier in (a,b)", "limit": 5})
+        client.request("GET", "/api/v1/namespaces/shop/configmaps/a b")
+        client.request("GET", "/api/v1/namespaces/shop/configmaps/./web")
+        client.request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:aggregate-to-view")
+        client.close()
+        client.request("GET", "/version")  # a closed client opens new connections, as the pool manager does
+    finally:
+        recorder.stop()
+    assert recorder.targets == [
+        "/k8s/clusters/c-1/api/v1/namespaces/shop/configmaps?labelSelector=app%3Dweb%2Ctier+in+%28a%2Cb%29&limit=5",
+        "/k8s/clusters/c-1/api/v1/namespaces/shop/configmaps/a%20b",
+        "/k8s/clusters/c-1/api/v1/namespaces/shop/configmaps/web",
+        "/k8s/clusters/c-1/apis/rbac.authorization.k8s.io/v1/clusterroles/system:aggregate-to-view",
+        "/k8s/clusters/c-1/version",
+    ]
+    assert all(headers["Authorization"] == "Bearer tok" and headers["User-Agent"] == "kubesafe.k8s" for headers in recorder.requests)
+
+
+def test_a_host_url_urllib3_cannot_parse_fails_at_the_first_request_naming_the_option():
+    client = KubeClient(max_retries=0, **connection_options({"host": "http://127.0.0.1:notaport", "api_key": "tok"}))
+    with pytest.raises(ConfigurationError, match=r"the API server URL 'http://127.0.0.1:notaport' is not valid \(host option, K8S_AUTH_HOST"):
+        client.request("GET", "/version")
 
 
 def test_handed_over_objects_are_remembered_on_disk_not_in_memory():

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.discovery import discover
-from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
+from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ClusterAccessError, ConfigurationError
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.restore.apply import (
     Decision, ObjectApplier, strip_server_fields)
@@ -304,6 +304,28 @@ def test_parallel_apply_of_200_config_maps(cluster, client, resources):
         assert set("cm-%03d" % index for index in range(200)) <= names
     print("200 ConfigMaps: sequential %.2f s, parallel(16) %.2f s, speed-up %.1fx"
           % (sequential_seconds, parallel_seconds, sequential_seconds / parallel_seconds))
+
+
+def test_a_lost_connection_stops_the_stream_at_its_object_and_nothing_further_is_written(cluster, resources, namespace):
+    # Without retries the dropped create is an error of the run (not a failed object): raised at that object's turn.
+    client = KubeClient(max_retries=0, **connection_options({"kubeconfig": cluster.kubeconfig}))
+    close_each_connection(client)
+    cluster.control.add_fault(action="drop", verbs=["create"], resources=["configmaps"], after=10, count=1)
+    pairs = [(resources["configmaps"], config_map("cm-%03d" % index, {"index": str(index)}), None) for index in range(200)]
+    yielded = []
+    with pytest.raises(ClusterAccessError, match="lost the connection"):
+        for _pair, decision in ObjectApplier(client, parallelism=4).apply_stream(iter(pairs)):
+            yielded.append(decision)
+    assert [decision.name for decision in yielded] == ["cm-%03d" % index for index in range(len(yielded))]
+    assert all(decision.action == "create" for decision in yielded)
+    creates = [record for record in cluster.control.audit() if record["verb"] == "create" and record["resource"] == "configmaps"]
+    written = set(item["metadata"]["name"] for item in client.request("GET", "/api/v1/namespaces/%s/configmaps" % namespace)["items"])
+    written.discard("kube-root-ca.crt")
+    # Only objects already handed to a thread when the error came back (16 in flight at most) were sent after it;
+    # the stream's threads are gone once it raised, so no request arrives later.
+    window = 4 * 4
+    assert written <= set("cm-%03d" % index for index in range(len(yielded) + window))
+    assert len([record for record in creates if record["code"] == 201]) == len(written) and len(creates) < 200
 
 
 # ------------------------------------------------------------------ failures and retries

@@ -246,6 +246,15 @@ class _RepeatedHeaderName(str):
         return self is other
 
 
+# What urllib3 leaves as it is in a URL path (RFC 3986 pchar and "/", without "%"): a path of only these needs no
+# encoding; one with a dot segment would be normalized, so "/." sends a request through the pool manager instead.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+
+
+def _is_plain_path(path):
+    return "/." not in path and _PLAIN_PATH.fullmatch(path) is not None
+
+
 def _kubeconfig_paths(value):
     separator = ";" if os.name == "nt" else ":"
     return [user_path(path) for path in value.split(separator) if path]
@@ -283,11 +292,20 @@ class KubeClient:
         except (OSError, ValueError) as error:
             raise ConfigurationError("cannot set up TLS for %s (%s): %s; check ca_cert, client_cert and client_key"
                                      % (self.server_url, self.source, error))
-        self._base_headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT})
+        # A plain dict, copied per request; Impersonate-Group repeats, so it is added per request (HTTPHeaderDict).
+        self._base_headers = {"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT}
         if impersonate_user:
             self._base_headers["Impersonate-User"] = impersonate_user
-        for group in _to_list(impersonate_groups) or ():
-            self._base_headers.add("Impersonate-Group", group)
+        self._impersonate_groups = _to_list(impersonate_groups) or []
+        self._host_pool = None
+        # Requests go straight to the host's connection pool, without the PoolManager's per-request URL parsing and
+        # header copies, when the pool manager adds nothing (no proxy) and the URL needs no encoding by urllib3.
+        try:
+            self._base_path = urllib3.util.parse_url(self._host).path or ""
+        except urllib3.exceptions.LocationParseError:
+            self._base_path = None  # the first request says what is wrong with the URL, through the pool manager
+        self._direct = type(self._pool) is urllib3.PoolManager and self._base_path is not None and \
+            _is_plain_path(self._base_path)  # pylint: disable=unidiomatic-typecheck
 
     # ------------------------------------------------------------ identity
 
@@ -305,13 +323,15 @@ class KubeClient:
     def api_client(self):
         """A kubernetes.client.ApiClient on the same configuration (for exec/websocket helpers)."""
         client = kubernetes.client.ApiClient(self.configuration)
-        for name in ("Impersonate-User", "Impersonate-Group"):
-            for value in self._base_headers.getlist(name):
-                # Distinct keys with one spelling: the API server wants one header line per group.
-                client.set_default_header(_RepeatedHeaderName(name), value)
+        if "Impersonate-User" in self._base_headers:
+            client.set_default_header(_RepeatedHeaderName("Impersonate-User"), self._base_headers["Impersonate-User"])
+        for group in self._impersonate_groups:
+            # Distinct keys with one spelling: the API server wants one header line per group.
+            client.set_default_header(_RepeatedHeaderName("Impersonate-Group"), group)
         return client
 
     def close(self):
+        self._host_pool = None
         self._pool.clear()
 
     def __enter__(self):
@@ -342,10 +362,13 @@ class KubeClient:
     def request_bytes(self, method, path, query=None, body=None, content_type="application/json", timeout=None, max_retries=None):
         """Like request, but return the raw answer body (e.g. pods/log)."""
         method = method.upper()
-        url = self._host + path
-        if query:
-            url += "?" + urlencode(self._query_pairs(query), doseq=True)
-        headers = self._base_headers.copy()
+        query_string = "?" + urlencode(self._query_pairs(query), doseq=True) if query else ""
+        if self._impersonate_groups:
+            headers = urllib3.HTTPHeaderDict(self._base_headers)
+            for group in self._impersonate_groups:
+                headers.add("Impersonate-Group", group)
+        else:
+            headers = dict(self._base_headers)
         payload = None
         if body is not None:
             if isinstance(body, (dict, list)):
@@ -356,7 +379,12 @@ class KubeClient:
                 payload = body
             headers["Content-Type"] = content_type
         retries = self.max_retries if max_retries is None else max(0, int(max_retries))
-        response = self._send_with_retries(method, path, url, headers, payload, self._safe_to_resend(method, body), timeout, retries)
+        if self._direct and path[:1] == "/" and _is_plain_path(path):
+            target = self._base_path + path + query_string
+        else:
+            target = None
+        url = self._host + path + query_string
+        response = self._send_with_retries(method, path, (url, target), headers, payload, self._safe_to_resend(method, body), timeout, retries)
         if 200 <= response.status < 300:
             return response.data
         raise self._api_error(method, path, response, retries)
@@ -453,6 +481,13 @@ class KubeClient:
         metadata = body.get("metadata") or {}
         return bool(metadata.get("name")) or not metadata.get("generateName")
 
+    def _connection_pool(self):
+        """The pool manager's connection pool of the API server's host (the same one PoolManager.urlopen picks)."""
+        pool = self._host_pool
+        if pool is None:
+            pool = self._host_pool = self._pool.connection_from_url(self._host)
+        return pool
+
     def _auth_headers(self):
         # auth_settings() runs the kubeconfig's refresh hook (exec plugins, OIDC, in-cluster token rotation).
         bearer = self.configuration.auth_settings().get("BearerToken")
@@ -462,15 +497,22 @@ class KubeClient:
             return {"Authorization": self.configuration.get_basic_auth_token()}
         return {}
 
-    def _send_with_retries(self, method, path, url, headers, payload, resendable, timeout, max_retries):
+    def _send_with_retries(self, method, path, url_and_target, headers, payload, resendable, timeout, max_retries):
+        """url_and_target: the absolute URL, and the request target to send to the host's pool directly (or None)."""
+        url, target = url_and_target
         attempt = 0
         while True:
             request_headers = headers.copy()
             request_headers.update(self._auth_headers())
             delay = None
             try:
-                response = self._pool.request(method, url, body=payload, headers=request_headers, retries=False, redirect=False,
-                                              timeout=timeout or self._timeout, preload_content=True)
+                if target is not None:
+                    response = self._connection_pool().urlopen(
+                        method, target, body=payload, headers=request_headers, retries=False, redirect=False, assert_same_host=False,
+                        timeout=timeout or self._timeout, preload_content=True)
+                else:
+                    response = self._pool.request(method, url, body=payload, headers=request_headers, retries=False, redirect=False,
+                                                  timeout=timeout or self._timeout, preload_content=True)
             except urllib3.exceptions.SSLError as error:
                 raise ClusterAccessError(
                     "TLS failed with the Kubernetes API server at %s (%s): %s. Check ca_cert (K8S_AUTH_SSL_CA_CERT) or the "

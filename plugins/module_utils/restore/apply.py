@@ -18,11 +18,10 @@ __metaclass__ = type
 
 import collections
 import copy
+import queue
 import re
 import threading
 import time
-
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.cluster_fields import strip_server_fields, with_cluster_assigned, without_restore_labels
 from ansible_collections.kubesafe.k8s.plugins.module_utils.errors import ConfigurationError
@@ -241,21 +240,57 @@ class ObjectApplier:
             for pair in pairs:
                 yield pair, self.apply(*pair)
             return
+        # Two queues and threads of our own, not an executor: a future per object (its condition, the executor's work
+        # item and thread check) cost the thread that prepares the objects about as much as preparing one.
         window = self.parallelism * STREAM_WINDOW_PER_THREAD
+        work, finished = queue.SimpleQueue(), queue.SimpleQueue()
+        cancelled = []  # not empty: what no thread has started yet is not applied
+        threads = []
         in_flight = collections.deque()
-        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+        results = {}
+        try:
+            for index, pair in enumerate(pairs):
+                if len(threads) < self.parallelism:
+                    threads.append(threading.Thread(target=self._stream_worker, args=(work, finished, cancelled), daemon=True))
+                    threads[-1].start()
+                work.put((index, pair))
+                in_flight.append((index, pair))
+                if len(in_flight) >= window:
+                    yield self._next_in_order(in_flight, finished, results)
+            while in_flight:
+                yield self._next_in_order(in_flight, finished, results)
+        finally:
+            cancelled.append(True)
+            for _thread in threads:
+                work.put(None)
+            for thread in threads:
+                thread.join()
+
+    @staticmethod
+    def _next_in_order(in_flight, finished, results):
+        """(pair, decision) of the oldest object in flight, once applied; its exception is raised here."""
+        index, pair = in_flight.popleft()
+        while index not in results:
+            done_index, decision, error = finished.get()
+            results[done_index] = decision, error
+        decision, error = results.pop(index)
+        if error is not None:
+            raise error
+        return pair, decision
+
+    def _stream_worker(self, work, finished, cancelled):
+        while True:
+            job = work.get()
+            if job is None:
+                return
+            index, pair = job
+            if cancelled:
+                continue
             try:
-                for pair in pairs:
-                    in_flight.append((pair, pool.submit(self.apply, *pair)))
-                    if len(in_flight) >= window:
-                        done, future = in_flight.popleft()
-                        yield done, future.result()
-                while in_flight:
-                    done, future = in_flight.popleft()
-                    yield done, future.result()
-            finally:
-                for _pair, future in in_flight:
-                    future.cancel()
+                finished.put((index, self.apply(*pair), None))
+            except BaseException as error:  # pylint: disable=broad-except
+                # Raised in the caller's thread, at this object's turn, as a future would.
+                finished.put((index, None, error))
 
     def apply(self, resource, obj, backup_uid=None, restore_status=False):
         """Create obj through resource (its target ApiResource), or handle the existing object per the policy.

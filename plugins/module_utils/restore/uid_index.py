@@ -40,6 +40,7 @@ class RestoredUidIndex:
         self._db.execute("CREATE TABLE objects (uid TEXT PRIMARY KEY, group_resource TEXT NOT NULL, namespace TEXT NOT NULL, "
                          "name TEXT NOT NULL, restored INTEGER NOT NULL DEFAULT 1, new_uid TEXT) WITHOUT ROWID")
         self._pending = []
+        self._pending_new_uids = []
 
     def close(self):
         self._db.close()
@@ -58,6 +59,12 @@ class RestoredUidIndex:
             self._db.executemany("INSERT OR REPLACE INTO objects (uid, group_resource, namespace, name) VALUES (?, ?, ?, ?)", self._pending)
             self._db.execute("COMMIT")
             self._pending = []
+        if self._pending_new_uids:
+            # In the order they were set: a uid set twice keeps the last value.
+            self._db.execute("BEGIN")
+            self._db.executemany("UPDATE objects SET new_uid = ? WHERE uid = ?", self._pending_new_uids)
+            self._db.execute("COMMIT")
+            self._pending_new_uids = []
 
     # ------------------------------------------------------------ restored uids (set-like)
 
@@ -80,8 +87,11 @@ class RestoredUidIndex:
     # ------------------------------------------------------------ new uids
 
     def set_new_uid(self, uid, new_uid):
-        self._flush()
-        self._db.execute("UPDATE objects SET new_uid = ? WHERE uid = ?", (new_uid, uid))
+        # Batched like add: one statement per object, each a transaction of its own, cost the restore's main thread more
+        # than preparing the object did. Every read below writes the pending ones first.
+        self._pending_new_uids.append((new_uid, uid))
+        if len(self._pending_new_uids) >= _INSERT_BATCH:
+            self._flush()
 
     def new_uid(self, uid):
         if uid is None:
