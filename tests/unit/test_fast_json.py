@@ -176,3 +176,40 @@ def test_strings_that_look_like_small_floats_keep_the_fast_path(monkeypatch):
     monkeypatch.setattr(fast_json.json, "dumps", refuse)
     obj = {"metadata": {"uid": "0b1c2d3e-7f60-4a1b-9c2d-3e4f5a6b7c8d", "annotations": {"v": "0.00001", "w": "1e-5"}}}
     assert fast_json.dumps_sorted(obj) == orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+def decoded_or_refused(loads, data):
+    try:
+        return repr(loads(data))  # repr tells 1 from 1.0, which == would not
+    except (ValueError, RecursionError) as error:
+        return "refused: %s" % type(error).__name__
+
+
+# What anybody may put in an archive: integers on both sides of 64 bits, numbers orjson refuses, other encodings.
+HOSTILE_ITEMS = [
+    b'{"n":9223372036854775807,"m":-9223372036854775808,"u":18446744073709551615}',
+    b'{"n":18446744073709551616}', b'{"m":-9223372036854775809}', b'{"n":123456789012345678901234567890}',
+    b'{"s":"1234567890123456789012345"}', b'{"f":1e400}', b'{"f":NaN}', b'{"f":-Infinity}', b'\xef\xbb\xbf{"a":1}',
+    '{"a":"\u00e9"}'.encode("utf-16"), b'{"a":"\\ud800"}', b'{"a":1,"a":2}', b'{"a":-0}', b'{"a":0.1e1}', b'{"a":4.9e-324}',
+    b'{"a":"\x01"}', b'{"a":1,}', b'{"a":01}', b'["\xff"]', b'[' * 5000 + b']' * 5000, b'',
+]
+
+
+def test_archive_items_decode_to_what_the_standard_library_gives_or_are_refused_alike(monkeypatch):
+    documents = [encode_item(obj) for obj in generated_objects(1500, seed=11)] + HOSTILE_ITEMS
+    fast = [decoded_or_refused(fast_json.loads_exact, data) for data in documents]
+    monkeypatch.setattr(fast_json, "orjson", None)
+    assert fast == [decoded_or_refused(fast_json.loads_exact, data) for data in documents]
+    assert fast == [decoded_or_refused(json.loads, data) for data in documents]
+    assert "123456789012345678901234567890" in fast[1500 + 3]
+
+
+def test_archive_items_without_long_digit_runs_are_read_by_orjson(monkeypatch):
+    # Guards the comparison above: the fast path is really taken for ordinary items, and only for them.
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the standard library decoder was used")
+
+    monkeypatch.setattr(fast_json.json, "loads", refuse)
+    assert fast_json.loads_exact(b'{"metadata":{"name":"web","uid":"0b1c2d3e-7f60"},"spec":{"replicas":3,"n":922337203685477580}}')
+    with pytest.raises(AssertionError):
+        fast_json.loads_exact(b'{"n":-9223372036854775809}')

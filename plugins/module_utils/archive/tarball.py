@@ -773,7 +773,7 @@ class ArchiveReader:
                 continue
             data = self._read_member(member, path)
             try:
-                obj = json.loads(data)
+                obj = fast_json.loads_exact(data)
             except ValueError as error:
                 raise BackupFormatError("%s: %s is not valid JSON: %s" % (self._source, path, error))
             if not isinstance(obj, dict):
