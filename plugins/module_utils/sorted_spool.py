@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import heapq
+import itertools
 import os
 import pickle
 
@@ -101,3 +102,32 @@ def _read_run(path):
             except EOFError:
                 return
             yield from chunk
+
+
+def distinct(records):
+    """The records of a sorted iterable, each once (consecutive duplicates dropped)."""
+    for record, _duplicates in itertools.groupby(records):
+        yield record
+
+
+def sorted_differences(left, right):
+    """Compare two sorted iterables as sets, in one merge walk: yields ``(0, record)`` for each record only in
+    ``left`` and ``(1, record)`` for each only in ``right``, each once, in sorted order."""
+    end = object()
+    left, right = distinct(left), distinct(right)
+    left_record, right_record = next(left, end), next(right, end)
+    while left_record is not end and right_record is not end:
+        if left_record < right_record:
+            yield 0, left_record
+            left_record = next(left, end)
+        elif right_record < left_record:
+            yield 1, right_record
+            right_record = next(right, end)
+        else:
+            left_record, right_record = next(left, end), next(right, end)
+    while left_record is not end:
+        yield 0, left_record
+        left_record = next(left, end)
+    while right_record is not end:
+        yield 1, right_record
+        right_record = next(right, end)
