@@ -101,3 +101,15 @@ def test_sorted_differences_of_empty_and_equal_streams():
     assert list(sorted_spool.sorted_differences(data, sorted(data + data))) == []
     assert list(sorted_spool.sorted_differences(data, [])) == [(0, record) for record in sorted(set(data))]
     assert list(sorted_spool.sorted_differences([], data)) == [(1, record) for record in sorted(set(data))]
+
+
+def test_max_runs_merges_runs_so_that_iterating_holds_few_chunks():
+    data = records(2500)
+    with SortedSpool("test", memory_records=100, max_runs=4) as spool:
+        for record in data:
+            spool.add(record)
+            assert spool.spilled_runs < 4
+        assert len(spool) == 2500
+        # 25 runs written, merged at the 4th, the 7th, ... the 25th: one run left, the 8th merge (the 33rd file).
+        assert [name for name in os.listdir(spool._directory) if name.startswith("run-")] == ["run-32.pickle"]  # pylint: disable=protected-access
+        assert list(spool) == sorted(data)
