@@ -200,7 +200,7 @@ class NotAResourceList(BackupFormatError):
 
 # Characters of the gunzipped resource list decoded at a time, and the longest string it may hold (a name is
 # at most 317 characters, "namespace/name"): the reader holds at most both, whatever the file's size.
-_READ_CHARS = 256 * 1024
+_READ_CHARS = 64 * 1024
 _MAX_STRING_CHARS = 64 * 1024
 _JSON_WHITESPACE = " \t\n\r"
 _SKIP_WHITESPACE = re.compile(r"[ \t\n\r]*")
