@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import io
 import json
+import random
 
 import pytest
 
@@ -206,6 +207,25 @@ def test_read_resource_list_of_more_than_one_window():
     for data in (vf.gzip_json(listed), gzip.compress(json.dumps(listed, indent=3).encode())):
         assert len(gzip.decompress(data)) > 2 * vf._READ_CHARS  # pylint: disable=protected-access
         assert streamed_pairs(data) == loaded_pairs(data)
+
+
+@pytest.mark.parametrize("read_chars", [1, 7, 64, 1000])
+def test_read_resource_list_whatever_the_window(monkeypatch, read_chars):
+    """Random names, escapes and whitespace, read through windows of every size: what json.loads gives."""
+    monkeypatch.setattr(vf, "_READ_CHARS", read_chars)
+    monkeypatch.setattr(vf, "_MAX_STRING_CHARS", 200)
+    generator = random.Random(read_chars)
+    alphabet = ["a", "-", "/", ".", "\u00e9", "\u65e5", "\U0001f600", '"', "\\", "\n", "\u2028", "\u0000", " "]
+    listed = {}
+    for kind in range(8):
+        listed["v%d/Kind%s" % (kind, generator.choice(alphabet))] = [
+            "".join(generator.choice(alphabet) for _index in range(generator.randrange(0, 40))) for _name in range(generator.randrange(0, 60))]
+    for ensure_ascii in (True, False):
+        text = json.dumps(listed, ensure_ascii=ensure_ascii, separators=(",", ":"))
+        spaced = "".join(character + generator.choice(["", "", " ", "\n\t "]) if character in ",:[]{}" else character for character in text)
+        for document in (text, spaced):
+            data = gzip.compress(document.encode("utf-8"))
+            assert streamed_pairs(data) == loaded_pairs(data)
 
 
 def test_read_resource_list_reads_what_the_builder_writes():

@@ -306,20 +306,25 @@ def read_resource_list(stream, what):
             if scanner.skip_whitespace() == "]":
                 scanner.pos += 1
             else:
-                while True:
-                    scanner.fill()
-                    plain = _PLAIN_NAME.match(scanner.text, scanner.pos)
+                separator = ","
+                while separator == ",":
+                    # Plain names one after the other in the window, matched where they are: a match is made of the
+                    # file's characters, so a window's end can only make it fail, never differ.
+                    plain = None
+                    for plain in iter(_PLAIN_NAME.scanner(scanner.text, scanner.pos).match, None):
+                        name, separator = plain.groups()
+                        yield key, name
+                        if separator == "]":
+                            break
                     if plain is not None:
                         scanner.pos = plain.end()
-                        yield key, plain.group(1)
-                        separator = plain.group(2)
-                    else:
-                        if scanner.skip_whitespace() != '"':
-                            raise scanner.value_error("Expecting value")
-                        yield key, scanner.string()
-                        separator = scanner.expect(",]", "Expecting ',' delimiter")
-                    if separator == "]":
-                        break
+                        if separator == "]":
+                            break
+                    # Anything else (escapes, a name across the window's end, damage): one name the careful way.
+                    if scanner.skip_whitespace() != '"':
+                        raise scanner.value_error("Expecting value")
+                    yield key, scanner.string()
+                    separator = scanner.expect(",]", "Expecting ',' delimiter")
             if scanner.expect(",}", "Expecting ',' delimiter") == "}":
                 break
             closing = scanner.expect('"', "Expecting property name enclosed in double quotes")
