@@ -196,6 +196,19 @@ def test_counts_not_matching_the_resource_list(backed_up):
     }
 
 
+@pytest.mark.parametrize("content, problem", [
+    (b'{"v1/ConfigMap":["shop/web-config","shop/kube-root', "is not gzip-compressed JSON: "),
+    (b'{"v1/ConfigMap":"shop/web-config"}', 'does not hold a resource list ({"<apiVersion>/<Kind>": ["ns/name", ...]})'),
+])
+def test_an_unreadable_resource_list(backed_up, content, problem):
+    resource_list_path = folder(backed_up) / "snap-resource-list.json.gz"
+    resource_list_path.write_bytes(gzip.compress(content))
+    rewrite_manifest_entry(backed_up, "snap", "snap-resource-list.json.gz")
+    result = verify_backup(open_location(str(backed_up)), "snap")
+    assert len(result["problems"]) == 1 and result["problems"][0].startswith("sidecars: snap-resource-list.json.gz " + problem), result["problems"]
+    assert "counts: no resource list sidecar: the objects cannot be compared with it" in result["warnings"]
+
+
 def test_counts_not_matching_the_manifest(backed_up):
     manifest_path = folder(backed_up) / "snap-manifest.json"
     manifest = json.loads(manifest_path.read_text())
