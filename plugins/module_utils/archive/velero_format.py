@@ -202,7 +202,6 @@ class NotAResourceList(BackupFormatError):
 # at most 317 characters, "namespace/name"): the reader holds at most both, whatever the file's size.
 _READ_CHARS = 64 * 1024
 _MAX_STRING_CHARS = 64 * 1024
-_JSON_WHITESPACE = " \t\n\r"
 _SKIP_WHITESPACE = re.compile(r"[ \t\n\r]*")
 # A name without escapes nor control characters, and what follows it in its list: the common case, read without decoding.
 _PLAIN_NAME = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*([,\]])')
@@ -287,6 +286,7 @@ def read_resource_list(stream, what):
     The file's encoding must be UTF-8 (Velero's and ours; json.loads would also take UTF-16 and UTF-32).
     """
     scanner = _ResourceListScanner(stream, what)
+    match_plain_name = _PLAIN_NAME.match
     try:
         if scanner.skip_whitespace() != "{":
             raise scanner.value_error("Expecting value")
@@ -310,16 +310,18 @@ def read_resource_list(stream, what):
                 while separator == ",":
                     # Plain names one after the other in the window, matched where they are: a match is made of the
                     # file's characters, so a window's end can only make it fail, never differ.
-                    plain = None
-                    for plain in iter(_PLAIN_NAME.scanner(scanner.text, scanner.pos).match, None):
+                    text, position = scanner.text, scanner.pos
+                    plain = match_plain_name(text, position)
+                    while plain is not None:
+                        position = plain.end()
                         name, separator = plain.groups()
                         yield key, name
                         if separator == "]":
                             break
-                    if plain is not None:
-                        scanner.pos = plain.end()
-                        if separator == "]":
-                            break
+                        plain = match_plain_name(text, position)
+                    scanner.pos = position
+                    if separator == "]":
+                        break
                     # Anything else (escapes, a name across the window's end, damage): one name the careful way.
                     if scanner.skip_whitespace() != '"':
                         raise scanner.value_error("Expecting value")
