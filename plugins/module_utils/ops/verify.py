@@ -365,7 +365,8 @@ def _read_items(inventory, stream, source, encryption, backup_name):
         stream = decrypting_reader(stream, encryption.keys, "backup archive %s" % source, encryption.header)
     decrypt = None  # without keys, encrypted Secrets are only counted
     if encryption.keys is not None:
-        from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import decrypt_secret as decrypt  # pylint: disable=import-outside-toplevel
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import encryption as encryption_utils  # pylint: disable=import-outside-toplevel
+        decrypt = encryption_utils.decrypt_secret
     # Not capped at the manifest's tar size (a restore is): verify names every damaged object, the files check the tampering.
     for item in ArchiveReader(stream, include_versioned=True, source=source):
         problem = item_path_problem(item)
