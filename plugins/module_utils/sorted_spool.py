@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import heapq
+import itertools
 import os
 import pickle
 
@@ -28,13 +29,19 @@ _CHUNK_RECORDS = 2000
 
 
 class SortedSpool:
-    """Add records, then iterate them in sorted order (as ``sorted()`` would); ``close()`` removes the run files."""
+    """Add records, then iterate them in sorted order (as ``sorted()`` would); ``close()`` removes the run files.
 
-    def __init__(self, purpose, memory_records=MEMORY_RECORDS):
+    ``max_runs``: when that many runs are on disk, they are merged into one, so that iterating holds a chunk of
+    at most ``max_runs`` runs however many records there are (None: runs are only merged by iterating).
+    """
+
+    def __init__(self, purpose, memory_records=MEMORY_RECORDS, max_runs=None):
         self._purpose = purpose
         self._memory_records = max(1, int(memory_records))
+        self._max_runs = None if max_runs is None else max(2, int(max_runs))
         self._records = []
         self._runs = []
+        self._files_written = 0
         self._directory = None
         self._count = 0
 
@@ -72,12 +79,26 @@ class SortedSpool:
         if self._directory is None:
             self._directory = make_temp_dir(self._purpose)
         self._records.sort()
-        path = os.path.join(self._directory, "run-%d.pickle" % len(self._runs))
-        with open(path, "wb") as stream:
-            for start in range(0, len(self._records), _CHUNK_RECORDS):
-                pickle.dump(self._records[start:start + _CHUNK_RECORDS], stream, protocol=pickle.HIGHEST_PROTOCOL)
-        self._runs.append(path)
+        self._runs.append(self._write_run(self._records))
         self._records = []
+        if self._max_runs is not None and len(self._runs) >= self._max_runs:
+            merged = self._write_run(heapq.merge(*(_read_run(path) for path in self._runs)))
+            for path in self._runs:
+                os.remove(path)
+            self._runs = [merged]
+
+    def _write_run(self, sorted_records):
+        """A run file of ``sorted_records`` (an iterable), pickled a chunk at a time; returns its path."""
+        path = os.path.join(self._directory, "run-%d.pickle" % self._files_written)
+        self._files_written += 1
+        records = iter(sorted_records)
+        with open(path, "wb") as stream:
+            while True:
+                chunk = list(itertools.islice(records, _CHUNK_RECORDS))
+                if not chunk:
+                    break
+                pickle.dump(chunk, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        return path
 
     def __iter__(self):
         self._records.sort()
@@ -101,3 +122,32 @@ def _read_run(path):
             except EOFError:
                 return
             yield from chunk
+
+
+def distinct(records):
+    """The records of a sorted iterable, each once (consecutive duplicates dropped)."""
+    for record, _duplicates in itertools.groupby(records):
+        yield record
+
+
+def sorted_differences(left, right):
+    """Compare two sorted iterables as sets, in one merge walk: yields ``(0, record)`` for each record only in
+    ``left`` and ``(1, record)`` for each only in ``right``, each once, in sorted order."""
+    end = object()
+    left, right = distinct(left), distinct(right)
+    left_record, right_record = next(left, end), next(right, end)
+    while left_record is not end and right_record is not end:
+        if left_record < right_record:
+            yield 0, left_record
+            left_record = next(left, end)
+        elif right_record < left_record:
+            yield 1, right_record
+            right_record = next(right, end)
+        else:
+            left_record, right_record = next(left, end), next(right, end)
+    while left_record is not end:
+        yield 0, left_record
+        left_record = next(left, end)
+    while right_record is not end:
+        yield 1, right_record
+        right_record = next(right, end)

@@ -1,4 +1,4 @@
-"""SortedSpool: an external merge sort whose memory does not grow with the records, and the resource list built on it."""
+"""SortedSpool: an external merge sort whose memory does not grow with the records, merge walks over it, and the resource list built on it."""
 
 import gzip
 import json
@@ -80,3 +80,36 @@ def test_a_spilled_resource_list_is_the_same_file_as_one_held_in_memory():
     assert all(names == sorted(names) for names in listed.values())
     # What Velero's json.Encoder writes: compact, a newline, names in UTF-8 unescaped.
     assert gzip.decompress(spilled) == (json.dumps(listed, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def test_sorted_differences_are_the_set_differences_of_spilled_spools():
+    left_records = records(3000, seed=1) + records(400, seed=2)
+    right_records = records(3000, seed=1)[500:] + records(700, seed=5) + records(50, seed=2)  # duplicates on both sides
+    with SortedSpool("left", memory_records=250) as left, SortedSpool("right", memory_records=250) as right:
+        left.extend(list(left_records))
+        right.extend(list(right_records))
+        assert left.spilled_runs and right.spilled_runs
+        differences = list(sorted_spool.sorted_differences(left, right))
+    assert differences == sorted([(0, record) for record in set(left_records) - set(right_records)]
+                                 + [(1, record) for record in set(right_records) - set(left_records)], key=lambda pair: pair[1])
+    assert {side for side, _record in differences} == {0, 1}
+
+
+def test_sorted_differences_of_empty_and_equal_streams():
+    data = sorted(records(100))
+    assert list(sorted_spool.sorted_differences([], [])) == []
+    assert list(sorted_spool.sorted_differences(data, sorted(data + data))) == []
+    assert list(sorted_spool.sorted_differences(data, [])) == [(0, record) for record in sorted(set(data))]
+    assert list(sorted_spool.sorted_differences([], data)) == [(1, record) for record in sorted(set(data))]
+
+
+def test_max_runs_merges_runs_so_that_iterating_holds_few_chunks():
+    data = records(2500)
+    with SortedSpool("test", memory_records=100, max_runs=4) as spool:
+        for record in data:
+            spool.add(record)
+            assert spool.spilled_runs < 4
+        assert len(spool) == 2500
+        # 25 runs written, merged at the 4th, the 7th, ... the 25th: one run left, the 8th merge (the 33rd file).
+        assert [name for name in os.listdir(spool._directory) if name.startswith("run-")] == ["run-32.pickle"]  # pylint: disable=protected-access
+        assert list(spool) == sorted(data)

@@ -3,7 +3,9 @@
 import datetime
 import gzip
 import hashlib
+import io
 import json
+import random
 
 import pytest
 
@@ -170,6 +172,135 @@ def test_resource_list():
 ])
 def test_resource_list_key(api_version, kind, key):
     assert vf.resource_list_key(api_version, kind) == key
+
+
+# --- reading the resource list a name at a time --------------------------------------------------
+
+
+def streamed_pairs(data, what="snap-resource-list.json.gz"):
+    return list(vf.read_resource_list(io.BytesIO(data), what))
+
+
+def loaded_pairs(data):
+    return [(key, name) for key, names in json.loads(gzip.decompress(data)).items() for name in names]
+
+
+@pytest.mark.parametrize("text", [
+    '{}\n',
+    '{"v1/Namespace":[]}',
+    '{"v1/ConfigMap":["a/b"],"v1/Secret":[],"v1/Namespace":["shop"]}\n',
+    # escapes of every kind, in names and keys, and names left unescaped as Velero's json.Encoder writes them
+    '{"v1/\\u0043onfigMap":["q\\"uote","back\\\\slash","\\/\\b\\f\\n\\r\\t","\\u00e9t\\u00e9","\\ud83d\\ude00"],'
+    '"example.com/v1/Caf\u00e9":["\u00e9t\u00e9/\u65e5\u672c","\U0001f600","a\u2028b"]}\n',
+    # whitespace anywhere JSON allows it, as an indenting encoder writes
+    ' \r\n{ "v1/ConfigMap" :\n  [\n    "a/b" ,\n\t"c/d"\n  ] ,\n  "v1/Pod": [ ]\n}\n\n',
+])
+def test_read_resource_list_yields_what_json_loads_gives(text):
+    data = gzip.compress(text.encode("utf-8"))
+    assert streamed_pairs(data) == loaded_pairs(data)
+
+
+def test_read_resource_list_of_more_than_one_window():
+    """Names across the reader's window boundaries, some long, some escaped: all of them, in file order."""
+    names = ["namespace-%d/%s" % (number, ("x" * (number % 300)) + ("\u00e9\"\\" if number % 7 == 0 else "")) for number in range(6000)]
+    listed = {"v1/ConfigMap": names, "v1/Secret": names[:10], "v1/Pod": [], "v1/Node": ["n" * 60000]}
+    for data in (vf.gzip_json(listed), gzip.compress(json.dumps(listed, indent=3).encode())):
+        assert len(gzip.decompress(data)) > 2 * vf._READ_CHARS  # pylint: disable=protected-access
+        assert streamed_pairs(data) == loaded_pairs(data)
+
+
+@pytest.mark.parametrize("read_chars", [1, 7, 64, 1000])
+def test_read_resource_list_whatever_the_window(monkeypatch, read_chars):
+    """Random names, escapes and whitespace, read through windows of every size: what json.loads gives."""
+    monkeypatch.setattr(vf, "_READ_CHARS", read_chars)
+    monkeypatch.setattr(vf, "_MAX_STRING_CHARS", 200)
+    generator = random.Random(read_chars)
+    alphabet = ["a", "-", "/", ".", "\u00e9", "\u65e5", "\U0001f600", '"', "\\", "\n", "\u2028", "\u0000", " "]
+    listed = {}
+    for kind in range(8):
+        listed["v%d/Kind%s" % (kind, generator.choice(alphabet))] = [
+            "".join(generator.choice(alphabet) for _index in range(generator.randrange(0, 40))) for _name in range(generator.randrange(0, 60))]
+    for ensure_ascii in (True, False):
+        text = json.dumps(listed, ensure_ascii=ensure_ascii, separators=(",", ":"))
+        spaced = "".join(character + generator.choice(["", "", " ", "\n\t "]) if character in ",:[]{}" else character for character in text)
+        for document in (text, spaced):
+            data = gzip.compress(document.encode("utf-8"))
+            assert streamed_pairs(data) == loaded_pairs(data)
+
+
+def test_read_resource_list_reads_what_the_builder_writes():
+    builder = vf.ResourceListBuilder()
+    builder.add_entries("v1", "ConfigMap", ["shop/%d" % number for number in range(5000)] + ["\u00e9t\u00e9/a\nb"])
+    builder.add("v1", "Namespace", None, "shop")
+    data = builder.to_gzip_bytes()
+    assert streamed_pairs(data) == loaded_pairs(data)
+
+
+def test_read_resource_list_is_lazy():
+    pairs = vf.read_resource_list(io.BytesIO(vf.gzip_json({"v1/ConfigMap": ["a/b", "c/d"]})), "x")
+    assert next(pairs) == ("v1/ConfigMap", "a/b")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "Expecting value"),
+    ("{", "Expecting property name"),
+    ('{"v1/ConfigMap":["a/b"', "Expecting ',' delimiter"),
+    ('{"v1/ConfigMap":["a/b"]', "Expecting ',' delimiter"),
+    ('{"v1/ConfigMap":["a/', "Unterminated string"),
+    ('{"v1/ConfigMap":["a/b",]}', "Expecting value"),
+    ('{"v1/ConfigMap":["a/b"],}', "Expecting property name"),
+    ('{"v1/ConfigMap"["a/b"]}', "Expecting ':' delimiter"),
+    ('{"v1/ConfigMap":["a/b"]}x', "Extra data"),
+    ('{"v1/ConfigMap":["a/b"]}{}', "Extra data"),
+    ('{"v1/ConfigMap":["a\x01b"]}', "Invalid control character"),
+    ('{"v1/ConfigMap":["a\\xb"]}', "Invalid \\\\escape"),
+    ('{"v1/ConfigMap":[tru]}', "Expecting value"),
+    ("nul", "Expecting value"),
+])
+def test_read_resource_list_refuses_what_json_loads_refuses(text, message):
+    data = gzip.compress(text.encode("utf-8"))
+    with pytest.raises(ValueError):
+        json.loads(gzip.decompress(data))
+    with pytest.raises(BackupFormatError, match="^snap-resource-list.json.gz is not gzip-compressed JSON: %s" % message):
+        streamed_pairs(data)
+
+
+@pytest.mark.parametrize("text", ["[]", "null", '"v1/ConfigMap"', "5", '{"v1/ConfigMap":{}}', '{"v1/ConfigMap":"a/b"}',
+                                  '{"v1/ConfigMap":["a/b",5]}', '{"v1/ConfigMap":[null]}', '{"v1/ConfigMap":[["a/b"]]}'])
+def test_read_resource_list_refuses_json_of_another_shape(text):
+    data = gzip.compress(text.encode("utf-8"))
+    with pytest.raises(vf.NotAResourceList, match=r'^x does not hold a resource list \({"<apiVersion>/<Kind>": \["ns/name", ...\]}\)$'):
+        streamed_pairs(data, "x")
+
+
+def test_read_resource_list_refuses_a_key_given_twice():
+    """json.loads would keep the last list only; Velero never writes a key twice: a damaged file, not a silent merge."""
+    data = gzip.compress(b'{"v1/ConfigMap":["a/b"],"v1/ConfigMap":[]}')
+    with pytest.raises(vf.NotAResourceList, match='the key "v1/ConfigMap" is given twice'):
+        streamed_pairs(data)
+
+
+def test_read_resource_list_refuses_truncated_and_damaged_gzip():
+    data = vf.gzip_json({"v1/ConfigMap": ["shop/%d" % number for number in range(2000)]})
+    for cut in (len(data) - 4, len(data) // 2, 11):
+        with pytest.raises(BackupFormatError, match="is not gzip-compressed JSON: Compressed file ended before the end-of-stream marker"):
+            streamed_pairs(data[:cut])
+    with pytest.raises(BackupFormatError, match=r"is not gzip-compressed JSON: Not a gzipped file"):
+        streamed_pairs(b'{"v1/ConfigMap":[]}')
+    with pytest.raises(BackupFormatError, match=r"is not gzip-compressed JSON: 'utf-8' codec can't decode"):
+        streamed_pairs(gzip.compress(b'{"v1/ConfigMap":["\xff"]}'))
+    # A cut at the end of a gzip member's JSON is a JSON error, not silence
+    with pytest.raises(BackupFormatError, match="Unterminated string"):
+        streamed_pairs(gzip.compress(gzip.decompress(data)[:-5]))
+    with pytest.raises(BackupFormatError, match="Expecting ',' delimiter"):
+        streamed_pairs(gzip.compress(gzip.decompress(data)[:-3]))
+
+
+def test_read_resource_list_holds_a_bounded_window():
+    """A string longer than any name is refused, not read into memory whole."""
+    data = gzip.compress(b'{"v1/ConfigMap":["' + b"x" * (4 * vf._MAX_STRING_CHARS) + b'"]}')  # pylint: disable=protected-access
+    with pytest.raises(BackupFormatError, match="is not gzip-compressed JSON: a string longer than 65536 characters"):
+        streamed_pairs(data)
 
 
 def test_results_sidecar_has_velero_s_result_shape():

@@ -4,17 +4,23 @@ import gzip
 import hashlib
 import io
 import json
+import os
+import random
 import shutil
 import tarfile
+import tracemalloc
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.kubesafe.k8s.plugins.module_utils import sorted_spool
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
 from ansible_collections.kubesafe.k8s.plugins.module_utils.backup.engine import BackupOptions, run_backup
 from ansible_collections.kubesafe.k8s.plugins.module_utils.kube.client import KubeClient, connection_options
 from ansible_collections.kubesafe.k8s.plugins.module_utils.storage.locations import ObjectNotFound, open_location
+from ansible_collections.kubesafe.k8s.plugins.module_utils.ops import verify as verify_ops
 from ansible_collections.kubesafe.k8s.plugins.module_utils.ops.verify import verify_all, verify_backup
+from ansible_collections.kubesafe.k8s.plugins.module_utils.temp_dirs import make_temp_dir
 from ansible_collections.kubesafe.k8s.plugins.modules import verify
 from velero_archives import velero_archive
 
@@ -188,6 +194,19 @@ def test_counts_not_matching_the_resource_list(backed_up):
         "counts: v1/ConfigMap shop/ghost is in the resource list but not in the archive",
         "counts: v1/ConfigMap shop/web-config is in the archive but not in the resource list",
     }
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b'{"v1/ConfigMap":["shop/web-config","shop/kube-root', "is not gzip-compressed JSON: "),
+    (b'{"v1/ConfigMap":"shop/web-config"}', 'does not hold a resource list ({"<apiVersion>/<Kind>": ["ns/name", ...]})'),
+])
+def test_an_unreadable_resource_list(backed_up, content, problem):
+    resource_list_path = folder(backed_up) / "snap-resource-list.json.gz"
+    resource_list_path.write_bytes(gzip.compress(content))
+    rewrite_manifest_entry(backed_up, "snap", "snap-resource-list.json.gz")
+    result = verify_backup(open_location(str(backed_up)), "snap")
+    assert len(result["problems"]) == 1 and result["problems"][0].startswith("sidecars: snap-resource-list.json.gz " + problem), result["problems"]
+    assert "counts: no resource list sidecar: the objects cannot be compared with it" in result["warnings"]
 
 
 def test_counts_not_matching_the_manifest(backed_up):
@@ -415,3 +434,109 @@ def test_module_with_a_decryption_identity(capsys, sample_cluster, tmp_path, age
     assert age_keys["identity"] not in json.dumps(result)
     result = run_module(capsys, {"location": str(tmp_path)})
     assert result["failed"] and "decryption_identity" in result["msg"]
+
+
+# ---------------------------------------------------------------- memory that does not grow with the objects
+
+
+def damage_every_per_object_check(directory):
+    """More problems of each per-object kind than a report lists: resource list entries missing and extra,
+    objects only under -preferredversion, invalid stored objects; and a resource list entry given twice."""
+    tarball = folder(directory) / "snap.tar.gz"
+
+    def damage(member_name, data):
+        if member_name.startswith("resources/services/namespaces/"):
+            return None  # the unversioned copy gone: restores would not see these Services
+        if "-preferredversion/" in member_name and not member_name.startswith("resources/services/"):
+            obj = json.loads(data)
+            del obj["metadata"]["name"]
+            return json.dumps(obj).encode()
+        return data
+    rewrite_tarball(tarball, damage)
+    resource_list_path = folder(directory) / "snap-resource-list.json.gz"
+    resource_list = json.loads(gzip.decompress(resource_list_path.read_bytes()))
+    for key in set(resource_list) - {"v1/ConfigMap", "v1/Service"}:
+        del resource_list[key]
+    resource_list["v1/ConfigMap"] += ["shop/ghost-%02d" % number for number in range(25)] + ["shop/web-config"]
+    resource_list_path.write_bytes(velero_format.gzip_json(resource_list))
+    rewrite_manifest_entry(directory, "snap", "snap.tar.gz")
+    rewrite_manifest_entry(directory, "snap", "snap-resource-list.json.gz")
+
+
+def test_a_verify_spilled_to_disk_reports_what_one_in_memory_does(backed_up, monkeypatch):
+    damage_every_per_object_check(backed_up)
+    location = open_location(str(backed_up))
+    in_memory = verify_backup(location, "snap")
+    problems = in_memory["problems"]
+    assert "contents: 5 objects stored under a -preferredversion directory lack their unversioned copy, which restores read" in problems
+    invalid = int(next(problem for problem in problems if problem.endswith("stored objects are not valid Kubernetes objects")).split()[1])
+    assert invalid > 20 and "contents: ... and %d more like these" % (invalid - 20) in problems
+    assert len([problem for problem in problems if problem.endswith("has no metadata.name")]) == 20
+    counts = problems_of(in_memory, "counts")
+    listed_only = [problem for problem in counts if problem.endswith("is in the resource list but not in the archive")]
+    archived_only = [problem for problem in counts if problem.endswith("is in the archive but not in the resource list")]
+    assert listed_only[0] == "counts: v1/ConfigMap shop/ghost-00 is in the resource list but not in the archive"
+    assert len(listed_only) == len(archived_only) == 20 and listed_only == sorted(listed_only) and archived_only == sorted(archived_only)
+    assert sum(problem.startswith("counts: ... and ") for problem in counts) == 2
+    assert not [problem for problem in counts if "shop/web-config " in problem]  # listed twice, archived once: no difference
+
+    scratch = []
+
+    def recorded_temp_dir(purpose):
+        scratch.append((purpose, make_temp_dir(purpose)))
+        return scratch[-1][1]
+    monkeypatch.setattr(sorted_spool, "make_temp_dir", recorded_temp_dir)
+    monkeypatch.setattr(sorted_spool, "MEMORY_RECORDS", 3)
+    spilled = verify_backup(location, "snap")
+    assert {purpose for purpose, _path in scratch} == {"verifyentries", "verifyidentities", "verifylist"}
+    assert spilled == in_memory
+    assert not any(os.path.exists(path) for _purpose, path in scratch)  # the runs are removed
+
+
+def synthetic_backup(directory, objects):
+    """A backup as Velero writes one (no manifest), of ``objects`` ConfigMaps each with its -preferredversion copy.
+
+    Their data is random, so that even the smallest tarball is larger than what the archive reader reads
+    at a time (its buffers are then the same whatever the size).
+    """
+    backup_folder = directory / "backups" / "big"
+    backup_folder.mkdir(parents=True)
+    names = ["ns-%d/config-%06d" % (number % 10, number) for number in range(objects)]
+    generator = random.Random(objects)
+    with tarfile.open(backup_folder / "big.tar.gz", "w:gz", compresslevel=1) as tar:
+        for entry in names:
+            namespace, name = entry.split("/")
+            data = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+                               "data": {"random": "%0800x" % generator.getrandbits(3200)}}).encode()
+            for path in ("resources/configmaps/namespaces/%s.json" % entry, "resources/configmaps/v1-preferredversion/namespaces/%s.json" % entry):
+                info = tarfile.TarInfo(path)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    (backup_folder / "big-resource-list.json.gz").write_bytes(velero_format.gzip_json({"v1/ConfigMap": names}))
+    (backup_folder / "velero-backup.json").write_text(json.dumps({
+        "apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "big", "namespace": "velero"},
+        "spec": {}, "status": {"phase": "Completed", "progress": {"totalItems": objects, "itemsBackedUp": objects}}}))
+
+
+def peak_traced_memory_of_verify(directory):
+    tracemalloc.start()
+    try:
+        result = verify_backup(open_location(str(directory)), "big")
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def test_verify_memory_does_not_grow_with_the_objects(tmp_path, monkeypatch):
+    """Ten times the objects, the same memory: what the spools hold is bounded by their records in memory and
+    the chunks of at most SPOOL_MAX_RUNS runs."""
+    monkeypatch.setattr(sorted_spool, "MEMORY_RECORDS", 1000)
+    monkeypatch.setattr(sorted_spool, "_CHUNK_RECORDS", 100)
+    monkeypatch.setattr(verify_ops, "SPOOL_MAX_RUNS", 4)
+    peaks = {}
+    for objects in (2000, 20000):
+        synthetic_backup(tmp_path / str(objects), objects)
+        peaks[objects], result = peak_traced_memory_of_verify(tmp_path / str(objects))
+        assert result["ok"], result["problems"]
+        assert check_named(result, "counts")["detail"] == "%d objects in 1 resources" % objects
+    assert peaks[20000] - peaks[2000] < 1024 * 1024, peaks

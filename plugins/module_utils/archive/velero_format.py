@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import codecs
 import datetime
 import gzip
 import hashlib
@@ -191,6 +192,148 @@ class ResourceListBuilder:
         buffer = io.BytesIO()
         self.write_gzip(buffer)
         return buffer.getvalue()
+
+
+class NotAResourceList(BackupFormatError):
+    """A resource list sidecar that is valid JSON but not ``{"<apiVersion>/<Kind>": ["ns/name", ...]}``."""
+
+
+# Characters of the gunzipped resource list decoded at a time, and the longest string it may hold (a name is
+# at most 317 characters, "namespace/name"): the reader holds at most both, whatever the file's size.
+_READ_CHARS = 64 * 1024
+_MAX_STRING_CHARS = 64 * 1024
+_SKIP_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# A name without escapes nor control characters, and what follows it in its list: the common case, read without decoding.
+_PLAIN_NAME = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*([,\]])')
+# Numbers and constants as json.loads takes them: valid JSON, not a resource list.
+_OTHER_SCALAR = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null|NaN|-?Infinity")
+
+
+class _ResourceListScanner:
+    """The decoded text of a resource list, a window at a time, and the reader's position in it."""
+
+    def __init__(self, stream, what):
+        self.what = what
+        self._chunks = gzip.GzipFile(filename="", fileobj=stream, mode="rb")
+        # What json.loads accepts of bytes written by Velero or us: UTF-8 (a BOM skipped), lone surrogates passed.
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogatepass")
+        self.text = ""
+        self.pos = 0
+        self._consumed = 0  # characters before ``text``
+        self._ended = False
+
+    def fill(self):
+        """Keep at least _MAX_STRING_CHARS characters ahead of ``pos`` (or all that is left)."""
+        while not self._ended and len(self.text) - self.pos < _MAX_STRING_CHARS:
+            data = self._chunks.read(_READ_CHARS)
+            self._consumed += self.pos
+            self.text = self.text[self.pos:] + self._decoder.decode(data, final=not data)
+            self.pos = 0
+            self._ended = not data
+
+    def skip_whitespace(self):
+        """The next character after whitespace ("" at the end of the file), with ``pos`` on it."""
+        while True:
+            self.fill()
+            self.pos = _SKIP_WHITESPACE.match(self.text, self.pos).end()
+            if self.pos < len(self.text) or self._ended:  # else a window of whitespace only
+                return self.text[self.pos:self.pos + 1]
+
+    def expect(self, characters, expected):
+        """Skip whitespace and one of ``characters``; returns it."""
+        character = self.skip_whitespace()
+        if not character or character not in characters:
+            raise self.error(expected)
+        self.pos += 1
+        return character
+
+    def string(self):
+        """The string starting at ``pos`` (on its quote), decoded as json.loads decodes it."""
+        try:
+            value, end = json.decoder.scanstring(self.text, self.pos + 1, True)
+        except json.JSONDecodeError as exc:
+            if self._ended or len(self.text) - self.pos < _MAX_STRING_CHARS:
+                raise self.error(exc.msg)
+            raise self.error("a string longer than %d characters" % _MAX_STRING_CHARS)
+        self.pos = end
+        return value
+
+    def value_error(self, expected):
+        """What a value other than ``expected`` at ``pos`` means: another JSON value (its start checked), or not JSON."""
+        character = self.text[self.pos:self.pos + 1]
+        if character == '"':
+            self.string()
+        elif character not in ("{", "[") and not _OTHER_SCALAR.match(self.text, self.pos):
+            return self.error(expected)
+        return NotAResourceList(_not_a_resource_list(self.what))
+
+    def error(self, message):
+        return BackupFormatError("%s is not gzip-compressed JSON: %s: character %d" % (self.what, message, self._consumed + self.pos))
+
+
+def _not_a_resource_list(what, reason=""):
+    return "%s does not hold a resource list ({\"<apiVersion>/<Kind>\": [\"ns/name\", ...]})%s" % (what, reason)
+
+
+def read_resource_list(stream, what):
+    """Yield the ``(key, name)`` pairs of a resource list sidecar (gzip of ``{"<apiVersion>/<Kind>": [names]}``),
+    read from the binary ``stream`` a window at a time: its memory does not grow with the names.
+
+    Yields in file order what ``json.loads`` gives, key by key.  Raises BackupFormatError as gunzip_json does
+    (``<what> is not gzip-compressed JSON: ...``) for a file that is not gzip-compressed JSON, truncated
+    or with data after the object, and NotAResourceList for JSON of another shape (a value that is not a
+    list of strings, a key given twice).  zlib.error (damaged compressed data) passes, as from gunzip_json.
+    The file's encoding must be UTF-8 (Velero's and ours; json.loads would also take UTF-16 and UTF-32).
+    """
+    scanner = _ResourceListScanner(stream, what)
+    match_plain_name = _PLAIN_NAME.match
+    try:
+        if scanner.skip_whitespace() != "{":
+            raise scanner.value_error("Expecting value")
+        scanner.pos += 1
+        keys = set()
+        closing = scanner.expect('"}', "Expecting property name enclosed in double quotes")
+        while closing == '"':
+            scanner.pos -= 1
+            key = scanner.string()
+            if key in keys:
+                raise NotAResourceList(_not_a_resource_list(what, ": the key %s is given twice" % json.dumps(key)))
+            keys.add(key)
+            scanner.expect(":", "Expecting ':' delimiter")
+            if scanner.skip_whitespace() != "[":
+                raise scanner.value_error("Expecting value")
+            scanner.pos += 1
+            if scanner.skip_whitespace() == "]":
+                scanner.pos += 1
+            else:
+                separator = ","
+                while separator == ",":
+                    # Plain names one after the other in the window, matched where they are: a match is made of the
+                    # file's characters, so a window's end can only make it fail, never differ.
+                    text, position = scanner.text, scanner.pos
+                    plain = match_plain_name(text, position)
+                    while plain is not None:
+                        position = plain.end()
+                        name, separator = plain.groups()
+                        yield key, name
+                        if separator == "]":
+                            break
+                        plain = match_plain_name(text, position)
+                    scanner.pos = position
+                    if separator == "]":
+                        break
+                    # Anything else (escapes, a name across the window's end, damage): one name the careful way.
+                    if scanner.skip_whitespace() != '"':
+                        raise scanner.value_error("Expecting value")
+                    yield key, scanner.string()
+                    separator = scanner.expect(",]", "Expecting ',' delimiter")
+            if scanner.expect(",}", "Expecting ',' delimiter") == "}":
+                break
+            closing = scanner.expect('"', "Expecting property name enclosed in double quotes")
+        if scanner.skip_whitespace():
+            raise scanner.error("Extra data")
+    except (OSError, EOFError, ValueError) as error:
+        raise BackupFormatError("%s is not gzip-compressed JSON: %s" % (what, error))
 
 
 class Result:

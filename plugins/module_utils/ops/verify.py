@@ -28,8 +28,11 @@ under ``backups/``.  The checks, each reported with ``ok`` and a detail:
   recorded still exists at its provider, complete (volumes/check.py).
 
 The tarball is read once: the same pass hashes its bytes and parses them, so
-an S3 backup is downloaded once; memory stays bounded apart from one small
-record per object (to compare with the resource list).
+an S3 backup is downloaded once; encrypted Secrets are decrypted as they are
+read.  Memory does not grow with the object count: the per-object records
+(to compare with the resource list, read a name at a time, and to find
+missing copies) go through sorted spools that spill to a scratch directory,
+compared by merging, and only the listed problems are kept, the rest counted.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -40,6 +43,8 @@ import collections
 import contextlib
 import gzip
 import zlib
+
+from ansible_collections.kubesafe.k8s.plugins.module_utils import sorted_spool
 
 from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import velero_format
 
@@ -54,6 +59,8 @@ from ansible_collections.kubesafe.k8s.plugins.module_utils.suggestions import na
 
 # Examples quoted per problem kind; the rest are counted.
 MAX_LISTED = 20
+# Runs of a per-object spool merged into one past this: comparing holds a chunk of each run, so never more than these.
+SPOOL_MAX_RUNS = 32
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 STORAGE_CLASSES = "storageclasses.storage.k8s.io"
 ENCRYPTED_SUFFIX = ".age"
@@ -90,6 +97,28 @@ def _capped(messages):
     if len(messages) <= MAX_LISTED:
         return messages
     return messages[:MAX_LISTED] + ["... and %d more like these" % (len(messages) - MAX_LISTED)]
+
+
+class _FirstMessages:
+    """What _capped shows of messages given one at a time, holding only those it shows."""
+
+    def __init__(self):
+        self.listed = []
+        self.count = 0
+
+    def __len__(self):
+        return self.count
+
+    def add(self, template, *args):
+        """A message: ``template % args``, formatted only when it is among those shown."""
+        self.count += 1
+        if len(self.listed) < MAX_LISTED:
+            self.listed.append(template % args if args else template)
+
+    def capped(self):
+        if self.count <= MAX_LISTED:
+            return list(self.listed)
+        return self.listed + ["... and %d more like these" % (self.count - MAX_LISTED)]
 
 
 def _hash_file(location, key):
@@ -213,7 +242,7 @@ def _check_files(report, location, name, files, manifest, contents_file, content
 
 
 def _check_sidecars(report, location, name, files):
-    """Every gzip sidecar present decompresses; returns the resource list (a dict) or None."""
+    """Every gzip sidecar present decompresses; returns the resource list's (key, entry) pairs (a SortedSpool) or None."""
     keys = velero_format.file_names(name)
     problems = []
     resource_list = None
@@ -224,47 +253,91 @@ def _check_sidecars(report, location, name, files):
         if file_name not in files:
             continue
         checked += 1
+        listed = None
         try:
-            data = location.get_bytes(key)
             if sidecar == "logs":
-                gzip.decompress(data)
-                continue
-            value = velero_format.gunzip_json(data, file_name)
+                with contextlib.closing(location.open_read(key)) as stream:
+                    _gunzip_to_end(stream)
+            elif sidecar == "resource_list":
+                # Read a name at a time: a million objects' list is never held whole.
+                listed = _spool("verifylist")
+                with contextlib.closing(location.open_read(key)) as stream:
+                    for pair in velero_format.read_resource_list(stream, file_name):
+                        listed.add(pair)
+                resource_list, listed = listed, None
+            else:
+                velero_format.gunzip_json(location.get_bytes(key), file_name)
         except ObjectNotFound:
             problems.append("%s was deleted while verifying" % file_name)
-            continue
         except (OSError, EOFError, zlib.error) as exc:
             problems.append("%s is not gzip-compressed: %s" % (file_name, exc))
-            continue
         except BackupFormatError as exc:
             problems.append(str(exc))
-            continue
-        if sidecar == "resource_list":
-            if isinstance(value, dict) and all(isinstance(entries, list) for entries in value.values()):
-                resource_list = value
-            else:
-                problems.append("%s does not hold a resource list ({\"<apiVersion>/<Kind>\": [\"ns/name\", ...]})" % file_name)
+        finally:
+            if listed is not None:
+                listed.close()
     report.add("sidecars", "%d sidecar files read" % checked, problems)
     return resource_list
+
+
+def _gunzip_to_end(stream):
+    """Decompress a gzip stream to its end (checking its CRC), a chunk at a time."""
+    with gzip.GzipFile(filename="", fileobj=stream, mode="rb") as decompressed:
+        while decompressed.read(1024 * 1024):
+            pass
 
 
 # ---------------------------------------------------------------- the tarball
 
 
+def _spool(purpose):
+    """A SortedSpool for one record per object: its memory does not grow with the objects."""
+    return sorted_spool.SortedSpool(purpose, sorted_spool.MEMORY_RECORDS, max_runs=SPOOL_MAX_RUNS)
+
+
+# The flags of _Inventory.identities records: where in the archive an object was found.
+_UNVERSIONED, _PREFERRED_VERSION = 0, 1
+
+
 class _Inventory:
-    """What the contents pass learns: counts, resource list entries, and what a restore check needs."""
+    """What the contents pass learns: counts, resource list entries, and what a restore check needs.
+
+    The per-object records go through sorted spools (memory does not grow with the object count):
+    ``close()`` removes their scratch files.
+    """
 
     def __init__(self):
         self.counts = collections.Counter()  # group_resource -> objects (unversioned paths)
-        self.entries = set()  # (resource list key, "ns/name" or "name")
-        self.identities = set()  # (group_resource, namespace, name) at unversioned paths
-        self.versioned = set()  # the same, at <version>-preferredversion paths
-        self.object_problems = []
+        self.entries = _spool("verifyentries")  # (resource list key, "ns/name" or "name")
+        # (group_resource, namespaced, namespace, name, _UNVERSIONED or _PREFERRED_VERSION): an object's copies sort together.
+        self.identities = _spool("verifyidentities")
+        self.object_problems = _FirstMessages()
         self.crd_names = set()
         self.storage_classes = set()
         self.claims = []  # (what, storage class) of PVCs and StatefulSet claim templates
-        self.encrypted_secrets = []  # Secret objects whose values are age-encrypted (mode "secrets")
+        self.encrypted_secrets = 0  # Secrets whose values are age-encrypted (mode "secrets"), decrypted as read when keys are given
+        self.secret_problems = _FirstMessages()
         self.read = False
+
+    def add_identity(self, item, where):
+        namespace = item.namespace
+        self.identities.add((item.group_resource, namespace is not None, namespace or "", item.name, where))
+
+    def missing_unversioned_copies(self):
+        """How many objects are stored under a -preferredversion directory only (their copies compared by one merge walk)."""
+        missing = 0
+        previous = None
+        for record in self.identities:
+            identity = record[:-1]
+            if identity != previous:
+                previous = identity
+                # Sorted: an object's unversioned copy comes first when it has one.
+                missing += record[-1] == _PREFERRED_VERSION
+        return missing
+
+    def close(self):
+        self.entries.close()
+        self.identities.close()
 
 
 def _note_for_restore_check(inventory, item):
@@ -286,69 +359,78 @@ def _note_for_restore_check(inventory, item):
                                          storage_class))
 
 
-def _read_items(inventory, stream, source, encryption):
+def _read_items(inventory, stream, source, encryption, backup_name):
     if encryption.whole_archive:
         from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import decrypting_reader  # pylint: disable=import-outside-toplevel
         stream = decrypting_reader(stream, encryption.keys, "backup archive %s" % source, encryption.header)
+    decrypt = None  # without keys, encrypted Secrets are only counted
+    if encryption.keys is not None:
+        from ansible_collections.kubesafe.k8s.plugins.module_utils.archive import encryption as encryption_utils  # pylint: disable=import-outside-toplevel
+        decrypt = encryption_utils.decrypt_secret
     # Not capped at the manifest's tar size (a restore is): verify names every damaged object, the files check the tampering.
     for item in ArchiveReader(stream, include_versioned=True, source=source):
         problem = item_path_problem(item)
-        identity = (item.group_resource, item.namespace, item.name)
         if item.version is not None:
             if problem:
-                inventory.object_problems.append(problem)
+                inventory.object_problems.add(problem)
             if item.preferred_version_path:
-                inventory.versioned.add(identity)
+                inventory.add_identity(item, _PREFERRED_VERSION)
             continue
-        inventory.identities.add(identity)
+        inventory.add_identity(item, _UNVERSIONED)
         inventory.counts[item.group_resource] += 1
         if problem:
-            inventory.object_problems.append(problem)
+            inventory.object_problems.add(problem)
             continue
         entry = "%s/%s" % (item.namespace, item.name) if item.namespace else item.name
         inventory.entries.add((velero_format.resource_list_key(item.obj["apiVersion"], item.obj["kind"]), entry))
         _note_for_restore_check(inventory, item)
         annotations = item.obj["metadata"].get("annotations") or {}
         if item.group_resource == "secrets" and annotations.get(SECRET_ANNOTATION):
-            inventory.encrypted_secrets.append(item.obj)
+            inventory.encrypted_secrets += 1
+            if decrypt is not None:  # checked now, not kept: the values are discarded, never reported
+                try:
+                    decrypt(item.obj, encryption.keys, "backup '%s'" % backup_name, encryption.header)
+                except KubesafeError as exc:
+                    inventory.secret_problems.add(str(exc))
     inventory.read = True
 
 
-def _check_contents(report, location, name, files, encryption):
-    """Read the tarball end to end; returns (inventory, (size, sha256) of the stored file or None)."""
-    inventory = _Inventory()
+def _check_contents(report, location, name, files, encryption, inventory):
+    """Read the tarball end to end into ``inventory``; returns (size, sha256) of the stored file or None."""
     contents_file = encryption.contents_file
     if contents_file not in files:
         report.add("contents", "no tarball", ["%s is missing: the backup holds no readable objects" % contents_file])
-        return inventory, None
+        return None
     key = velero_format.backup_dir(name) + contents_file
     if encryption.whole_archive and encryption.keys is None:
         report.add("contents", "the archive is encrypted (age)", [encryption.problem or "encrypted: %s" % _KEYS_HINT])
-        return inventory, _hash_file(location, key)
+        return _hash_file(location, key)
     problems = []
     with contextlib.closing(location.open_read(key)) as stream:
         hashing = HashingReader(stream)
         try:
-            _read_items(inventory, hashing, contents_file, encryption)
+            _read_items(inventory, hashing, contents_file, encryption, name)
         except KubesafeError as exc:
             problems.append(str(exc))
         hashing.finish()
-    missing_copies = len(inventory.versioned - inventory.identities)
+    missing_copies = inventory.missing_unversioned_copies()
+    inventory.identities.close()  # not needed again: its memory and scratch files go before the resource list is read
     if missing_copies:
         problems.append("%d objects stored under a -preferredversion directory lack their unversioned copy, which restores read"
                         % missing_copies)
     if inventory.object_problems:
         problems.append("%d stored objects are not valid Kubernetes objects" % len(inventory.object_problems))
-        problems.extend(_capped(inventory.object_problems))
+        problems.extend(inventory.object_problems.capped())
     total = sum(inventory.counts.values())
     detail = "%s: %d objects read%s" % (contents_file, total, "" if inventory.read else " before the error")
     if encryption.whole_archive:
         detail += " (decrypted)"
     report.add("contents", detail, problems)
-    return inventory, (hashing.size, hashing.sha256)
+    return hashing.size, hashing.sha256
 
 
 def _check_counts(report, backup, manifest, resource_list, inventory):
+    """``resource_list``: its (key, entry) pairs, a SortedSpool (None: unreadable or missing)."""
     problems = []
     warnings = []
     total = sum(inventory.counts.values())
@@ -357,9 +439,15 @@ def _check_counts(report, backup, manifest, resource_list, inventory):
     if resource_list is None:
         warnings.append("no resource list sidecar: the objects cannot be compared with it")
     else:
-        listed = set((key, entry) for key, entries in resource_list.items() for entry in entries)
-        problems.extend(_capped("%s %s is in the resource list but not in the archive" % pair for pair in sorted(listed - inventory.entries)))
-        problems.extend(_capped("%s %s is in the archive but not in the resource list" % pair for pair in sorted(inventory.entries - listed)))
+        # Both sorted: their set differences in one merge walk.
+        only_listed, only_archived = _FirstMessages(), _FirstMessages()
+        for side, pair in sorted_spool.sorted_differences(resource_list, inventory.entries):
+            if side == 0:
+                only_listed.add("%s %s is in the resource list but not in the archive", *pair)
+            else:
+                only_archived.add("%s %s is in the archive but not in the resource list", *pair)
+        problems.extend(only_listed.capped())
+        problems.extend(only_archived.capped())
     progress = ((backup or {}).get("status") or {}).get("progress") or {}
     backed_up = progress.get("itemsBackedUp")
     if backed_up is not None and backed_up != total:
@@ -373,20 +461,15 @@ def _check_encrypted_secrets(report, inventory, encryption):
     if not inventory.encrypted_secrets:
         return
     if encryption.problem:
-        report.add("secrets", "%d Secrets have encrypted values" % len(inventory.encrypted_secrets), [encryption.problem])
+        report.add("secrets", "%d Secrets have encrypted values" % inventory.encrypted_secrets, [encryption.problem])
         return
     if encryption.keys is None:
-        report.add("secrets", "%d Secrets have encrypted values, not checked without a key" % len(inventory.encrypted_secrets),
+        report.add("secrets", "%d Secrets have encrypted values, not checked without a key" % inventory.encrypted_secrets,
                    warnings=["Secret values are encrypted: %s" % _KEYS_HINT.replace("the contents", "that they decrypt")])
         return
-    from ansible_collections.kubesafe.k8s.plugins.module_utils.archive.encryption import decrypt_secret  # pylint: disable=import-outside-toplevel
-    problems = []
-    for obj in inventory.encrypted_secrets:
-        try:
-            decrypt_secret(obj, encryption.keys, "backup '%s'" % report.name, encryption.header)
-        except KubesafeError as exc:
-            problems.append(str(exc))
-    report.add("secrets", "%d encrypted Secrets decrypt" % (len(inventory.encrypted_secrets) - len(problems)), _capped(problems))
+    # Decrypted while the archive was read (_read_items).
+    report.add("secrets", "%d encrypted Secrets decrypt" % (inventory.encrypted_secrets - len(inventory.secret_problems)),
+               inventory.secret_problems.capped())
 
 
 # ---------------------------------------------------------------- restore check
@@ -463,13 +546,20 @@ def verify_backup(location, name, keys=None, restore_client=None, restore_mappin
     backup = _check_marker(report, location, name, files)
     manifest = _check_manifest(report, location, name, files)
     encryption = _encryption_of(location, name, files, keys)
-    inventory, contents_hash = _check_contents(report, location, name, files, encryption)
-    if manifest is not None:
-        _check_files(report, location, name, files, manifest, encryption.contents_file, contents_hash)
-    resource_list = _check_sidecars(report, location, name, files)
-    if inventory.read:
-        _check_counts(report, backup, manifest, resource_list, inventory)
-        _check_encrypted_secrets(report, inventory, encryption)
+    inventory = _Inventory()
+    resource_list = None
+    try:
+        contents_hash = _check_contents(report, location, name, files, encryption, inventory)
+        if manifest is not None:
+            _check_files(report, location, name, files, manifest, encryption.contents_file, contents_hash)
+        resource_list = _check_sidecars(report, location, name, files)
+        if inventory.read:
+            _check_counts(report, backup, manifest, resource_list, inventory)
+            _check_encrypted_secrets(report, inventory, encryption)
+    finally:
+        inventory.close()
+        if resource_list is not None:
+            resource_list.close()
     if snapshot_checker is not None:
         _check_snapshots(report, location, name, snapshot_checker)
     if volume_data_checker is not None:
