@@ -482,7 +482,7 @@ class KubeClient:
         return bool(metadata.get("name")) or not metadata.get("generateName")
 
     def _connection_pool(self):
-        """The pool manager's connection pool of the API server's host (the same one PoolManager.urlopen picks)."""
+        """The pool manager's connection pool of the API server's host (the one the pool manager picks for it)."""
         pool = self._host_pool
         if pool is None:
             pool = self._host_pool = self._pool.connection_from_url(self._host)
@@ -507,7 +507,7 @@ class KubeClient:
             delay = None
             try:
                 if target is not None:
-                    response = self._connection_pool().urlopen(
+                    response = self._connection_pool().request(
                         method, target, body=payload, headers=request_headers, retries=False, redirect=False, assert_same_host=False,
                         timeout=timeout or self._timeout, preload_content=True)
                 else:
