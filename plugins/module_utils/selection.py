@@ -138,6 +138,8 @@ class NamespaceFilter:
         self.included = [check_namespace_pattern(pattern, "included_namespaces")
                          for pattern in as_list(included, "included_namespaces")] or ["*"]
         self.excluded = [check_namespace_pattern(pattern, "excluded_namespaces") for pattern in as_list(excluded, "excluded_namespaces")]
+        # Answers by namespace: a restore asks once per object, and a cluster has few namespaces.
+        self._answers = {}
 
     @property
     def selects_all(self):
@@ -150,9 +152,11 @@ class NamespaceFilter:
         return not self.selects_all or bool(self.excluded)
 
     def matches(self, namespace):
-        if any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.excluded):
-            return False
-        return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.included)
+        answer = self._answers.get(namespace)
+        if answer is None:
+            answer = self._answers[namespace] = not any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.excluded) \
+                and any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.included)
+        return answer
 
     def unmatched_patterns(self, namespaces):
         """Include patterns that match no existing namespace: a warning, as Velero gives."""

@@ -389,9 +389,10 @@ class BackupRun:
             if namespace:
                 namespace_counts[namespace] += 1
                 observe_related(resource, obj, crd_names)
-            stored_names.append("%s/%s" % (namespace, metadata["name"]) if namespace else metadata["name"])
-            if namespace:
                 observe_volumes(group_resource, obj)
+                stored_names.append("%s/%s" % (namespace, metadata["name"]))
+            else:
+                stored_names.append(metadata["name"])
         if taken:
             self.counts[group_resource] += taken
             self.resource_list.add_entries(api_version, kind, stored_names)

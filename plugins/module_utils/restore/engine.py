@@ -162,7 +162,6 @@ class RestoreRun:
         self.namespace_filter = NamespaceFilter(options.included_namespaces, options.excluded_namespaces)
         self.resource_filter = ResourceFilter(options.included_resources, options.excluded_resources, default_excluded=())
         self.label_filter = LabelFilter(options.label_selector, options.or_label_selectors)
-        self._namespace_matches_cache = {}
         self._resource_matches_cache = {}
         self.started = velero_format.utc_now_seconds()
         self.backup_name = None
@@ -315,19 +314,12 @@ class RestoreRun:
 
     # ---------------------------------------------------------------- selection (pass 1)
 
-    def _namespace_matches(self, namespace):
-        # Remembered per namespace: the patterns are matched once per namespace, not once per object.
-        matches = self._namespace_matches_cache.get(namespace)
-        if matches is None:
-            matches = self._namespace_matches_cache[namespace] = self.namespace_filter.matches(namespace)
-        return matches
-
     def _selected(self, item):
         obj = item.obj
         namespace = item.namespace
-        if namespace and not self._namespace_matches(namespace):
+        if namespace and not self.namespace_filter.matches(namespace):
             return False
-        if item.group_resource == "namespaces" and not self._namespace_matches(obj["metadata"]["name"]):
+        if item.group_resource == "namespaces" and not self.namespace_filter.matches(obj["metadata"]["name"]):
             return False
         if not self._resource_matches(item):
             return False
@@ -400,7 +392,7 @@ class RestoreRun:
             problem = item_path_problem(item)
             if problem:
                 # The path decides what a filter selects: a refusal is reported only where the restore would write.
-                if (not item.namespace or self._namespace_matches(item.namespace)) and self._resource_matches(item):
+                if (not item.namespace or self.namespace_filter.matches(item.namespace)) and self._resource_matches(item):
                     self._refuse(item, problem)
                 continue
             if not self._selected(item):
